@@ -1,0 +1,46 @@
+# The developer and user interface of the appliance. `make run` and `make test` are the two
+# promises of the README: each works on a fresh clone with only Python 3.11+ and make.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test check format bench clean help
+
+help:
+	@echo "make run      set up (venv, models, sample data) and serve on 127.0.0.1:8000"
+	@echo "make test     set up and run the test suite"
+	@echo "make check    ruff format --check, ruff, mypy"
+	@echo "make bench    benchmarks (tests/bench), medians and ratios"
+	@echo "make install  create .venv with the project and its dev tools"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) -m appliance serve
+
+test: install
+	$(PY) -m pytest -q
+
+check: install
+	$(VENV)/bin/ruff format --check appliance tests
+	$(VENV)/bin/ruff check appliance tests
+	$(VENV)/bin/mypy appliance
+
+format: install
+	$(VENV)/bin/ruff format appliance tests
+	$(VENV)/bin/ruff check --fix appliance tests
+
+bench: install
+	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

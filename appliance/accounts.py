@@ -1,0 +1,72 @@
+"""Creating users and keys: the rules shared by the API and the CLI.
+
+Every function here is a *write function*: it takes a connection and runs inside the
+caller's transaction (the writer thread's savepoint, or ``transaction()`` in the CLI).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from appliance.auth import hash_password, new_api_key
+from appliance.db.connection import Connection, IntegrityError
+from appliance.db.queries import users as q
+from appliance.errors import Conflict, InvalidPayload, NotFound
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    user: q.User
+    api_key: str
+    key: q.ApiKey
+
+
+def validate_email(email: str) -> str:
+    email = email.strip()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise InvalidPayload(
+            "invalid e-mail address", details=[{"field": "email", "error": "invalid e-mail"}]
+        )
+    return email
+
+
+def create_user(
+    conn: Connection,
+    email: str,
+    password: str | None,
+    *,
+    is_admin: bool = False,
+    credits: int = 0,
+    password_hash: str | None = None,
+) -> CreatedUser:
+    """Create a user with a first API key. Raises Conflict when the e-mail is taken."""
+    email = validate_email(email)
+    if password_hash is None and password:
+        password_hash = hash_password(password)
+    try:
+        user = q.insert_user(conn, email, password_hash, is_admin=is_admin, credits=credits)
+    except IntegrityError as exc:
+        raise Conflict(f"a user with e-mail {email} exists", code="user_exists") from exc
+    created = create_key(conn, user.id, name="default")
+    return CreatedUser(user, created[0], created[1])
+
+
+def create_key(conn: Connection, user_id: int, name: str | None = None) -> tuple[str, q.ApiKey]:
+    """A new API key for the user; the plaintext is returned once and never stored."""
+    new = new_api_key()
+    return new.plaintext, q.insert_key(conn, user_id, new.prefix, new.key_hash, name)
+
+
+def revoke_key(conn: Connection, key_id: int, owner_id: int | None = None) -> q.ApiKey:
+    """Revoke a key (idempotent). With ``owner_id``, only that user's key. Raises NotFound."""
+    key = q.key_by_id(conn, key_id)
+    if key is None or (owner_id is not None and key.user_id != owner_id):
+        raise NotFound(f"no API key with id {key_id}")
+    q.revoke_key(conn, key_id)
+    revoked = q.key_by_id(conn, key_id)
+    assert revoked is not None
+    return revoked

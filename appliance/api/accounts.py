@@ -1,0 +1,145 @@
+"""Tokens, API keys, the caller, and (admin) users."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from appliance import accounts
+from appliance.accounts import EMAIL_PATTERN
+from appliance.api.responses import JSON
+from appliance.auth import current_admin, current_user, issue_token, verify_password
+from appliance.context import get_ctx
+from appliance.db.connection import MAX_SQL_INT
+from appliance.db.queries import users as q
+from appliance.errors import InvalidCredentials, NotFound
+from appliance.openapi import spec
+from appliance.validation import parse_json, parse_query
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=100)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
+    password: str | None = Field(None, min_length=8, max_length=1024)
+    credits: int = Field(0, ge=0, le=1_000_000_000)
+    is_admin: bool = False
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=MAX_SQL_INT)
+
+
+@spec(
+    "Exchange e-mail and password for a bearer access token",
+    body=TokenRequest,
+    auth=False,
+    tags=("auth",),
+)
+async def token(request: Request) -> Response:
+    ctx = get_ctx(request)
+    body = await parse_json(request, TokenRequest)
+    found = await ctx.db.read(q.password_hash, body.email)
+    # verify_password runs scrypt even for unknown users (constant-ish time); off the loop.
+    stored = found[1] if found else None
+    ok = await asyncio.to_thread(verify_password, body.password, stored)
+    if found is None or not ok:
+        raise InvalidCredentials("wrong e-mail or password")
+    ttl = ctx.settings.token_ttl_seconds
+    return JSON(
+        {
+            "access_token": issue_token(ctx.auth.token_secret, found[0].id, ttl),
+            "token_type": "bearer",
+            "expires_in": ttl,
+        }
+    )
+
+
+@spec("The caller", tags=("auth",))
+async def me(request: Request) -> Response:
+    return JSON(current_user(request).public())
+
+
+@spec(
+    "Create an API key for the caller (the key is shown once)",
+    body=KeyCreate,
+    statuses=(201,),
+    tags=("auth",),
+)
+async def create_key(request: Request) -> Response:
+    user = current_user(request)
+    body = await parse_json(request, KeyCreate)
+    plaintext, key = await get_ctx(request).db.write(accounts.create_key, user.id, body.name)
+    return JSON({**key.public(), "api_key": plaintext}, status_code=201)
+
+
+@spec("The caller's API keys", tags=("auth",))
+async def list_keys(request: Request) -> Response:
+    user = current_user(request)
+    keys = await get_ctx(request).db.read(q.list_keys, user.id)
+    return JSON({"keys": [k.public() for k in keys]})
+
+
+@spec("Revoke one of the caller's API keys", statuses=(200, 404), tags=("auth",))
+async def revoke_key(request: Request) -> Response:
+    user = current_user(request)
+    key_id = request.path_params["key_id"]
+    if key_id > MAX_SQL_INT:
+        raise NotFound(f"no API key with id {key_id}")
+    owner = None if user.is_admin else user.id
+    key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner)
+    return JSON(key.public())
+
+
+@spec(
+    "Create a user with a first API key (admin)",
+    body=UserCreate,
+    statuses=(201, 403, 409),
+    tags=("users",),
+)
+async def create_user(request: Request) -> Response:
+    current_admin(request)
+    body = await parse_json(request, UserCreate)
+    created = await get_ctx(request).db.write(
+        accounts.create_user,
+        body.email,
+        body.password,
+        is_admin=body.is_admin,
+        credits=body.credits,
+    )
+    return JSON({**created.user.public(), "api_key": created.api_key}, status_code=201)
+
+
+@spec("List users (admin)", query=Page, statuses=(200, 403), tags=("users",))
+async def list_users(request: Request) -> Response:
+    current_admin(request)
+    page = parse_query(request, Page)
+    users = await get_ctx(request).db.read(q.list_users, limit=page.limit, offset=page.offset)
+    return JSON({"users": [u.public() for u in users]})
+
+
+routes = [
+    Route("/auth/token", token, methods=["POST"]),
+    Route("/v1/me", me, methods=["GET"]),
+    Route("/v1/keys", create_key, methods=["POST"], name="create_key"),
+    Route("/v1/keys", list_keys, methods=["GET"], name="list_keys"),
+    Route("/v1/keys/{key_id:int}", revoke_key, methods=["DELETE"]),
+    Route("/v1/users", create_user, methods=["POST"], name="create_user"),
+    Route("/v1/users", list_users, methods=["GET"], name="list_users"),
+]

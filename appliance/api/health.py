@@ -1,0 +1,88 @@
+"""Liveness, readiness, version, metrics, and the API's own description."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import onnxruntime
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from appliance import __version__
+from appliance.api.responses import JSON
+from appliance.context import get_ctx
+from appliance.db.connection import versions
+from appliance.openapi import DOCS_HTML, build_document, spec
+
+
+@spec("Liveness: 200 while the process serves", auth=False, tags=("operations",))
+async def healthz(request: Request) -> Response:
+    return JSON({"status": "ok"})
+
+
+@spec(
+    "Readiness: 200 when every component is ready",
+    auth=False,
+    statuses=(200, 503),
+    tags=("operations",),
+)
+async def readyz(request: Request) -> Response:
+    ctx = get_ctx(request)
+    states = ctx.components.snapshot()
+    body: dict[str, Any] = {
+        "status": "ready" if ctx.components.all_ready() else "not_ready",
+        "components": {name: {"ready": s.ready, "detail": s.detail} for name, s in states.items()},
+    }
+    if body["status"] != "ready":
+        not_ready = [f"{n} ({s.detail})" for n, s in states.items() if not s.ready]
+        body["error"] = {
+            "code": "not_ready",
+            "message": "not ready: " + ", ".join(not_ready),
+            "request_id": request.state.request_id,
+        }
+        return JSON(body, status_code=503)
+    return JSON(body)
+
+
+@spec("Versions of the appliance and its engines; the install id", auth=False, tags=("operations",))
+async def version(request: Request) -> Response:
+    ctx = get_ctx(request)
+    engine = await ctx.db.read(versions)
+    return JSON(
+        {
+            "appliance": __version__,
+            "python": platform.python_version(),
+            "sqlite": engine["sqlite"],
+            "sqlite_vec": engine["sqlite_vec"],
+            "onnxruntime": onnxruntime.__version__,
+            "install_id": ctx.install_id,
+        }
+    )
+
+
+@spec("Prometheus metrics", auth=False, content_type="text/plain", tags=("operations",))
+async def metrics(request: Request) -> Response:
+    return Response(
+        get_ctx(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
+
+
+@spec("This OpenAPI document", auth=False, tags=("operations",))
+async def openapi_json(request: Request) -> Response:
+    return JSON(build_document(get_ctx(request).routes))
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(DOCS_HTML)
+
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/version", version, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+    Route("/openapi.json", openapi_json, methods=["GET"]),
+    Route("/docs", docs, methods=["GET"]),
+]

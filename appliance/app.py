@@ -1,0 +1,123 @@
+"""``create_app(settings)``: the one app factory. No module-level state anywhere."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+
+from appliance.api import accounts, health
+from appliance.api.responses import JSON
+from appliance.auth import Authenticator
+from appliance.bootstrap import initialize
+from appliance.components import Components
+from appliance.context import AppContext
+from appliance.db.database import Database
+from appliance.db.queries import meta
+from appliance.errors import ApplianceError, error_body
+from appliance.metrics import Metrics
+from appliance.middleware import RequestContextMiddleware
+from appliance.settings import Settings
+
+log = logging.getLogger("appliance")
+
+# A startup hook receives the context after the database is open; it may register
+# components and services and returns an optional shutdown callable.
+StartupHook = Callable[[AppContext], Any]
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+async def _appliance_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApplianceError)
+    return JSON(
+        error_body(exc.code, exc.message, _request_id(request), exc.details),
+        status_code=exc.status,
+        headers=exc.headers,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+    return JSON(
+        error_body(code, message, _request_id(request)),
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"request_id": _request_id(request)})
+    return JSON(
+        error_body("internal_error", "internal error; see the server log", _request_id(request)),
+        status_code=500,
+    )
+
+
+def build_routes() -> list[BaseRoute]:
+    return [*health.routes, *accounts.routes]
+
+
+def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
+    routes = build_routes()
+    ctx = AppContext(settings=settings, metrics=Metrics(), components=Components(), routes=routes)
+    hooks = list(startup_hooks or [])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ctx.components.starting("database")
+        result = initialize(settings)
+        ctx.install_id = result.install_id
+        ctx.db = Database(
+            settings.db_path,
+            synchronous=settings.db_synchronous,
+            busy_timeout_ms=settings.db_busy_timeout_ms,
+            readers=settings.db_readers,
+        )
+        ctx.db.start()
+        secret = (
+            settings.token_secret.get_secret_value()
+            if settings.token_secret
+            else await ctx.db.read(meta.get, "token_secret")
+        )
+        assert secret
+        ctx.auth = Authenticator(ctx.db, secret.encode())
+        ctx.components.ready("database", "migrations applied")
+        stops: list[Callable[[], Any]] = []
+        try:
+            for hook in hooks:
+                stop = hook(ctx)
+                if callable(stop):
+                    stops.append(stop)
+            yield
+        finally:
+            for stop in reversed(stops):
+                try:
+                    stop()
+                except Exception:
+                    log.exception("error while stopping a component")
+            ctx.db.close()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            ApplianceError: _appliance_error,
+            HTTPException: _http_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.ctx = ctx
+    app.add_middleware(RequestContextMiddleware, ctx=ctx)
+    return app

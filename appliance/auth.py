@@ -1,0 +1,169 @@
+"""Passwords, API keys, access tokens, and resolving the caller of a request.
+
+- Passwords: scrypt (stdlib), per-user salt.
+- API keys: ``apk_<prefix>_<secret>``; only a SHA-256 of the whole key is stored (a key is
+  high-entropy, so a fast hash is enough and lets every request look it up by index).
+- Access tokens: ``at1.<payload>.<hmac>``; payload is ``{"sub", "iat", "exp"}``, signed with
+  HMAC-SHA256 under the appliance's token secret; expiry is checked on every use.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import Scope
+
+from appliance.db.database import Database
+from appliance.db.queries import users as users_q
+from appliance.db.queries.users import User
+from appliance.errors import Forbidden, Unauthorized
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+TOKEN_PREFIX = "at1"
+KEY_PREFIX = "apk"
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    if not stored or not stored.startswith("scrypt$"):
+        # Still spend the time, so timing does not reveal which e-mails exist.
+        hashlib.scrypt(password.encode(), salt=b"\0" * 16, dklen=32, **_SCRYPT)
+        return False
+    _, salt_hex, digest_hex = stored.split("$", 2)
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+@dataclass(frozen=True)
+class NewKey:
+    plaintext: str
+    prefix: str
+    key_hash: str
+
+
+def new_api_key() -> NewKey:
+    prefix = secrets.token_hex(4)
+    plaintext = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(24)}"
+    return NewKey(plaintext, prefix, hash_api_key(plaintext))
+
+
+def hash_api_key(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue_token(secret: bytes, user_id: int, ttl_seconds: int, now: float | None = None) -> str:
+    iat = int(now if now is not None else time.time())
+    payload = _b64(json.dumps({"sub": user_id, "iat": iat, "exp": iat + ttl_seconds}).encode())
+    signing_input = f"{TOKEN_PREFIX}.{payload}".encode()
+    sig = _b64(hmac.new(secret, signing_input, hashlib.sha256).digest())
+    return f"{TOKEN_PREFIX}.{payload}.{sig}"
+
+
+def verify_token(secret: bytes, token: str, now: float | None = None) -> int:
+    """The user id of a valid, unexpired token. Raises Unauthorized otherwise."""
+    try:
+        prefix, payload, sig = token.split(".")
+        if prefix != TOKEN_PREFIX:
+            raise ValueError("prefix")
+        expected = hmac.new(secret, f"{prefix}.{payload}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _unb64(sig)):
+            raise ValueError("signature")
+        claims = json.loads(_unb64(payload))
+        user_id, exp = int(claims["sub"]), int(claims["exp"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise Unauthorized("invalid access token") from exc
+    if exp <= (now if now is not None else time.time()):
+        raise Unauthorized("access token expired")
+    return user_id
+
+
+def credential_from_headers(authorization: str | None, api_key: str | None) -> str | None:
+    """The presented credential: ``Authorization: Bearer X`` or ``X-API-Key: X``."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Authorization header must be 'Bearer <api key or token>'")
+        return value.strip()
+    if api_key:
+        return api_key.strip()
+    return None
+
+
+def current_user(request: Request) -> User:
+    """The authenticated caller; 401 ``unauthorized`` when the request carried no credential."""
+    user: User | None = getattr(request.state, "user", None)
+    if user is None:
+        raise Unauthorized("authentication required: send 'Authorization: Bearer <api key>'")
+    return user
+
+
+def current_admin(request: Request) -> User:
+    user = current_user(request)
+    if not user.is_admin:
+        raise Forbidden("this endpoint is for administrators")
+    return user
+
+
+class Authenticator:
+    """Resolves the credential of a request to a user, once, in the middleware."""
+
+    def __init__(self, db: Database, token_secret: bytes) -> None:
+        self.db = db
+        self.token_secret = token_secret
+        self._touched: dict[int, float] = {}
+
+    async def authenticate(self, scope: Scope, state: dict[str, Any]) -> None:
+        """Sets ``state["user"]`` for a valid credential; raises Unauthorized for a bad one.
+
+        No credential is not an error here: public routes need none, and protected handlers
+        call :func:`current_user`.
+        """
+        headers = Headers(scope=scope)
+        credential = credential_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+        if credential is None:
+            return
+        state["user"] = await self.resolve(credential)
+
+    async def resolve(self, credential: str) -> User:
+        if credential.startswith(f"{TOKEN_PREFIX}."):
+            user_id = verify_token(self.token_secret, credential)
+            user = await self.db.read(users_q.by_id, user_id)
+            if user is None:
+                raise Unauthorized("the token's user no longer exists")
+            return user
+        found = await self.db.read(users_q.user_by_key_hash, hash_api_key(credential))
+        if found is None:
+            raise Unauthorized("invalid or revoked API key")
+        user, key_id = found
+        self._note_use(key_id)
+        return user
+
+    def _note_use(self, key_id: int) -> None:
+        # last_used_at is advisory: write it at most once a minute per key, fire-and-forget,
+        # so authentication never waits on the writer.
+        now = time.monotonic()
+        if now - self._touched.get(key_id, -1e9) >= 60:
+            self._touched[key_id] = now
+            self.db.submit(users_q.touch_key, key_id)

@@ -1,0 +1,65 @@
+"""``appliance init``, ``config show``, ``db optimize``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from appliance.bootstrap import initialize
+from appliance.cli.common import emit_json, open_db, settings_from
+from appliance.db import maintenance
+from appliance.settings import masked
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("init", help="create the data dir, run migrations, create the admin")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=init)
+
+    cfg = sub.add_parser("config", help="inspect configuration")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    show = cfg_sub.add_parser("show", help="print the effective settings (secrets masked)")
+    show.set_defaults(func=config_show)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    opt = db_sub.add_parser("optimize", help="ANALYZE and PRAGMA optimize")
+    opt.set_defaults(func=db_optimize)
+
+
+def init(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    result = initialize(settings)
+    if args.json:
+        emit_json(
+            {
+                "data_dir": str(settings.data_dir),
+                "install_id": result.install_id,
+                "migrations_applied": result.migrations_applied,
+                "admin_email": result.admin_email,
+                "admin_api_key": result.admin_api_key,
+            }
+        )
+        return 0
+    print(f"data dir: {settings.data_dir}")
+    print(f"install id: {result.install_id}")
+    print(f"migrations applied: {', '.join(result.migrations_applied) or 'none (up to date)'}")
+    if result.admin_api_key:
+        print(f"created admin {result.admin_email}; API key (shown once):")
+        print(f"  {result.admin_api_key}")
+    return 0
+
+
+def config_show(args: argparse.Namespace) -> int:
+    emit_json(masked(settings_from(args)))
+    return 0
+
+
+def db_optimize(args: argparse.Namespace) -> int:
+    conn = open_db(settings_from(args))
+    try:
+        report = maintenance.optimize(conn)
+    finally:
+        conn.close()
+    emit_json(report)
+    return 0

@@ -1,0 +1,1 @@
+"""The database layer: connection factory, migrations, the reader/writer executor, queries."""

@@ -1,0 +1,1 @@
+"""All SQL of the appliance, as plain functions taking a connection first."""

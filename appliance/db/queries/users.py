@@ -1,0 +1,182 @@
+"""Users and API keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.db.connection import Connection
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    is_admin: bool
+    plan: str
+    quota_remaining: int
+    quota_monthly: int
+    created_at: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "is_admin": self.is_admin,
+            "plan": self.plan,
+            "quota_remaining": self.quota_remaining,
+            "quota_monthly": self.quota_monthly,
+            "created_at": self.created_at,
+        }
+
+
+_USER_COLS = "id, email, is_admin, plan, quota_remaining, quota_monthly, created_at"
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row["id"],
+        email=row["email"],
+        is_admin=bool(row["is_admin"]),
+        plan=row["plan"],
+        quota_remaining=row["quota_remaining"],
+        quota_monthly=row["quota_monthly"],
+        created_at=row["created_at"],
+    )
+
+
+def insert_user(
+    conn: Connection,
+    email: str,
+    password_hash: str | None,
+    *,
+    is_admin: bool = False,
+    credits: int = 0,
+    plan: str = "free",
+    quota_monthly: int = 10,
+) -> User:
+    """Raises IntegrityError when the e-mail exists."""
+    row = conn.execute(
+        f"INSERT INTO users (email, password_hash, is_admin, plan, quota_remaining, quota_monthly)"
+        f" VALUES (?, ?, ?, ?, ?, ?) RETURNING {_USER_COLS}",
+        (email, password_hash, int(is_admin), plan, credits, quota_monthly),
+    ).fetchone()
+    return _user(row)
+
+
+def by_id(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(f"SELECT {_USER_COLS} FROM users WHERE id = ?", (user_id,)).fetchone()
+    return None if row is None else _user(row)
+
+
+def by_email(conn: Connection, email: str) -> User | None:
+    row = conn.execute(f"SELECT {_USER_COLS} FROM users WHERE email = ?", (email,)).fetchone()
+    return None if row is None else _user(row)
+
+
+def password_hash(conn: Connection, email: str) -> tuple[User, str | None] | None:
+    row = conn.execute(
+        f"SELECT {_USER_COLS}, password_hash FROM users WHERE email = ?", (email,)
+    ).fetchone()
+    return None if row is None else (_user(row), row["password_hash"])
+
+
+def list_users(conn: Connection, *, limit: int = 100, offset: int = 0) -> list[User]:
+    rows = conn.execute(
+        f"SELECT {_USER_COLS} FROM users ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
+    ).fetchall()
+    return [_user(r) for r in rows]
+
+
+def count_admins(conn: Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM users WHERE is_admin = 1").fetchone()[0])
+
+
+# ----- API keys -----
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    user_id: int
+    prefix: str
+    name: str | None
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "prefix": self.prefix,
+            "name": self.name,
+            "created_at": self.created_at,
+            "last_used_at": self.last_used_at,
+            "revoked": self.revoked_at is not None,
+            "revoked_at": self.revoked_at,
+        }
+
+
+_KEY_COLS = "id, user_id, prefix, name, created_at, last_used_at, revoked_at"
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        user_id=row["user_id"],
+        prefix=row["prefix"],
+        name=row["name"],
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def insert_key(
+    conn: Connection, user_id: int, prefix: str, key_hash: str, name: str | None
+) -> ApiKey:
+    row = conn.execute(
+        f"INSERT INTO api_keys (user_id, prefix, key_hash, name) VALUES (?, ?, ?, ?)"
+        f" RETURNING {_KEY_COLS}",
+        (user_id, prefix, key_hash, name),
+    ).fetchone()
+    return _key(row)
+
+
+def list_keys(conn: Connection, user_id: int) -> list[ApiKey]:
+    rows = conn.execute(
+        f"SELECT {_KEY_COLS} FROM api_keys WHERE user_id = ? ORDER BY id", (user_id,)
+    ).fetchall()
+    return [_key(r) for r in rows]
+
+
+def key_by_id(conn: Connection, key_id: int) -> ApiKey | None:
+    row = conn.execute(f"SELECT {_KEY_COLS} FROM api_keys WHERE id = ?", (key_id,)).fetchone()
+    return None if row is None else _key(row)
+
+
+def user_by_key_hash(conn: Connection, key_hash: str) -> tuple[User, int] | None:
+    """The owner of a live (not revoked) key, and the key id."""
+    row = conn.execute(
+        f"SELECT {', '.join('u.' + c for c in _USER_COLS.split(', '))}, k.id AS key_id"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id"
+        " WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+        (key_hash,),
+    ).fetchone()
+    return None if row is None else (_user(row), int(row["key_id"]))
+
+
+def revoke_key(conn: Connection, key_id: int) -> bool:
+    cur = conn.execute(
+        "UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
+        " WHERE id = ? AND revoked_at IS NULL",
+        (key_id,),
+    )
+    return bool(cur.rowcount)
+
+
+def touch_key(conn: Connection, key_id: int) -> None:
+    conn.execute(
+        "UPDATE api_keys SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
+        (key_id,),
+    )

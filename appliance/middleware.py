@@ -1,0 +1,113 @@
+"""Pure-ASGI middleware: request id, access log + metrics, and credential resolution.
+
+Pure ASGI (not BaseHTTPMiddleware) because it adds no task per request and keeps streaming
+bodies intact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from appliance.errors import ApplianceError, error_body
+
+if TYPE_CHECKING:
+    from appliance.context import AppContext
+
+access_log = logging.getLogger("appliance.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+async def send_error(send: Send, exc: ApplianceError, request_id: str) -> None:
+    body = json.dumps(error_body(exc.code, exc.message, request_id, exc.details)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """Assigns the request id, resolves the caller, times the request, logs and counts it."""
+
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+        self._route_cache: dict[tuple[str, str], str] = {}
+
+    def route_template(self, scope: Scope) -> str:
+        key = (scope["method"], scope["path"])
+        cached = self._route_cache.get(key)
+        if cached is not None:
+            return cached
+        template = "<unmatched>"
+        for route in self.ctx.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                template = getattr(route, "path", template)
+                break
+        if len(self._route_cache) < 10_000:  # unmatched paths are unbounded; stop caching
+            self._route_cache[key] = template
+        return template
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            try:
+                await self.ctx.auth.authenticate(scope, state)
+            except ApplianceError as exc:
+                await send_error(send_wrapper, exc, request_id)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = self.route_template(scope)
+            status = status_holder[0]
+            self.ctx.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.ctx.metrics.latency.labels(route, scope["method"]).observe(elapsed)
+            if self.ctx.settings.access_log:
+                user = state.get("user")
+                access_log.info(
+                    json.dumps(
+                        {
+                            "event": "request",
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 3),
+                            "user_id": getattr(user, "id", None),
+                        }
+                    )
+                )

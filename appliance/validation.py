@@ -1,0 +1,51 @@
+"""Parsing request bodies and query strings into pydantic models, with one 400 shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from appliance.errors import InvalidPayload
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "error": err["msg"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def validate(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        fields = ", ".join(e["field"] for e in errors)
+        raise InvalidPayload(f"invalid request: {fields}", details=errors) from exc
+
+
+async def parse_json(request: Request, model: type[M]) -> M:
+    """The request body validated against ``model``; 400 ``invalid_payload`` otherwise."""
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidPayload(
+            f"request body is not valid JSON: {exc}",
+            details=[{"field": "body", "error": "malformed JSON"}],
+        ) from exc
+    if not isinstance(data, dict):
+        raise InvalidPayload(
+            "request body must be a JSON object",
+            details=[{"field": "body", "error": "expected a JSON object"}],
+        )
+    return validate(model, data)
+
+
+def parse_query(request: Request, model: type[M]) -> M:
+    return validate(model, dict(request.query_params))

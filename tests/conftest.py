@@ -1,0 +1,53 @@
+"""Fixtures: a real app over a real SQLite file in tmp_path, with its lifespan running."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from appliance.app import create_app
+from appliance.bootstrap import initialize
+from appliance.settings import Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests never read the developer's environment or config file by accident.
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("APPLIANCE_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=tmp_path / "data", load_models=False, access_log=False)
+
+
+@pytest.fixture
+def admin_key(settings: Settings) -> str:
+    result = initialize(settings)
+    assert result.admin_api_key
+    return result.admin_api_key
+
+
+@pytest.fixture
+def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def make_user(client: TestClient, admin_key: str, email: str, **extra: Any) -> dict[str, Any]:
+    r = client.post("/v1/users", json={"email": email, **extra}, headers=auth(admin_key))
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body

@@ -1,0 +1,79 @@
+"""Authentication and authorisation through the real app."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.testclient import TestClient
+
+from appliance.auth import issue_token, verify_token
+from tests.conftest import auth, make_user
+
+
+def test_api_key_and_x_api_key_header(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "u1@example.com", credits=3)
+    r = client.get("/v1/me", headers=auth(user["api_key"]))
+    assert r.status_code == 200
+    assert r.json()["email"] == "u1@example.com"
+    assert r.json()["quota_remaining"] == 3
+    r = client.get("/v1/me", headers={"X-API-Key": user["api_key"]})
+    assert r.json()["id"] == user["id"]
+    assert client.get("/v1/me", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_key_lifecycle_and_revocation(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "u2@example.com")
+    r = client.post("/v1/keys", json={"name": "laptop"}, headers=auth(user["api_key"]))
+    assert r.status_code == 201
+    new = r.json()
+    assert new["api_key"].startswith("apk_") and new["name"] == "laptop"
+    keys = client.get("/v1/keys", headers=auth(new["api_key"])).json()["keys"]
+    assert [k["name"] for k in keys] == ["default", "laptop"]
+    assert all("api_key" not in k for k in keys)  # plaintext is never shown again
+    # Another user cannot revoke it.
+    other = make_user(client, admin_key, "u3@example.com")
+    assert client.delete(f"/v1/keys/{new['id']}", headers=auth(other["api_key"])).status_code == 404
+    r = client.delete(f"/v1/keys/{new['id']}", headers=auth(user["api_key"]))
+    assert r.status_code == 200 and r.json()["revoked"] is True
+    r = client.get("/v1/me", headers=auth(new["api_key"]))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+    assert client.get("/v1/me", headers=auth(user["api_key"])).status_code == 200
+
+
+def test_password_token_flow(client: TestClient, admin_key: str) -> None:
+    make_user(client, admin_key, "pw@example.com", password="correct horse")
+    r = client.post("/auth/token", json={"email": "pw@example.com", "password": "wrong pass"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_credentials"
+    r = client.post("/auth/token", json={"email": "PW@example.com", "password": "correct horse"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    assert client.get("/v1/me", headers=auth(body["access_token"])).json()["email"] == (
+        "pw@example.com"
+    )
+
+
+def test_expired_and_forged_tokens(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "t@example.com")
+    secret = client.app.state.ctx.auth.token_secret  # type: ignore[attr-defined]
+    expired = issue_token(secret, user["id"], 60, now=time.time() - 3600)
+    r = client.get("/v1/me", headers=auth(expired))
+    assert r.status_code == 401 and "expired" in r.json()["error"]["message"]
+    forged = issue_token(b"not the secret", user["id"], 600)
+    assert client.get("/v1/me", headers=auth(forged)).status_code == 401
+    good = issue_token(secret, user["id"], 600)
+    # Tampering with the payload (another user id) breaks the signature.
+    parts = good.split(".")
+    other = issue_token(secret, 1, 600).split(".")
+    assert (
+        client.get("/v1/me", headers=auth(f"{parts[0]}.{other[1]}.{parts[2]}")).status_code == 401
+    )
+    assert verify_token(secret, good) == user["id"]
+
+
+def test_admin_only_endpoints(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "nonadmin@example.com")
+    r = client.post("/v1/users", json={"email": "x@example.com"}, headers=auth(user["api_key"]))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    listed = client.get("/v1/users", headers=auth(admin_key)).json()["users"]
+    assert {u["email"] for u in listed} == {"admin@localhost", "nonadmin@example.com"}

@@ -1,0 +1,80 @@
+"""Every error class renders the one JSON shape."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.requests import Request
+from starlette.testclient import TestClient
+
+from appliance.app import create_app
+from appliance.settings import Settings
+from tests.conftest import auth, make_user
+
+
+def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    err = body["error"]
+    assert {"code", "message", "request_id"} <= set(err)
+    assert err["code"] == code
+    assert err["message"]
+    assert err["request_id"] == response.headers["x-request-id"]
+    return err
+
+
+def test_error_shape_for_every_class(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "plain@example.com")
+    assert_error(client.get("/v1/me"), 401, "unauthorized")
+    assert_error(client.get("/v1/me", headers=auth("apk_nope_nope")), 401, "unauthorized")
+    assert_error(client.get("/v1/users", headers=auth(user["api_key"])), 403, "forbidden")
+    assert_error(client.get("/no/such/route"), 404, "not_found")
+    assert_error(client.delete("/v1/keys/99999", headers=auth(admin_key)), 404, "not_found")
+    r = client.post("/v1/users", json={"email": "plain@example.com"}, headers=auth(admin_key))
+    assert_error(r, 409, "user_exists")
+    r = client.post(
+        "/auth/token", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_error(r, 400, "invalid_payload")
+    r = client.post("/auth/token", json={"email": "x@y.z", "password": "pw"})
+    assert_error(r, 401, "invalid_credentials")
+
+
+def test_validation_errors_name_the_fields(client: TestClient, admin_key: str) -> None:
+    r = client.post("/v1/users", json={"email": "a@b.c", "credits": -5}, headers=auth(admin_key))
+    err = assert_error(r, 400, "invalid_payload")
+    assert [d["field"] for d in err["details"]] == ["credits"]
+    r = client.post("/v1/users", json=["not", "an", "object"], headers=auth(admin_key))
+    assert_error(r, 400, "invalid_payload")
+    r = client.get("/v1/users?limit=0", headers=auth(admin_key))
+    assert assert_error(r, 400, "invalid_payload")["details"][0]["field"] == "limit"
+
+
+def test_unexpected_exception_is_500_without_traceback(settings: Settings, admin_key: str) -> None:
+    app = create_app(settings)
+
+    async def boom(request: Request) -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    app.router.add_route("/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom", headers={"X-Request-ID": "req-123"})
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": {
+            "code": "internal_error",
+            "message": "internal error; see the server log",
+            "request_id": "req-123",
+        }
+    }
+    assert "passwd" not in r.text
+
+
+@pytest.mark.parametrize("given", ["abc-123", "x" * 200, "bad id with spaces"])
+def test_request_id_is_echoed_or_replaced(client: TestClient, given: str) -> None:
+    r = client.get("/healthz", headers={"X-Request-ID": given})
+    echoed = r.headers["x-request-id"]
+    if given == "abc-123":
+        assert echoed == given
+    else:
+        assert echoed != given and len(echoed) == 32
