@@ -30,6 +30,8 @@ class SubmissionDocument:
     filename: str | None
     description: str | None
     text: str
+    # False when the </TEXT> or </DOCUMENT> closing tag is missing: a truncated file.
+    complete: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,10 +154,12 @@ def _tagged_documents(text: str) -> list[SubmissionDocument]:
         preamble = body[: opened.start()] if opened else body
         meta = {k.upper(): v.strip() for k, v in _DOC_FIELD.findall(preamble)}
         content = ""
+        complete = end is not None
         if opened:
             closed = _TEXT_CLOSE.search(body, opened.end())
             content = body[opened.end() : closed.start() if closed else len(body)]
             content = _XBRL_WRAPPER.sub("", content)
+            complete = complete and closed is not None
         seq = meta.get("SEQUENCE", "")
         documents.append(
             SubmissionDocument(
@@ -164,6 +168,7 @@ def _tagged_documents(text: str) -> list[SubmissionDocument]:
                 filename=meta.get("FILENAME") or None,
                 description=meta.get("DESCRIPTION") or None,
                 text=content,
+                complete=complete,
             )
         )
     return documents
