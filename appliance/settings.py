@@ -61,6 +61,31 @@ class Settings(BaseSettings):
     )
     load_models: bool = Field(True, description="Load the ONNX models at start-up.")
 
+    # --- SEC EDGAR ---
+    edgar_user_agent: str | None = Field(
+        None,
+        description="User-Agent sent to SEC EDGAR, 'Name contact@example.com'; SEC fair-access "
+        "rules require a contact e-mail, and fetching is refused without it.",
+    )
+    edgar_www_url: str = Field(
+        "https://www.sec.gov", description="Base URL for Archives documents and ticker files."
+    )
+    edgar_data_url: str = Field(
+        "https://data.sec.gov", description="Base URL for submissions JSON."
+    )
+    edgar_max_rps: float = Field(
+        10.0, gt=0, le=10, description="Requests per second to EDGAR, across the process."
+    )
+    edgar_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one EDGAR request.")
+    edgar_max_retries: int = Field(
+        4, ge=0, le=10, description="Retries (with backoff) on 429, 5xx and truncated bodies."
+    )
+    edgar_sample_on_first_start: bool = Field(
+        True,
+        description="`serve` loads the bundled ticker map and Apple sample filings into an "
+        "empty database, so a fresh install works offline.",
+    )
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "appliance.sqlite3"

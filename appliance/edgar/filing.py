@@ -92,10 +92,17 @@ class FilingMetadata:
 
 @dataclass(frozen=True, slots=True)
 class ParsedFiling:
-    metadata: FilingMetadata
+    # What the filing states about itself (SEC header, inline-XBRL dei facts): authoritative.
+    declared: FilingMetadata
+    # What the path and the cover page suggest: used only where nothing better is known.
+    inferred: FilingMetadata
     sections: list[Section]
     sha256: str  # of the (decompressed) file content
     source_format: str  # html | sgml-html | sgml-text | tag-stripped | text
+
+    @property
+    def metadata(self) -> FilingMetadata:
+        return self.declared.fill(self.inferred)
 
     @property
     def char_count(self) -> int:
@@ -230,11 +237,13 @@ def parse_filing(data: bytes, hints: PathHints) -> ParsedFiling:
         source_format = {"sgml": "sgml-text", "html": "text"}.get(source_format, source_format)
     if sum(len(b.text) for b in blocks) < _MIN_TEXT_CHARS:
         raise InvalidFiling("no readable text in the document")
-    meta = meta.fill(_from_hints(hints)).fill(_from_cover(blocks))
-    if meta.form and form_family(meta.form) is None and hints.form and form_family(hints.form):
-        # A header naming e.g. "10-K405" is fine; a dei type like "Annual Report" is not a form.
-        meta = dataclasses.replace(meta, form=hints.form)
-    sections = _text_sections(blocks, meta.form, plain=not is_html)
+    inferred = _from_hints(hints).fill(_from_cover(blocks))
+    form = meta.form if form_family(meta.form) else (inferred.form or meta.form)
+    sections = _text_sections(blocks, form, plain=not is_html)
     return ParsedFiling(
-        metadata=meta, sections=sections, sha256=sha256, source_format=source_format
+        declared=meta,
+        inferred=inferred,
+        sections=sections,
+        sha256=sha256,
+        source_format=source_format,
     )

@@ -50,6 +50,24 @@ def _acceptance(value: str) -> datetime | None:
     return None if stamp.hour == stamp.minute == stamp.second == 0 else stamp
 
 
+def _visible_text(el: lxml.etree._Element) -> str:
+    skip = {"script", "style", "noscript", "head"}
+    parts: list[str] = []
+
+    def walk(node: lxml.etree._Element) -> None:
+        if isinstance(node.tag, str) and node.tag.lower() in skip:
+            return
+        if isinstance(node.tag, str) and node.text:
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+
+    walk(el)
+    return "".join(parts)
+
+
 def parse_index_page(html: str) -> IndexPage:
     """Parse an index page. Raises InvalidFiling when it names no accession number."""
     parser = lxml.html.HTMLParser(recover=True, remove_comments=True)
@@ -57,9 +75,7 @@ def parse_index_page(html: str) -> IndexPage:
         root = lxml.html.document_fromstring(html, parser=parser)
     except (lxml.etree.ParserError, ValueError) as exc:
         raise InvalidFiling(f"unreadable index page: {exc}") from None
-    for junk in root.xpath("//script|//style|//noscript"):
-        junk.drop_tree()
-    text = normalize_text(root.text_content())
+    text = normalize_text(_visible_text(root))
     flat = re.sub(r"[ \t\r\f\v]+", " ", text)
     m = re.search(r"Accession No\.?\s*(\d{10}-\d{2}-\d{6})", flat)
     accession = format_accession(m.group(1)) if m else None
@@ -70,11 +86,14 @@ def parse_index_page(html: str) -> IndexPage:
     accepted = _ACCEPTED.search(flat)
     filer = _FILER.search(re.sub(r"\s*\n\s*", "\n", flat))
     primary = None
-    for row in root.xpath("//table[contains(@class,'tableFile')]//tr"):
-        cells = [normalize_text(c.text_content()).strip() for c in row.xpath("./td")]
-        if len(cells) >= 4 and cells[2] and form and cells[3].upper() == form.upper():
-            primary = cells[2].split()[0]
-            break
+    for table in root.iter("table"):
+        if "tableFile" not in (table.get("class") or "") or primary is not None:
+            continue
+        for row in table.iter("tr"):
+            cells = [normalize_text(_visible_text(c)).strip() for c in row if c.tag == "td"]
+            if len(cells) >= 4 and cells[2] and form and cells[3].upper() == form.upper():
+                primary = cells[2].split()[0]
+                break
     return IndexPage(
         accession=accession,
         form=form,

@@ -10,6 +10,7 @@ Inc."}, ...}``; the exchange file is ``{"fields": ["cik", "name", "ticker", "exc
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -17,12 +18,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from appliance.db.connection import Connection
+from appliance.db.queries import symbols as sq
 from appliance.edgar.errors import InvalidSymbolFile
 
-__all__ = ["SymbolRow", "parse_ticker_file", "read_ticker_file", "vintage_from_path"]
+__all__ = [
+    "SymbolLoad",
+    "SymbolRow",
+    "TickerFile",
+    "parse_ticker_file",
+    "store_symbols",
+    "vintage_from_path",
+]
 
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^=]{0,15}$")
-_DATED_DIR = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+_DATED = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +41,35 @@ class SymbolRow:
     cik: int
     name: str
     exchange: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TickerFile:
+    kind: str  # "company_tickers" or "company_tickers_exchange"
+    rows: list[SymbolRow]
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolLoad:
+    source: str
+    kind: str
+    vintage: str
+    rows: int
+    ciks: int
+    changed: int  # symbol rows inserted or updated (0 when the same file is loaded again)
+    total: int  # symbols stored after the load
+
+    def public(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "vintage": self.vintage,
+            "rows": self.rows,
+            "ciks": self.ciks,
+            "changed": self.changed,
+            "total": self.total,
+        }
 
 
 def _cik(value: Any, where: str) -> int:
@@ -110,7 +149,7 @@ def _plain_rows(doc: dict[str, Any]) -> list[SymbolRow]:
     return rows
 
 
-def parse_ticker_file(data: bytes) -> list[SymbolRow]:
+def parse_ticker_file(data: bytes) -> TickerFile:
     """Parse either SEC ticker file (gzip accepted). Raises InvalidSymbolFile.
 
     A ticker listed twice keeps its first row (the SEC orders rows by size, so the first
@@ -131,7 +170,8 @@ def parse_ticker_file(data: bytes) -> list[SymbolRow]:
         ) from None
     if not isinstance(doc, dict) or not doc:
         raise InvalidSymbolFile("expected a JSON object of tickers, got an empty or other value")
-    rows = _exchange_rows(doc) if "fields" in doc or "data" in doc else _plain_rows(doc)
+    exchange_format = "fields" in doc or "data" in doc
+    rows = _exchange_rows(doc) if exchange_format else _plain_rows(doc)
     if not rows:
         raise InvalidSymbolFile("the file lists no tickers")
     seen: set[str] = set()
@@ -140,23 +180,53 @@ def parse_ticker_file(data: bytes) -> list[SymbolRow]:
         if row.ticker not in seen:
             seen.add(row.ticker)
             unique.append(row)
-    return unique
+    return TickerFile(
+        kind="company_tickers_exchange" if exchange_format else "company_tickers",
+        rows=unique,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def store_symbols(
+    conn: Connection, ticker_file: TickerFile, source: str, vintage: date
+) -> SymbolLoad:
+    """Write function: upsert a parsed ticker file in the caller's transaction.
+
+    Loading the same file again changes nothing (idempotent). Company names follow the
+    newest vintage only, so loading an old file after a new one leaves the names current.
+    """
+    day = vintage.isoformat()
+    newest = sq.latest_symbol_file(conn)
+    changed = sq.upsert_symbols(
+        conn,
+        ((r.ticker, r.cik, r.name, r.exchange, n) for n, r in enumerate(ticker_file.rows)),
+        day,
+    )
+    firsts: dict[int, str] = {}
+    for r in ticker_file.rows:
+        firsts.setdefault(r.cik, r.name)
+    if newest is None or day >= newest.vintage:
+        sq.upsert_companies(conn, firsts.items())
+    sq.insert_symbol_file(
+        conn, source, ticker_file.kind, day, ticker_file.sha256, len(ticker_file.rows)
+    )
+    return SymbolLoad(
+        source=source,
+        kind=ticker_file.kind,
+        vintage=day,
+        rows=len(ticker_file.rows),
+        ciks=len(firsts),
+        changed=changed,
+        total=sq.count_symbols(conn),
+    )
 
 
 def vintage_from_path(path: Path) -> date | None:
-    """The snapshot date a ticker file's folder is named with (``2025-12-14_iqterminal/``)."""
-    for part in (path.parent.name, path.name):
-        if m := _DATED_DIR.match(part):
+    """The snapshot date in a ticker file's name or folder (``2025-12-14_iqterminal/``)."""
+    for part in (path.name, path.parent.name):
+        if m := _DATED.search(part):
             try:
                 return date.fromisoformat(m.group(1))
             except ValueError:
                 continue
     return None
-
-
-def read_ticker_file(path: Path) -> list[SymbolRow]:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidSymbolFile(f"cannot read {path}: {exc.strerror or exc}") from None
-    return parse_ticker_file(data)
