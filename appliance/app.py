@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, health
+from appliance.api import accounts, filings, health, symbols
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
 from appliance.bootstrap import initialize
@@ -66,7 +66,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def build_routes() -> list[BaseRoute]:
-    return [*health.routes, *accounts.routes]
+    return [*health.routes, *accounts.routes, *symbols.routes, *filings.routes]
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:

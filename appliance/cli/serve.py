@@ -30,6 +30,21 @@ def _server_class() -> type[Any]:
     return Server
 
 
+def _install_sample(settings: Any) -> None:
+    """First start: the bundled ticker map and Apple filings, so the API has data offline."""
+    from appliance.cli.common import open_db
+    from appliance.edgar.sample import install_sample
+
+    conn = open_db(settings)
+    try:
+        loaded = install_sample(conn)
+    finally:
+        conn.close()
+    if loaded.symbols or loaded.filings:
+        counts = loaded.filings.counts() if loaded.filings else {}
+        print(f"  Loaded the bundled EDGAR sample: {counts}", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -38,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_from(args, host=args.host, port=args.port)
     result = initialize(settings)
+    if settings.edgar_sample_on_first_start:
+        _install_sample(settings)
     if result.admin_api_key:
         print(
             "\n  First start: created admin user "

@@ -68,7 +68,7 @@ _TRAILING_PAGE = re.compile(
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset({"and", "of", "the", "for", "to", "in", "on", "with", "a", "an", "its", "s"})
 _MAX_TITLE = 200  # longer "headings" are paragraphs
-_DENSE_GAP = 120  # characters between two headings of a table-of-contents run
+_DENSE_GAP = 400  # more text than this between two headings is not a table of contents
 _DENSE_RUN = 4
 _SUB_ITEM = re.compile(r"^\s*\(\s*(?:[a-z]|\d{1,2}|[ivx]{1,4})\s*\)", re.IGNORECASE)
 _CONTINUED = re.compile(r"\bcontinued\b", re.IGNORECASE)
@@ -163,20 +163,35 @@ def _part_markers(blocks: list[Block]) -> list[int | None]:
     return marks
 
 
-def _title_block(blocks: list[Block], i: int) -> bool:
-    """Block i can carry the title of a bare "ITEM 7" heading printed just before it."""
+def _title_block(blocks: list[Block], i: int, standard: list[str]) -> bool:
+    """Block i can carry the title of a bare "ITEM 7" heading printed just before it.
+
+    It must read like a title: short, not another heading, and either resembling the
+    standard title or set like one (no closing period, few words, capitalised or bold).
+    """
     if i >= len(blocks):
         return False
-    text = blocks[i].text
+    block = blocks[i]
+    text = block.text
+    if (
+        len(text) > _MAX_TITLE
+        or not _starts_like_title(text)
+        or _HEADING.match(text)
+        or _PART.match(text)
+    ):
+        return False
+    if any(_similarity(text, title) >= 0.5 for title in standard):
+        return True
+    words = text.split()
+    capitalised = sum(1 for w in words if w[:1].isupper() or not w[:1].isalpha())
     return (
-        len(text) <= _MAX_TITLE
-        and _starts_like_title(text)
-        and not _HEADING.match(text)
-        and not _PART.match(text)
+        not text.rstrip().endswith(".")
+        and len(words) <= 12
+        and (block.emphasis >= len(text) or capitalised * 2 > len(words))
     )
 
 
-def _headings(blocks: list[Block], plain: bool) -> list[_Heading]:
+def _headings(blocks: list[Block], catalog: ItemCatalog, plain: bool) -> list[_Heading]:
     found: list[_Heading] = []
     for i, block in enumerate(blocks):
         text = block.text
@@ -192,38 +207,52 @@ def _headings(blocks: list[Block], plain: bool) -> list[_Heading]:
         if not _starts_like_title(body) or _CONTINUED.search(body[:_MAX_TITLE]):
             continue
         code_end = m.start("after")
+        number = m.group("num").lstrip("0") + (m.group("letter") or "").upper()
+        standard = [item.title for item in catalog.lookup(number, None)]
         emphasized = block.emphasis >= code_end - 1 or text[:code_end].isupper()
         inline_text = ""
         body_from = i + 1
         own_line = len(body) <= _MAX_TITLE
-        if not own_line:
-            # A run-in heading: a bold prefix makes it one; otherwise the catalog title has to
-            # open the paragraph (checked per item later).
-            if block.emphasis > code_end:
-                title = _clean_title(text[code_end : block.emphasis])
-                inline_text = text[block.emphasis :].strip()
-            else:
-                title = ""
-                inline_text = body
+        run_in = code_end < block.emphasis < len(text) - 1 and not block.row
+        if run_in:
+            # "<b>Item 3. Legal Proceedings.</b> The Company is ...": the bold part is the
+            # heading, the rest of the paragraph is body text.
+            title = _clean_title(text[code_end : block.emphasis])
+            inline_text = text[block.emphasis :].strip()
+            own_line = True
+        elif not own_line:
+            # A long paragraph opening "Item 7 ...": only the catalog title opening it makes it
+            # a heading (checked per item later).
+            title = ""
+            inline_text = body
         else:
             title = _clean_title(body)
-        if not title and not inline_text and _title_block(blocks, i + 1):
+        if not title and not inline_text and _title_block(blocks, i + 1, standard):
             nxt = blocks[i + 1]
             title = _clean_title(nxt.text)
             body_from = i + 2
             emphasized = emphasized or nxt.emphasis >= len(nxt.text)
-        elif plain and own_line and len(text) >= 50 and _title_block(blocks, i + 1):
+        elif plain and own_line and len(text) >= 50 and _title_block(blocks, i + 1, standard):
             # A long title wrapped onto the next line of plain text.
             nxt = blocks[i + 1]
-            if not nxt.new_paragraph and len(nxt.text) <= 60 and not nxt.text.endswith("."):
-                title = f"{title} {_clean_title(nxt.text)}"
+            longer = f"{title} {_clean_title(nxt.text)}"
+            if (
+                not nxt.new_paragraph
+                and len(nxt.text) <= 60
+                and not nxt.text.endswith(".")
+                and max(
+                    (_similarity(longer, t) - _similarity(title, t) for t in standard), default=0
+                )
+                > 0
+            ):
+                title = longer
                 body_from = i + 2
         toc = block.linked or block.page_ref or (own_line and bool(_TRAILING_PAGE.search(body)))
         found.append(
             _Heading(
                 block=i,
                 body_from=body_from,
-                number=m.group("num").lstrip("0") + (m.group("letter") or "").upper(),
+                number=number,
                 explicit_part=_ROMAN[m.group("part").lower()] if m.group("part") else None,
                 title=title,
                 inline_text=inline_text,
@@ -233,6 +262,21 @@ def _headings(blocks: list[Block], plain: bool) -> list[_Heading]:
             )
         )
     return found
+
+
+def _owns_nothing(blocks: list[Block], offsets: list[int], start: int, stop: int) -> bool:
+    """No prose between a heading and the next one: only titles and page numbers.
+
+    Prose is a block ending a sentence or running on; "None." counts, so a body's string of
+    one-line Items is not mistaken for a table of contents.
+    """
+    if stop > start and offsets[stop] - offsets[start] >= _DENSE_GAP:
+        return False
+    for k in range(start, stop):
+        text = blocks[k].text
+        if text.rstrip("\u201d\"'").endswith(".") or len(text.split()) >= 8:
+            return False
+    return True
 
 
 def _toc_context(headings: list[_Heading], blocks: list[Block], offsets: list[int]) -> list[float]:
@@ -248,16 +292,17 @@ def _toc_context(headings: list[_Heading], blocks: list[Block], offsets: list[in
         if table:
             per_table.setdefault(table, set()).add(h.number)
     factors = [1.0] * len(headings)
-    gaps: list[int] = []
-    for k in range(len(headings) - 1):
-        end = offsets[headings[k].body_from] if headings[k].body_from < len(offsets) else 0
-        gaps.append(max(0, offsets[headings[k + 1].block] - end))
+    empty = [
+        _owns_nothing(blocks, offsets, h.body_from, headings[k + 1].block)
+        for k, h in enumerate(headings[:-1])
+    ]
     run_start = 0
-    for k in range(len(headings) + 1):
-        if k < len(headings) - 1 and gaps[k] < _DENSE_GAP:
+    for k in range(len(headings)):
+        if k < len(empty) and empty[k]:
             continue
-        if k - run_start + 1 >= _DENSE_RUN:
-            for j in range(run_start, min(k + 1, len(headings))):
+        # headings[run_start:k] own no text; a long such run is a table of contents.
+        if k - run_start >= _DENSE_RUN:
+            for j in range(run_start, k):
                 factors[j] = 0.4
         run_start = k + 1
     for k, h in enumerate(headings):
@@ -271,7 +316,7 @@ def _candidates(
     blocks: list[Block], catalog: ItemCatalog, offsets: list[int], plain: bool
 ) -> list[_Candidate]:
     parts = _part_markers(blocks)
-    headings = _headings(blocks, plain)
+    headings = _headings(blocks, catalog, plain)
     factors = _toc_context(headings, blocks, offsets)
     found: list[_Candidate] = []
     for h, factor in zip(headings, factors, strict=True):
@@ -343,7 +388,8 @@ def _best_chain(candidates: list[_Candidate], offsets: list[int], total: int) ->
 
 
 def _furniture(blocks: list[Block], plain: bool) -> set[int]:
-    """Blocks that are page furniture: running footers, page numbers, TOC back-links."""
+    """Blocks that are furniture: running footers, page numbers, TOC back-links, and the
+    "PART II - OTHER INFORMATION" headings between Items (structure, not content)."""
     shapes = Counter(
         _DIGITS.sub("#", b.text.lower()) for b in blocks if not b.row and len(b.text) <= 100
     )
@@ -353,7 +399,13 @@ def _furniture(blocks: list[Block], plain: bool) -> set[int]:
             continue
         text = b.text
         backlink = _TOC_BACKLINK.match(text) and (b.linked or shapes[text.lower()] >= 3)
-        if backlink or (not plain and _BARE_NUMBER.match(text)):
+        part = _PART.match(text)
+        part_heading = (
+            part is not None
+            and len(part.group("rest")) <= 60
+            and (_starts_like_title(part.group("rest")))
+        )
+        if backlink or part_heading or (not plain and _BARE_NUMBER.match(text)):
             drop.add(i)
         elif shapes[_DIGITS.sub("#", text.lower())] >= 5 and not _DATE_LIKE.match(text):
             shape = _DIGITS.sub("#", text.lower())
