@@ -158,7 +158,7 @@ EXPECTED_ITEMS: dict[str, list[str]] = {
         "part2_item1",
         "part2_item4",
         "part2_item6",
-    ],  # fmt: skip
+    ],
     "10-Q_2024-08-02_0000320193-24-000081.htm": _Q_ALL,
     "10-Q_2025-05-02_0000320193-25-000057.htm": _Q_ALL,
     "10-Q_2025-08-01_0000320193-25-000073.htm": _Q_ALL,

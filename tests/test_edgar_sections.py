@@ -66,7 +66,7 @@ def test_apple_10k_risk_factors_start_in_the_body_not_the_toc() -> None:
     name = "10-K_2024-11-01_0000320193-24-000123.htm"
     risk = text(name, "1A")
     assert len(risk) > 50_000
-    assert risk.startswith("The Company’s business, reputation, results of operations")
+    assert risk.startswith("The Company\u2019s business, reputation, results of operations")
     assert "Item 1B" not in risk[:2000] and "Unresolved Staff Comments" not in risk[:2000]
     # The TOC's page numbers, the page footers and the inline-XBRL header are gone.
     assert "Apple Inc. | 2024 Form 10-K |" not in risk
@@ -162,7 +162,7 @@ def _heading_html(rng: random.Random, label: str, title: str) -> str:
 
 
 def _paragraphs(rng: random.Random, code: str, n: int) -> str:
-    words = "revenue customers supply risk market product growth costs operations".split()
+    words = ["revenue", "customers", "supply", "risk", "market", "product", "growth", "costs"]
     out = []
     for i in range(n):
         body = " ".join(rng.choice(words) for _ in range(60))
@@ -179,7 +179,8 @@ def _synthetic_10k(rng: random.Random, codes: list[str], toc: str) -> str:
              "<p>UNITED STATES SECURITIES AND EXCHANGE COMMISSION</p><p>FORM 10-K</p>"]  # fmt: skip
     if toc == "linked":
         rows = "".join(
-            f'<tr><td>Item {c}.</td><td><a href="#i{c}">{_K_TITLES[c]}</a></td><td>{n + 3}</td></tr>'
+            f'<tr><td>Item {c}.</td><td><a href="#i{c}">{_K_TITLES[c]}</a></td>'
+            f"<td>{n + 3}</td></tr>"
             for n, c in enumerate(codes)
         )
         parts.append(f"<table>{rows}</table>")

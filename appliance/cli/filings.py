@@ -146,7 +146,9 @@ def filings_fetch(args: argparse.Namespace) -> int:
             f"{len(report.failed)} failed, {report.requests} requests in {report.seconds:.1f}s"
         )
         for failure in report.failed:
-            print(f"failed    {failure.path}: {failure.reason}", file=sys.stderr)
+            print(
+                f"failed    {failure.accession} {failure.path}: {failure.reason}", file=sys.stderr
+            )
     failed = report.failed or (report.imported.failed if report.imported else [])
     return 1 if failed else 0
 

@@ -295,7 +295,7 @@ def _merge_cells(cells: list[tuple[str, bool, bool]]) -> list[tuple[str, bool, b
             prev, pfull, plinked = merged[-1]
             merged[-1] = (prev + text, pfull, plinked)
             continue
-        merged.append(((carry + " " + text).strip() if carry else text, full, linked))
+        merged.append((carry + text if carry else text, full, linked))
         carry = ""
     if carry:
         merged.append((carry, False, False))

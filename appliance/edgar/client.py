@@ -144,6 +144,8 @@ class EdgarClient:
         self.max_retries = max_retries
         self.backoff = backoff
         self._sleep = sleep
+        self._count_lock = threading.Lock()
+        self.requests_sent = 0  # every HTTP attempt, for reports
         # No proxies from the environment: the appliance talks to EDGAR (or a mirror) only.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -166,6 +168,8 @@ class EdgarClient:
         while True:
             attempt += 1
             self.limiter.acquire()
+            with self._count_lock:
+                self.requests_sent += 1
             try:
                 body, last_modified = self._once(url)
                 return EdgarResponse(url, body, last_modified, attempt)
@@ -199,12 +203,12 @@ class EdgarClient:
                 last_modified = response.headers.get("Last-Modified")
         except urllib.error.HTTPError as exc:
             status = exc.code
+            retry_after = exc.headers.get("Retry-After")
+            exc.close()  # the error carries the open response; release its socket now
             if status == 429 or 500 <= status < 600:
-                raise _Retryable(
-                    f"HTTP {status}", _retry_after(exc.headers.get("Retry-After"))
-                ) from None
+                raise _Retryable(f"HTTP {status}", _retry_after(retry_after)) from None
             if status == 404:
-                raise NotFound(f"EDGAR has no {url}") from None
+                raise NotFound("EDGAR answered 404 Not Found") from None
             raise ApplianceError(
                 f"EDGAR answered HTTP {status} for {url}", status=502, code="edgar_error"
             ) from None

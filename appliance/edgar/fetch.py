@@ -57,7 +57,6 @@ def _resolve_cik(store: Store, client: EdgarClient, ticker: str, report: FetchRe
     if listed is None and store.read(sq.count_symbols) == 0:
         # Empty symbol map: load the SEC's current one first.
         response = client.get(client.ticker_file_url(exchange=True))
-        report.requests += response.attempts
         parsed = parse_ticker_file(response.body)
         store.write(store_symbols, parsed, response.url, date.today())
         listed = store.read(sq.symbol, ticker)
@@ -70,7 +69,6 @@ def _submissions(
     store: Store, client: EdgarClient, cik: int, since: date | None, report: FetchReport
 ) -> CompanySubmissions:
     response = client.get(client.submissions_url(cik))
-    report.requests += response.attempts
     company = parse_submissions(response.body, cik)
     store.write(_store_submissions, company)
     oldest = min((r.filing_date for r in company.filings if r.filing_date), default=None)
@@ -78,7 +76,6 @@ def _submissions(
         # Older filings live in the pagination files.
         for page in company.pages:
             page_response = client.get(client.submissions_url(cik, page))
-            report.requests += page_response.attempts
             store.write(_store_submissions, parse_submissions(page_response.body, cik))
     return company
 
@@ -105,6 +102,7 @@ def fetch_filings(
     (before anything is written); a document that fails to download is reported and skipped.
     """
     started = time.perf_counter()
+    sent_before = client.requests_sent
     store = Store(conn_or_db)
     ticker = ticker.upper()
     report = FetchReport(ticker=ticker, cik=0)
@@ -130,7 +128,6 @@ def fetch_filings(
         except NotFound as exc:
             report.failed.append(FileOutcome(url, "failed", exc.message, entry.accession))
             continue
-        report.requests += response.attempts
         if not response.body.strip():
             report.failed.append(FileOutcome(url, "failed", "empty document", entry.accession))
             continue
@@ -144,5 +141,6 @@ def fetch_filings(
             progress(f"downloaded {entry.form} {entry.filing_date} {entry.accession}")
     if saved:
         report.imported = import_paths(conn_or_db, saved, replace=replace)
+    report.requests = client.requests_sent - sent_before
     report.seconds = time.perf_counter() - started
     return report
