@@ -323,3 +323,112 @@ def test_varied_10k_layouts(seed: int) -> None:
     for s, first in zip(sections, firsts, strict=True):
         assert s.text.startswith(first), (s.code, s.text[:100])
         assert "Table of Contents" not in s.text
+
+
+_Q_TITLES = {i.code: i.title for i in FORM_10Q_ITEMS.items}
+
+
+def _varied_10q(rng: random.Random, codes: list[str], part_markers: bool) -> tuple[str, list[str]]:
+    parts = ["<html><body><p>FORM 10-Q</p><table>"]
+    for c in codes:
+        number = c.split("item")[1].upper()
+        parts.append(
+            f'<tr><td>Item {number}.</td><td><a href="#{c}">{_Q_TITLES[c]}</a></td><td>4</td></tr>'
+        )
+    parts.append("</table>")
+    firsts = []
+    current_part = 0
+    for c in codes:
+        part = 1 if c.startswith("part1") else 2
+        if part != current_part and part_markers:
+            name = "FINANCIAL INFORMATION" if part == 1 else "OTHER INFORMATION"
+            roman = "I" if part == 1 else "II"
+            parts.append(rng.choice([f"<p><b>PART {roman} — {name}</b></p>",
+                                     f"<p>Part {roman}. {name.title()}</p>"]))  # fmt: skip
+        current_part = part
+        number = c.split("item")[1].upper()
+        title = _Q_TITLES[c]
+        heading = _heading_html(rng, f"Item {number}", title)
+        first = f"Text of {c} begins."
+        parts.append(f'<a name="{c}"></a>{heading}<p>{first}</p>')
+        parts.append(_paragraphs(rng, c, rng.randint(0, 2)))
+        if c == "part2_item5" and rng.random() < 0.7:
+            # 8-K style decimal items inside "Other Information" are not 10-Q Items.
+            parts.append("<p><b>Item 5.02 Departure of Directors or Certain Officers</b></p>"
+                         "<p>On May 1 the director resigned.</p>")  # fmt: skip
+        firsts.append(first)
+    parts.append("</body></html>")
+    return "".join(parts), firsts
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_varied_10q_layouts(seed: int) -> None:
+    rng = random.Random(5000 + seed)
+    codes = [c for c in _Q_TITLES if rng.random() > 0.25 or c == "part1_item1"]
+    html, firsts = _varied_10q(rng, codes, part_markers=seed % 4 != 0)
+    sections = split_sections(html_blocks(html).blocks, "10-Q")
+    assert [s.code for s in sections] == codes
+    for s, first in zip(sections, firsts, strict=True):
+        assert s.text.startswith(first), (s.code, s.text[:80])
+
+
+def test_combined_and_unspaced_headings() -> None:
+    html = (
+        "<html><body><p><b>Items 1 and 2. Business and Properties</b></p><p>We make things.</p>"
+        "<p><b>Item 1A.Risk Factors</b></p><p>Risks abound.</p>"
+        "<p><b>ITEM 7 A. QUANTITATIVE AND QUALITATIVE DISCLOSURES ABOUT MARKET RISK</b></p>"
+        "<p>Rates move.</p></body></html>"
+    )
+    sections = split_sections(html_blocks(html).blocks, "10-K")
+    assert [(s.code, s.title, s.text) for s in sections] == [
+        ("1", "Business and Properties", "We make things."),
+        ("1A", "Risk Factors", "Risks abound."),
+        ("7A", "QUANTITATIVE AND QUALITATIVE DISCLOSURES ABOUT MARKET RISK", "Rates move."),
+    ]
+
+
+def _simple_toc(codes: list[str]) -> str:
+    rows = "".join(
+        f'<tr><td>Item {c}.</td><td><a href="#{c}">{_K_TITLES[c]}</a></td><td>{n}</td></tr>'
+        for n, c in enumerate(codes, 3)
+    )
+    return f"<table>{rows}</table>"
+
+
+def test_body_headings_without_item_labels_fall_back_to_titles() -> None:
+    codes = ["1", "1A", "2", "3", "7", "8"]
+    body = "".join(
+        f"<p><b>{_K_TITLES[c].upper()}</b></p><p>Text of {c}. More words here.</p>" for c in codes
+    )
+    html = f"<html><body><p>FORM 10-K</p>{_simple_toc(codes)}{body}</body></html>"
+    sections = split_sections(html_blocks(html).blocks, "10-K")
+    assert [(s.code, s.text) for s in sections] == [
+        (c, f"Text of {c}. More words here.") for c in codes
+    ]
+
+
+def test_running_page_headers_do_not_move_the_section_start() -> None:
+    codes = ["1", "1A", "7", "8"]
+    body = []
+    for c in codes:
+        body.append(f"<p><b>Item {c}. {_K_TITLES[c]}</b></p><p>Start of {c}.</p>")
+        for page in range(3):  # the same heading on top of each following page
+            body.append(f"<p>{'x ' * 300}</p><p><b>Item {c}. {_K_TITLES[c]}</b></p>")
+            body.append(f"<p>Page {page} of {c}.</p>")
+    html = f"<html><body>{_simple_toc(codes)}{''.join(body)}</body></html>"
+    sections = split_sections(html_blocks(html).blocks, "10-K")
+    assert [s.code for s in sections] == codes
+    for s in sections:
+        assert s.text.startswith(f"Start of {s.code}.") and f"Page 2 of {s.code}." in s.text
+
+
+def test_body_headings_that_link_back_to_the_toc() -> None:
+    codes = ["1", "1A", "1B", "2", "7", "7A", "8", "9A"]
+    body = "".join(
+        f'<p><a href="#toc"><b>Item {c}. {_K_TITLES[c]}</b></a></p><p>Body {c}. {"w " * 80}</p>'
+        for c in codes
+    )
+    html = f"<html><body>{_simple_toc(codes)}{body}</body></html>"
+    sections = split_sections(html_blocks(html).blocks, "10-K")
+    assert [s.code for s in sections] == codes
+    assert all(s.text.startswith(f"Body {s.code}.") for s in sections)

@@ -52,7 +52,7 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "1": 1, "2": 2, "3": 3, "4": 4}
 _HEADING = re.compile(
     r"""^[\s"'\u201c\u2018(\[]*
     (?:part\s*(?P<part>iv|iii|ii|i|[1-4])\b[\s.,:;\-\u2013\u2014|]*)?
-    items?\s*(?P<num>\d{1,2})(?:\s?(?P<letter>[a-d])(?![a-z]))?(?:\s?\(T\))?
+    items?\s*(?P<num>\d{1,2})(?:\s?(?P<letter>[a-d])(?![a-z]))?(?:\s?\(T\))?(?!\.\d)
     (?P<more>(?:\s*(?:,|and|&|through|-|\u2013)\s*\d{1,2}[a-d]?(?![a-z\d]))*)
     (?P<after>.*)$""",
     re.IGNORECASE | re.VERBOSE | re.DOTALL,
@@ -70,6 +70,7 @@ _STOP = frozenset({"and", "of", "the", "for", "to", "in", "on", "with", "a", "an
 _MAX_TITLE = 200  # longer "headings" are paragraphs
 _DENSE_GAP = 400  # more text than this between two headings is not a table of contents
 _DENSE_RUN = 4
+_CODE_PREFIX = re.compile(r"^\s*\d{1,2}[A-D]?[.:)\s]+", re.IGNORECASE)
 _SUB_ITEM = re.compile(r"^\s*\(\s*(?:[a-z]|\d{1,2}|[ivx]{1,4})\s*\)", re.IGNORECASE)
 _CONTINUED = re.compile(r"\bcontinued\b", re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"^(?:page\s*)?(?:[A-Z]-)?\d{1,3}$|^[ivxlc]{1,6}$", re.IGNORECASE)
@@ -108,7 +109,7 @@ class _Heading:
     inline_text: str  # heading block text that belongs to the body (run-in headings)
     emphasized: bool
     own_line: bool
-    toc: bool  # link, page number or a row of a table listing several Items
+    toc: bool  # ends with a page number (a table-of-contents entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +248,9 @@ def _headings(blocks: list[Block], catalog: ItemCatalog, plain: bool) -> list[_H
             ):
                 title = longer
                 body_from = i + 2
-        toc = block.linked or block.page_ref or (own_line and bool(_TRAILING_PAGE.search(body)))
+        # A trailing page number marks a TOC entry; a link alone does not (some filers link
+        # every body heading back to the TOC), so it only weighs a heading down later.
+        toc = block.page_ref or (own_line and bool(_TRAILING_PAGE.search(body)))
         found.append(
             _Heading(
                 block=i,
@@ -309,14 +312,83 @@ def _toc_context(headings: list[_Heading], blocks: list[Block], offsets: list[in
         table = blocks[h.block].table
         if h.toc or (table and len(per_table.get(table, ())) >= 3):
             factors[k] = 0.15
+        elif blocks[h.block].linked:
+            factors[k] = min(factors[k], 0.5)
     return factors
+
+
+def _dedupe(headings: list[_Heading], parts: list[int | None]) -> list[_Heading]:
+    """Drop a heading that repeats the one just before it (running page headers).
+
+    Only the first of "Item 7. MD&A" printed again at the top of every page starts the
+    section; keeping a later one would hand the pages in between to the previous Item.
+    """
+    kept: list[_Heading] = []
+    for h in headings:
+        prev = kept[-1] if kept else None
+        if (
+            prev is not None
+            and prev.number == h.number
+            and prev.explicit_part == h.explicit_part
+            and parts[prev.block] == parts[h.block]
+            and not prev.toc
+            and not h.toc
+            and (not h.title or not prev.title or _similarity(h.title, prev.title) >= 0.5)
+        ):
+            continue
+        kept.append(h)
+    return kept
+
+
+def _title_only(
+    blocks: list[Block],
+    catalog: ItemCatalog,
+    parts: list[int | None],
+    found: list[_Candidate],
+) -> list[_Candidate]:
+    """Headings that print only the title ("RISK FACTORS") for Items the body never labels.
+
+    Some filers number Items in the table of contents but not in the body. For an Item with
+    no body candidate, a short emphasized or upper-case block whose words are the standard
+    title's becomes a (weaker) candidate.
+    """
+    labelled = {c.item.code for c in found if not c.toc and c.weight >= 0.5}
+    missing = [i for i in catalog.items if i.code not in labelled and i.title != "[Reserved]"]
+    if not missing:
+        return []
+    extra: list[_Candidate] = []
+    for k, block in enumerate(blocks):
+        text = block.text
+        if len(text) > 150 or block.linked or block.page_ref or text.count(" | ") > 1:
+            continue
+        heading_like = block.emphasis >= len(text) or (text.isupper() and len(text) > 6)
+        if not heading_like:
+            continue
+        bare = _CODE_PREFIX.sub("", text)
+        for item in missing:
+            if catalog.parts_matter and parts[k] is not None and parts[k] != item.part:
+                continue
+            if _similarity(bare, item.title) >= 0.85 and _similarity(item.title, bare) >= 0.85:
+                extra.append(
+                    _Candidate(
+                        block=k,
+                        body_from=k + 1,
+                        item=item,
+                        title=_clean_title(bare),
+                        inline_text="",
+                        weight=1.2,
+                        toc=False,
+                        strong=False,
+                    )
+                )
+    return extra
 
 
 def _candidates(
     blocks: list[Block], catalog: ItemCatalog, offsets: list[int], plain: bool
 ) -> list[_Candidate]:
     parts = _part_markers(blocks)
-    headings = _headings(blocks, catalog, plain)
+    headings = _dedupe(_headings(blocks, catalog, plain), parts)
     factors = _toc_context(headings, blocks, offsets)
     found: list[_Candidate] = []
     for h, factor in zip(headings, factors, strict=True):
@@ -355,6 +427,8 @@ def _candidates(
                     strong=factor == 1.0 and h.own_line and (h.emphasized or similarity >= 0.5),
                 )
             )
+    found.extend(_title_only(blocks, catalog, parts, found))
+    found.sort(key=lambda c: (c.block, c.item.order))
     return found
 
 
