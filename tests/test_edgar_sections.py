@@ -432,3 +432,74 @@ def test_body_headings_that_link_back_to_the_toc() -> None:
     sections = split_sections(html_blocks(html).blocks, "10-K")
     assert [s.code for s in sections] == codes
     assert all(s.text.startswith(f"Body {s.code}.") for s in sections)
+
+
+# ----- metamorphic tests: real filings, transformed the way other filers differ ------------
+
+_MODERN = [
+    "10-K_2024-11-01_0000320193-24-000123.htm",
+    "10-K_2025-02-26_0001045810-25-000023.htm",
+    "10-K_2025-01-30_0001628280-25-003063.htm",
+    "10-Q_2025-08-27_0001045810-25-000209.htm",
+]
+
+
+def _html(name: str) -> str:
+    path = next(p for p in shared_filings() if key(p) == name)
+    return read(path).decode()
+
+
+def _split(html: str, name: str) -> dict[str, int]:
+    form = name.split("_")[0]
+    return {s.code: s.char_count for s in split_sections(html_blocks(html).blocks, form)}
+
+
+@pytest.mark.parametrize("name", _MODERN)
+def test_without_a_table_of_contents(name: str) -> None:
+    import lxml.html
+
+    root = lxml.html.document_fromstring(_html(name).split("?>", 1)[1])
+    for table in list(root.iter("table")):
+        if len(re.findall(r"Item\s*\d", table.text_content(), re.I)) >= 5:
+            table.drop_tree()
+    after = _split(lxml.html.tostring(root, encoding="unicode"), name)
+    assert after == sizes(name)
+
+
+@pytest.mark.parametrize("name", _MODERN)
+def test_without_links_or_styles(name: str) -> None:
+    html = re.sub(r"<a\b[^>]*>|</a>", "", _html(name))
+    html = re.sub(r'\sstyle="[^"]*"', "", html)  # no bold anywhere, no hidden blocks
+    got = _split(html, name)
+    assert list(got) == list(sizes(name))
+    for code, size in sizes(name).items():
+        # The visible ix:header facts now show up before Item 1; nothing else moves.
+        assert abs(got[code] - size) <= max(50, size // 50), code
+
+
+@pytest.mark.parametrize("name", _MODERN[:3])
+def test_body_headings_without_item_numbers(name: str) -> None:
+    # "Item 1A.    Risk Factors" in the body becomes "Risk Factors"; the TOC keeps its numbers.
+    html = re.sub(
+        r"(font-weight:700[^>]*>)(?:ITEM|Item)(?:&#160;|\s)*\d{1,2}[A-C]?\.(?:&#160;|\s)+([^<]{3,})<",
+        r"\1\2<",
+        _html(name),
+    )
+    got = _split(html, name)
+    expected = [c for c in sizes(name) if c != "6"]  # "[Reserved]" has no title to find
+    assert [c for c in got if c in expected] == expected
+    assert got["1A"] >= sizes(name)["1A"] * 0.95 and got["7"] >= sizes(name)["7"] * 0.95
+
+
+@pytest.mark.parametrize("name", _MODERN)
+def test_tag_stripped_copy_splits_the_same(name: str) -> None:
+    # What BeautifulSoup.get_text("\n") makes of the document: one text node per line.
+    import lxml.html
+
+    root = lxml.html.document_fromstring(_html(name).split("?>", 1)[1])
+    text = "\n".join(t.strip() for t in root.itertext() if t.strip())
+    got = {s.code: s.char_count for s in split_sections(plain_blocks(text), name[:4], plain=True)}
+    assert list(got) == list(sizes(name))
+    for code in ("1", "1A", "7", "part1_item2", "part2_item1a"):
+        if code in got:
+            assert abs(got[code] - sizes(name)[code]) < 0.15 * sizes(name)[code], code

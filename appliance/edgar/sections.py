@@ -125,7 +125,9 @@ class _Candidate:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower().replace("\u2019", "'")) if w not in _STOP}
+    # A crude plural fold ("Exhibit"/"Exhibits") is all the stemming titles need.
+    words = _WORD.findall(text.lower().replace("\u2019", "'"))
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in _STOP}
 
 
 def _similarity(title: str, standard: str) -> float:
