@@ -56,6 +56,18 @@ def test_tables_become_rows_with_cells_and_glued_currency() -> None:
     assert rows[0].table == rows[1].table == 1
 
 
+def test_preformatted_text_keeps_its_lines() -> None:
+    html = "<body><PRE>\nITEM 1.  BUSINESS\n\n     The Company\nmakes things.\n</PRE></body>"
+    blocks = html_blocks(html).blocks
+    assert [b.text for b in blocks] == ["ITEM 1. BUSINESS", "The Company", "makes things."]
+    assert [b.new_paragraph for b in blocks] == [True, True, False]
+
+
+def test_bullet_cells_lead_their_text() -> None:
+    rows = html_blocks("<table><tr><td>\u2022</td><td>Supply risk</td></tr></table>").blocks
+    assert rows[0].text == "\u2022 Supply risk"
+
+
 def test_a_layout_table_holding_paragraphs_is_walked_as_blocks() -> None:
     long = "word " * 400
     blocks = html_blocks(f"<table><tr><td><p>Intro</p><p>{long}</p></td></tr></table>").blocks

@@ -91,7 +91,9 @@ _PAGE_NUMBER = re.compile(r"^(?:[A-Z]-)?\d{1,3}(?:\s*-\s*\d{1,3})?$|^[ivxlc]{1,6
 # A table cell this long is a layout container, not data: walk it as ordinary blocks.
 _LAYOUT_CELL_CHARS = 1500
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
-_OPEN_PREFIX = frozenset({"$", "(", "$(", "€", "£"})
+_OPEN_PREFIX = frozenset({"$", "(", "$(", "\u20ac", "\u00a3"})
+# A list laid out as a table: the bullet cell belongs in front of its text.
+_BULLETS = frozenset({"\u2022", "\u25cf", "\u25e6", "\u25aa", "\u25a0", "\u00b7", "o"})
 _CLOSE_SUFFIX = frozenset({")", "%", ")%", "%)", "pts", "bps"})
 
 
@@ -197,6 +199,12 @@ class _Walker:
             self._table(el, emphasized, linked)
             self.flush()
             return
+        if tag in ("pre", "xmp", "plaintext"):
+            # Preformatted text (1990s filings wrap whole documents in <PRE>): its lines are
+            # the blocks, as in a plain-text filing.
+            self.flush()
+            self.blocks.extend(plain_blocks("".join(str(t) for t in el.itertext())))
+            return
         block = tag in _BLOCK_TAGS
         if block:
             self.flush()
@@ -290,6 +298,9 @@ def _merge_cells(cells: list[tuple[str, bool, bool]]) -> list[tuple[str, bool, b
     for text, full, linked in cells:
         if text in _OPEN_PREFIX:
             carry += text
+            continue
+        if text in _BULLETS and not carry:
+            carry = text + " "
             continue
         if merged and not carry and text in _CLOSE_SUFFIX:
             prev, pfull, plinked = merged[-1]
