@@ -186,3 +186,30 @@ def test_test_data_is_the_shared_set() -> None:
     # Every shared filing is here (gzipped); tests never read /work/shared directly.
     assert (DATA / "SOURCES.md").is_file()
     assert len(list(FILINGS.rglob("*.gz"))) == len(EXPECTED) + 2
+
+
+def test_other_layouts_edgar_names_and_downloader_trees(tmp_path: Path, settings: Settings) -> None:
+    initialize(settings)
+    tree = tmp_path / "sec-edgar-filings" / "AAPL" / "10-K" / "0001193125-08-224958"
+    tree.mkdir(parents=True)
+    source = FILINGS / "AAPL" / "10-K_2008-11-05_0001193125-08-224958.tagstripped.txt.gz"
+    (tree / "full-submission.txt").write_bytes(gzip.decompress(source.read_bytes()))
+    native = tmp_path / "edgar" / "0000912057-00-023442.txt.gz"
+    native.parent.mkdir()
+    shutil.copy(FILINGS / "AAPL" / "10-Q_2000-05-11_0000912057-00-023442.txt.gz", native)
+    conn = connect(settings.db_path)
+    try:
+        report = import_paths(conn, [tmp_path / "sec-edgar-filings", native])
+        assert [f.accession for f in report.imported] == [
+            "0001193125-08-224958", "0000912057-00-023442"
+        ]  # fmt: skip
+        row = fq.filing(conn, "0000912057-00-023442")
+        assert row is not None and (row.cik, row.form, row.filing_date) == (
+            320193, "10-Q", "2000-05-11"
+        )  # fmt: skip
+        assert row.url == (
+            "https://www.sec.gov/Archives/edgar/data/320193/000091205700023442/"
+            "0000912057-00-023442.txt"
+        )
+    finally:
+        conn.close()
