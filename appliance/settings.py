@@ -61,6 +61,25 @@ class Settings(BaseSettings):
     )
     load_models: bool = Field(True, description="Load the ONNX models at start-up.")
 
+    # --- billing (quota) ---
+    billing_enabled: bool = Field(
+        True, description="Meter billable endpoints; false serves them free (benchmarks, demos)."
+    )
+    cost_sentiment: int = Field(1, ge=0, description="Credits per text scored by sentiment.")
+    cost_qa: int = Field(1, ge=0, description="Credits per filings Q&A query.")
+    free_monthly_credits: int = Field(
+        10, ge=0, description="Monthly allowance of the free plan, renewed on the 1st (UTC)."
+    )
+    rate_limit_per_second: float = Field(
+        20.0, ge=0, description="Billable requests per second per API key; 0 turns it off."
+    )
+    rate_limit_burst: int = Field(
+        40, ge=1, description="Token-bucket size: billable requests allowed in a burst."
+    )
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, description="How long an Idempotency-Key's first response is kept for replay."
+    )
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "appliance.sqlite3"
