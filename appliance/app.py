@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, health
+from appliance.api import accounts, billing, health
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
+from appliance.billing.service import Billing
 from appliance.bootstrap import initialize
 from appliance.components import Components
 from appliance.context import AppContext
@@ -66,7 +67,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def build_routes() -> list[BaseRoute]:
-    return [*health.routes, *accounts.routes]
+    return [*health.routes, *accounts.routes, *billing.routes]
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
@@ -93,6 +94,8 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
         )
         assert secret
         ctx.auth = Authenticator(ctx.db, secret.encode())
+        ctx.billing = Billing(ctx.db, settings, ctx.metrics)
+        await ctx.billing.start()
         ctx.components.ready("database", "migrations applied")
         stops: list[Callable[[], Any]] = []
         try:

@@ -144,21 +144,26 @@ class Authenticator:
         credential = credential_from_headers(headers.get("authorization"), headers.get("x-api-key"))
         if credential is None:
             return
-        state["user"] = await self.resolve(credential)
+        state["user"], state["credential_id"] = await self.resolve_credential(credential)
 
     async def resolve(self, credential: str) -> User:
+        return (await self.resolve_credential(credential))[0]
+
+    async def resolve_credential(self, credential: str) -> tuple[User, str]:
+        """The user and a stable id of the credential (``key:<id>`` for an API key,
+        ``user:<id>`` for an access token): what per-key rate limits are keyed on."""
         if credential.startswith(f"{TOKEN_PREFIX}."):
             user_id = verify_token(self.token_secret, credential)
             user = await self.db.read(users_q.by_id, user_id)
             if user is None:
                 raise Unauthorized("the token's user no longer exists")
-            return user
+            return user, f"user:{user.id}"
         found = await self.db.read(users_q.user_by_key_hash, hash_api_key(credential))
         if found is None:
             raise Unauthorized("invalid or revoked API key")
         user, key_id = found
         self._note_use(key_id)
-        return user
+        return user, f"key:{key_id}"
 
     def _note_use(self, key_id: int) -> None:
         # last_used_at is advisory: write it at most once a minute per key, fire-and-forget,

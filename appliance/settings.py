@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         40, ge=1, description="Token-bucket size: billable requests allowed in a burst."
     )
+    echo_endpoint: bool = Field(
+        False, description="Serve POST /v1/echo, a cheap billable endpoint to check metering."
+    )
+    cost_echo: int = Field(1, ge=0, description="Credits per POST /v1/echo call.")
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an Idempotency-Key's first response is kept for replay."
     )

@@ -161,9 +161,16 @@ class Database:
             conn.execute("BEGIN IMMEDIATE")
         except Exception as exc:  # the file is gone or locked beyond busy_timeout
             for job in batch:
-                job.future.set_exception(exc)
+                if job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(exc)
             return
         for job in batch:
+            # A caller that gave up (its asyncio task was cancelled) cancels a job that has not
+            # started: skip it. Marking the rest running makes cancel() fail from here on, so a
+            # job that ran always delivers its result and set_result can never raise (which
+            # would kill this thread and hang every later write).
+            if not job.future.set_running_or_notify_cancel():
+                continue
             conn.execute("SAVEPOINT w")
             try:
                 result = job.fn(conn, *job.args)
