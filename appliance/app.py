@@ -93,7 +93,7 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
             else await ctx.db.read(meta.get, "token_secret")
         )
         assert secret
-        ctx.auth = Authenticator(ctx.db, secret.encode())
+        ctx.auth = Authenticator(ctx.db, secret.encode(), cache_seconds=settings.auth_cache_seconds)
         ctx.billing = Billing(ctx.db, settings, ctx.metrics)
         await ctx.billing.start()
         ctx.components.ready("database", "migrations applied")

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(
         3600, ge=60, description="Lifetime of access tokens from POST /auth/token."
     )
+    auth_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="Cache API-key lookups this long (0: off); revocations in this process"
+        " apply at once, from another process (the CLI) within this time.",
+    )
     token_secret: SecretStr | None = Field(
         None, description="HMAC key for access tokens; generated into the data dir when unset."
     )

@@ -55,7 +55,9 @@ async def quota(request: Request) -> Response:
 async def usage(request: Request) -> Response:
     user = current_user(request)
     page = parse_query(request, UsageQuery)
-    events = await get_ctx(request).db.read(
+    ctx = get_ctx(request)
+    await ctx.billing.settled()
+    events = await ctx.db.read(
         q.usage_for_user,
         user.id,
         since=page.since,
