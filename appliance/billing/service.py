@@ -164,7 +164,8 @@ class Billing:
         if not self.enabled:
             return _as_response(await work())
         started = time.perf_counter()
-        decision = self.limiter.take(str(request.state.credential_id))
+        credential = getattr(request.state, "credential_id", None) or f"user:{user.id}"
+        decision = self.limiter.take(str(credential))
         limit_headers = decision.headers() if self.limiter.enabled else {}
         if not decision.allowed:
             self.metrics.rate_limited.labels(endpoint).inc()

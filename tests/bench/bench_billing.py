@@ -1,10 +1,12 @@
 """Billing benchmark: spends/s in-process and billable requests/s over HTTP, in one run.
 
-1. In-process, synchronous=FULL: spends/s through the app's single writer (group commit) at
-   1, 16 and 64 concurrent callers (threads), each run checked for exactness (the balance
-   is set below the number of attempts: exactly that many succeed, the balance ends at 0 and
-   each charged event has a distinct quota_before). Baseline in the same run: the naive design,
-   a BEGIN IMMEDIATE transaction per spend from a connection per caller.
+1. In-process, synchronous=FULL: spends/s through ``Billing.spend`` (the app's single writer,
+   group commit) at 1, 16 and 64 concurrent callers (asyncio tasks), each run checked for
+   exactness (the balance is set below the number of attempts: exactly that many succeed, the
+   balance ends at 0, each charged event has a distinct quota_before). Baselines in the same
+   run: the disk's rate of single-row commits (each one fsync: what any durable design without
+   group commit is bounded by) and the naive design, a BEGIN IMMEDIATE transaction per spend
+   from a connection per caller (16 threads).
 2. Over HTTP (wrk, uvicorn + uvloop + httptools, one server process): a trivial endpoint
    (GET /healthz), and the cheap billable POST /v1/echo with billing off and on; requests/s
    and p99, and the ratio on/off. Skipped, with a message, when `wrk` is not installed.
@@ -15,6 +17,7 @@ Run: `make bench`, or `.venv/bin/python tests/bench/bench_billing.py [--quick]`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import re
 import shutil
@@ -24,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from appliance import accounts
 from appliance.billing import quota
+from appliance.billing.service import Billing
 from appliance.bootstrap import initialize
 from appliance.db.connection import Connection, connect, transaction
 from appliance.db.database import Database
+from appliance.metrics import Metrics
 from appliance.settings import load_settings
 from tests.live import live_server
 
@@ -74,40 +78,30 @@ def _check_exact(path: Path, user_id: int, balance: int, successes: int, attempt
     assert rejected == attempts - balance
 
 
-def _run_callers(callers: int, per_caller: int, spend: Callable[[], bool]) -> tuple[float, int]:
-    ok = [0] * callers
-    barrier = threading.Barrier(callers + 1)
-
-    def caller(i: int) -> None:
-        barrier.wait()
-        n = 0
-        for _ in range(per_caller):
-            n += spend()
-        ok[i] = n
-
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - started, sum(ok)
-
-
 def writer_spends(root: Path, callers: int, attempts: int) -> float:
-    """Spends/s through the app's writer (group commit), exactness checked."""
+    """Spends/s through ``Billing.spend`` (the app's writer, group commit) from ``callers``
+    concurrent asyncio tasks, as the server drives it; exactness checked."""
     attempts -= attempts % callers
     balance = attempts * 9 // 10
-    path, uid = _fresh_db(root, f"w{callers}-{time.monotonic_ns()}", balance)
+    name = f"w{callers}-{time.monotonic_ns()}"
+    path, uid = _fresh_db(root, name, balance)
+    settings = load_settings(data_dir=root / name, free_monthly_credits=0, db_synchronous="FULL")
     db = Database(path, synchronous="FULL")
     db.start()
+    billing = Billing(db, settings, Metrics())
 
-    def spend() -> bool:
-        got = db.write_sync(quota.spend, uid, "bench", 1, "", None, PERIOD)
-        return isinstance(got, quota.Spent)
+    async def caller(n: int) -> int:
+        ok = 0
+        for _ in range(n):
+            ok += isinstance(await billing.spend(uid, "bench", 1), quota.Spent)
+        return ok
 
-    seconds, ok = _run_callers(callers, attempts // callers, spend)
+    async def run() -> tuple[float, int]:
+        started = time.perf_counter()
+        done = await asyncio.gather(*[caller(attempts // callers) for _ in range(callers)])
+        return time.perf_counter() - started, sum(done)
+
+    seconds, ok = asyncio.run(run())
     db.close()
     _check_exact(path, uid, balance, ok, attempts)
     return attempts / seconds
@@ -154,6 +148,20 @@ def naive_spends(root: Path, callers: int, seconds: float) -> tuple[float, float
     for t in threads:
         t.join()
     return count[0] / (time.perf_counter() - started), worst[0]
+
+
+def single_commits(root: Path, seconds: float) -> float:
+    """Commits/s of one-row transactions, one after another: the disk's fsync rate."""
+    conn = connect(root / f"fsync-{time.monotonic_ns()}.db", synchronous="FULL")
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    n, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        with transaction(conn):
+            conn.execute("INSERT INTO t VALUES (?)", (n,))
+        n += 1
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return n / elapsed
 
 
 # ----- HTTP -----
@@ -229,6 +237,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-billing-") as tmp:
         root = Path(tmp)
         print("\n== in-process spends/s (exactness checked) ==")
+        disk = single_commits(root, 1.0 if args.quick else 3.0)
+        print(f"disk: single-row commits, one at a time:            {disk:>8,.0f}/s")
         base_rate, worst = naive_spends(root, 16, 1.0 if args.quick else 3.0)
         print(
             f"baseline: transaction per spend, connection per caller, 16 callers:"
