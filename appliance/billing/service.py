@@ -19,8 +19,8 @@ carry ``X-Credits-Remaining`` and the ``RateLimit-*`` fields.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -113,6 +113,30 @@ class Billing:
         self.clock = clock
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.inflight = idempotency.InFlight()
+        # Per-request costs that add up at thousands of requests/s: the labelled metric
+        # children, and the allowance period (recomputed only when the month turns).
+        self._children: dict[tuple[int, str], Any] = {}
+        self._month: tuple[datetime, datetime, str] = (utc_now(), utc_now(), "")
+        self._finish_lock = threading.Lock()
+        self._finishes: list[tuple[int, float, int]] = []
+        self._finish_queued = False
+
+    def _counter(self, family: Any, endpoint: str) -> Any:
+        key = (id(family), endpoint)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(endpoint)
+        return child
+
+    def _period(self) -> str:
+        now = self.clock()
+        start, until, period = self._month
+        if not start <= now < until:
+            utc = now.astimezone(UTC)
+            start = datetime(utc.year, utc.month, 1, tzinfo=UTC)
+            until, period = quota.next_reset(now), quota.period_of(now)
+            self._month = (start, until, period)
+        return period
 
     @property
     def enabled(self) -> bool:
@@ -134,7 +158,7 @@ class Billing:
     async def spend(
         self, user_id: int, endpoint: str, cost: int, request_id: str = ""
     ) -> quota.Spent | quota.Rejected:
-        period = quota.period_of(self.clock())
+        period = self._period()
         return await self.db.write(
             quota.spend, user_id, endpoint, cost, request_id, None, period, self._free
         )
@@ -168,7 +192,7 @@ class Billing:
         decision = self.limiter.take(str(credential))
         limit_headers = decision.headers() if self.limiter.enabled else {}
         if not decision.allowed:
-            self.metrics.rate_limited.labels(endpoint).inc()
+            self._counter(self.metrics.rate_limited, endpoint).inc()
             raise RateLimited(
                 f"too many billable requests for this API key: {self.limiter.rate:g}/s, bursts"
                 f" of {self.limiter.burst}; retry in {decision.retry_after} s",
@@ -206,21 +230,21 @@ class Billing:
         started: float,
         limit_headers: dict[str, str],
     ) -> Response:
-        period = quota.period_of(self.clock())
+        period = self._period()
         expires = self._expiry() if key is not None else ""
         request_id = str(getattr(request.state, "request_id", ""))
-        future = self.db.submit(
+        future = self.db.submit_async(
             begin, user_id, endpoint, cost, request_id, key, digest, period, expires, self._free
         )
         try:
-            outcome = await asyncio.shield(asyncio.wrap_future(future))
+            outcome = await asyncio.shield(future)
         except asyncio.CancelledError:
             # The client went away while the spend was queued: it may still commit, and
             # nobody would ever answer for it. Refund it as soon as it has.
             future.add_done_callback(self._refund_orphan)
             raise
         if isinstance(outcome, idempotency.Replay):
-            self.metrics.idempotent_replays.labels(endpoint).inc()
+            self._counter(self.metrics.idempotent_replays, endpoint).inc()
             headers = {**limit_headers, "Idempotent-Replayed": "true"}
             if outcome.credits_remaining is not None:
                 headers["X-Credits-Remaining"] = str(outcome.credits_remaining)
@@ -238,19 +262,19 @@ class Billing:
                 headers={"Retry-After": "1"},
             )
         if isinstance(outcome, quota.Rejected):
-            self.metrics.quota_exhausted.labels(endpoint).inc()
+            self._counter(self.metrics.quota_exhausted, endpoint).inc()
             exc = QuotaExhausted(outcome.cost, outcome.remaining, in_debt=outcome.in_debt)
             exc.headers.update(limit_headers)
             raise exc
         spent = outcome
-        self.metrics.credits_spent.labels(endpoint).inc(spent.cost)
+        self._counter(self.metrics.credits_spent, endpoint).inc(spent.cost)
         try:
-            response = _as_response(await work())
+            result = await work()
         except asyncio.CancelledError:
             # Cancelled mid-work (the client is gone): queue the refund without waiting for
             # it; the writer applies it even though this task is ending.
-            self.db.submit(quota.refund, spent.usage_id, CLIENT_CLOSED, _ms(started))
-            self.metrics.credits_refunded.labels(endpoint).inc(spent.cost)
+            self.db.enqueue(quota.refund, spent.usage_id, CLIENT_CLOSED, _ms(started))
+            self._counter(self.metrics.credits_refunded, endpoint).inc(spent.cost)
             raise
         except BaseException as exc:
             status = exc.status if isinstance(exc, ApplianceError) else 500
@@ -259,6 +283,15 @@ class Billing:
                 remaining = refunded.quota_after if refunded else spent.quota_after
                 exc.headers.update({**limit_headers, "X-Credits-Remaining": str(remaining)})
             raise
+        if isinstance(result, dict):
+            # The common case: build the answer with all its headers at once.
+            headers = {**limit_headers, "X-Credits-Remaining": str(spent.quota_after)}
+            response: Response = JSON(result, headers=headers)
+            if key is None:
+                self._finish_later(spent.usage_id, 200, _ms(started))
+                return response
+        else:
+            response = result
         if response.status_code >= 400:
             refunded = await self._refund(endpoint, spent, response.status_code, started)
             remaining = refunded.quota_after if refunded else spent.quota_after
@@ -266,49 +299,61 @@ class Billing:
             response.headers.update(limit_headers)
             return response
         if key is None:
-            # Not awaited: the writer applies it in the next batch (its queue is FIFO). A
-            # crash inside that window leaves the event unfinished, and start-up refunds it:
-            # an answered call may then go free, but a charge is never kept for no answer.
-            done = self.db.submit(usage.finish, spent.usage_id, response.status_code, _ms(started))
-            done.add_done_callback(_log_failure)
+            self._finish_later(spent.usage_id, response.status_code, _ms(started))
         else:
             # Keyed: the stored response must be durable before anyone is answered with it.
             stored = (user_id, key, bytes(response.body), spent.quota_after)
             await self._write(
                 usage.finish, spent.usage_id, response.status_code, _ms(started), stored
             )
-        response.headers["X-Credits-Remaining"] = str(spent.quota_after)
-        response.headers.update(limit_headers)
+        if "X-Credits-Remaining" not in response.headers:
+            response.headers["X-Credits-Remaining"] = str(spent.quota_after)
+            response.headers.update(limit_headers)
         return response
+
+    def _finish_later(self, usage_id: int, status_code: int, duration_ms: float) -> None:
+        """Record how a request ended without waiting for it: finishes pile up here and one
+        queued write applies all of them (the writer's queue is FIFO, so each lands after its
+        spend). A crash before that commit leaves the event unfinished and start-up refunds
+        it: an answered call may then go free, but a charge is never kept without an answer.
+        """
+        with self._finish_lock:
+            self._finishes.append((status_code, round(duration_ms, 3), usage_id))
+            if self._finish_queued:
+                return
+            self._finish_queued = True
+        self.db.enqueue(self._apply_finishes)
+
+    def _apply_finishes(self, conn: Connection) -> None:
+        """Write function, on the writer thread."""
+        with self._finish_lock:
+            finishes, self._finishes = self._finishes, []
+            self._finish_queued = False
+        q.finish_usages(conn, finishes)
 
     async def _refund(
         self, endpoint: str, spent: quota.Spent, status: int, started: float
     ) -> quota.Refunded | None:
         refunded = await self._write(quota.refund, spent.usage_id, status, _ms(started))
         if refunded is not None:
-            self.metrics.credits_refunded.labels(endpoint).inc(refunded.credits)
+            self._counter(self.metrics.credits_refunded, endpoint).inc(refunded.credits)
         return refunded
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         """A write that completes even if this request's task is cancelled meanwhile (a
         refund or a finish must not be lost because the client hung up)."""
-        return await asyncio.shield(self.db.write(fn, *args))
+        return await asyncio.shield(self.db.submit_async(fn, *args))
 
-    def _refund_orphan(self, future: concurrent.futures.Future[Begun]) -> None:
+    def _refund_orphan(self, future: asyncio.Future[Begun]) -> None:
         if future.cancelled() or future.exception() is not None:
             return
         outcome = future.result()
         if isinstance(outcome, quota.Spent):
-            self.db.submit(quota.refund, outcome.usage_id, CLIENT_CLOSED, None)
+            self.db.enqueue(quota.refund, outcome.usage_id, CLIENT_CLOSED, None)
 
 
 def _nothing(conn: Connection) -> None:
     """A write that changes nothing: an empty commit, which needs no fsync."""
-
-
-def _log_failure(future: concurrent.futures.Future[Any]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("could not finish a usage event", exc_info=future.exception())
 
 
 def _as_response(result: dict[str, Any] | Response) -> Response:

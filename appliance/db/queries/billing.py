@@ -238,6 +238,15 @@ def finish_usage(conn: Connection, usage_id: int, status_code: int, duration_ms:
     )
 
 
+def finish_usages(conn: Connection, finishes: list[tuple[int, float, int]]) -> None:
+    """Many :func:`finish_usage` at once: (status code, duration ms, usage id) rows."""
+    conn.executemany(
+        "UPDATE usage_events SET status_code = ?, duration_ms = ?,"
+        " finished_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
+        finishes,
+    )
+
+
 @dataclass(frozen=True)
 class ChargedUsage:
     user_id: int
