@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,12 @@ from starlette.testclient import TestClient
 
 from appliance.api.responses import JSON
 from appliance.app import create_app
+from appliance.billing import idempotency, quota
 from appliance.billing.ledger import add_credits
 from appliance.bootstrap import initialize
 from appliance.context import get_ctx
+from appliance.db.connection import connect, transaction
+from appliance.db.queries import billing as bq
 from appliance.errors import ApplianceError
 from appliance.settings import Settings, load_settings
 from tests.conftest import auth, make_user
@@ -77,7 +82,7 @@ def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
         yield c
 
 
-def quota(client: TestClient, key: str) -> dict[str, Any]:
+def get_quota(client: TestClient, key: str) -> dict[str, Any]:
     r = client.get("/v1/quota", headers=auth(key))
     assert r.status_code == 200
     body: dict[str, Any] = r.json()
@@ -101,20 +106,20 @@ def metric(client: TestClient, name: str, endpoint: str = "test") -> float:
 def test_spend_headers_and_usage_event(client: TestClient, admin_key: str) -> None:
     user = make_user(client, admin_key, "a@x.io", credits=3)
     key = user["api_key"]
-    assert quota(client, key) == {
+    assert get_quota(client, key) == {
         "remaining": 5,
         "allowance_remaining": 2,
         "monthly_allowance": 2,
         "purchased": 3,
         "plan": "free",
-        "resets_at": quota(client, key)["resets_at"],
+        "resets_at": get_quota(client, key)["resets_at"],
     }
     r = client.post(
         "/test/billable", json={"mode": "ok", "text": "hi", "cost": 2}, headers=auth(key)
     )
     assert r.status_code == 200 and r.json()["echo"] == "hi"
     assert r.headers["X-Credits-Remaining"] == "3"
-    after = quota(client, key)
+    after = get_quota(client, key)
     assert (after["remaining"], after["allowance_remaining"], after["purchased"]) == (3, 0, 3)
     (event,) = events(client, key)
     assert event["endpoint"] == "test" and event["status"] == "charged"
@@ -135,7 +140,7 @@ def test_rejected_before_spending_costs_nothing(client: TestClient, admin_key: s
         "/v1/echo", json={"text": "x"}, headers={**auth(key), "Idempotency-Key": "bad key"}
     )
     assert r.status_code == 400
-    assert quota(client, key)["remaining"] == 3 and events(client, key) == []
+    assert get_quota(client, key)["remaining"] == 3 and events(client, key) == []
 
 
 @pytest.mark.parametrize(
@@ -157,7 +162,7 @@ def test_failure_after_spending_is_refunded(
         assert r.json()["error"]["code"] == code
     if mode != "crash":  # the 500 handler renders a fresh response
         assert r.headers["X-Credits-Remaining"] == "6"
-    assert quota(client, key)["remaining"] == 6
+    assert get_quota(client, key)["remaining"] == 6
     (event,) = events(client, key)
     assert (event["status"], event["status_code"], event["cost"]) == ("refunded", status, 3)
     assert metric(client, "appliance_credits_refunded_total") == 3
@@ -197,7 +202,7 @@ def test_idempotent_retries_are_charged_once(client: TestClient, admin_key: str)
     assert first.content == again.content
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.headers["X-Credits-Remaining"] == first.headers["X-Credits-Remaining"] == "11"
-    assert quota(client, key)["remaining"] == 11
+    assert get_quota(client, key)["remaining"] == 11
     r = client.post("/test/billable", json={"mode": "ok", "text": "two"}, headers=h)
     assert r.status_code == 422 and r.json()["error"]["code"] == "idempotency_key_reused"
     # Keys are per user: another user's identical key is a new request.
@@ -220,7 +225,7 @@ def test_a_failed_or_refused_keyed_request_can_be_retried(
     key = user["api_key"]
     h = {**auth(key), "Idempotency-Key": "k1"}
     r = client.post("/test/billable", json={"mode": "model_error", "cost": 3}, headers=h)
-    assert r.status_code == 503 and quota(client, key)["remaining"] == 3
+    assert r.status_code == 503 and get_quota(client, key)["remaining"] == 3
     # The failed attempt was refunded and released the key: the retry runs (and is charged).
     r = client.post("/test/billable", json={"mode": "model_error", "cost": 3}, headers=h)
     assert r.status_code == 503
@@ -262,7 +267,7 @@ def test_rate_limit_answers_429_before_spending(tmp_path: Path) -> None:
         assert int(limited.headers["Retry-After"]) >= 99  # 1 token at 0.01/s
         assert limited.headers["RateLimit-Remaining"] == "0"
         assert int(limited.headers["RateLimit-Reset"]) >= int(limited.headers["Retry-After"])
-        assert quota(client, key)["remaining"] == 18  # 2 spent from 10 + 10
+        assert get_quota(client, key)["remaining"] == 18  # 2 spent from 10 + 10
         assert len(events(client, key)) == 2
         assert metric(client, "appliance_rate_limited_total", "echo") == 1
         # The bucket is per API key: the user's second key has its own.
@@ -288,7 +293,7 @@ def test_billing_off_serves_free(tmp_path: Path) -> None:
         for _ in range(5):
             r = client.post("/v1/echo", json={"text": "x"}, headers=auth(user["api_key"]))
             assert r.status_code == 200 and "X-Credits-Remaining" not in r.headers
-        assert quota(client, user["api_key"])["remaining"] == 10
+        assert get_quota(client, user["api_key"])["remaining"] == 10
         assert events(client, user["api_key"]) == []
         assert client.post("/v1/echo", json={"text": "x"}).status_code == 401
 
@@ -385,3 +390,78 @@ def test_openapi_lists_the_billing_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/quota", "/v1/usage", "/v1/echo"} <= set(paths)
     assert "402" in paths["/v1/echo"]["post"]["responses"]
+
+
+def test_start_up_refunds_interrupted_charges_and_orphaned_keys(
+    settings: Settings, admin_key: str
+) -> None:
+    with TestClient(build(settings)) as client:
+        user = make_user(client, admin_key, "crash@x.io", credits=5)
+    # Simulate a process that stopped mid-request: a charge with no finish, and its key.
+    conn = connect(settings.db_path)
+    with transaction(conn):
+        lost = quota.spend(conn, user["id"], "test", 3, "req-lost", "key-lost", "2025-06")
+        assert isinstance(lost, quota.Spent)
+        bq.idempotency_insert(conn, user["id"], "key-lost", "test", "digest")
+    conn.close()
+    with TestClient(build(settings)) as client:
+        key = user["api_key"]
+        assert get_quota(client, key)["remaining"] == 7  # 2 allowance + 5 purchased, all back
+        (event,) = events(client, key)
+        assert (event["status"], event["status_code"]) == ("refunded", 499)
+        r = client.post(
+            "/test/billable",
+            json={"mode": "ok"},
+            headers={**auth(key), "Idempotency-Key": "key-lost"},
+        )
+        assert r.status_code == 200 and "Idempotent-Replayed" not in r.headers
+
+
+def test_in_progress_elsewhere_and_expired_keys(
+    client: TestClient, admin_key: str, settings: Settings
+) -> None:
+    user = make_user(client, admin_key, "busy@x.io", credits=5)
+    key = user["api_key"]
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    raw = json.dumps({"mode": "ok", "text": "t"}).encode()
+    digest = idempotency.body_hash("test", raw)
+    ctx.db.write_sync(bq.idempotency_insert, user["id"], "elsewhere", "test", digest)
+    h = {**auth(key), "Idempotency-Key": "elsewhere", "Content-Type": "application/json"}
+    r = client.post("/test/billable", content=raw, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_in_progress"
+    assert r.headers["Retry-After"] == "1"
+    # A finished key is replayed until it expires, then it is a new request.
+    body = {"mode": "ok", "text": "t"}
+    h = {**auth(key), "Idempotency-Key": "old"}
+    first = client.post("/test/billable", json=body, headers=h)
+    assert client.post("/test/billable", json=body, headers=h).headers["Idempotent-Replayed"]
+    ctx.db.write_sync(
+        lambda c: c.execute(
+            "UPDATE idempotency_keys SET created_at = '2000-01-01T00:00:00.000Z' WHERE key = 'old'"
+        )
+    )
+    again = client.post("/test/billable", json=body, headers=h)
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert (
+        int(again.headers["X-Credits-Remaining"]) == int(first.headers["X-Credits-Remaining"]) - 1
+    )
+
+
+def test_the_allowance_renews_when_the_month_turns(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "month@x.io", credits=1)
+    key = user["api_key"]
+    billing = client.app.state.ctx.billing  # type: ignore[attr-defined]
+    billing.clock = lambda: datetime(2025, 6, 30, 23, 59, tzinfo=UTC)
+    for _ in range(3):  # 2 allowance + 1 purchased
+        assert client.post("/v1/echo", json={"text": "x"}, headers=auth(key)).status_code == 200
+    assert client.post("/v1/echo", json={"text": "x"}, headers=auth(key)).status_code == 402
+    assert get_quota(client, key)["resets_at"] == "2025-07-01T00:00:00Z"
+    billing.clock = lambda: datetime(2025, 7, 1, 0, 0, 1, tzinfo=UTC)
+    view = get_quota(client, key)
+    assert (view["remaining"], view["allowance_remaining"], view["purchased"]) == (2, 2, 0)
+    r = client.post("/v1/echo", json={"text": "x"}, headers=auth(key))
+    assert r.status_code == 200 and r.headers["X-Credits-Remaining"] == "1"
+    conn = connect(client.app.state.ctx.settings.db_path)  # type: ignore[attr-defined]
+    renewals = [r.source_ref for r in bq.ledger_for_user(conn, user["id"]) if r.source == "monthly"]
+    conn.close()
+    assert renewals == [f"2025-07:user:{user['id']}", f"2025-06:user:{user['id']}"]

@@ -121,11 +121,14 @@ def test_writer_survives_a_caller_that_gave_up(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)  # the writer is busy with `slow`
         queued = asyncio.ensure_future(db.write(insert, 2))
         await asyncio.sleep(0.01)
+        from_thread = asyncio.wrap_future(db.submit(insert, 4))  # a thread-style future
+        await asyncio.sleep(0.01)
         queued.cancel()
+        from_thread.cancel()
         await asyncio.wrap_future(blocker)
         return await asyncio.wait_for(db.write(insert, 3), timeout=5)
 
     assert asyncio.run(scenario()) == 3
     db.close()
-    # The cancelled write had not started, so it was skipped; the others committed.
+    # The cancelled writes had not started, so they were skipped; the others committed.
     assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [1, 3]
