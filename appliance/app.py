@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, filings, health, symbols
+from appliance.api import accounts, billing, filings, health, symbols
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
+from appliance.billing.service import Billing
 from appliance.bootstrap import initialize
 from appliance.components import Components
 from appliance.context import AppContext
@@ -66,7 +67,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def build_routes() -> list[BaseRoute]:
-    return [*health.routes, *accounts.routes, *symbols.routes, *filings.routes]
+    return [*health.routes, *accounts.routes, *billing.routes, *symbols.routes, *filings.routes]
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
@@ -92,7 +93,9 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
             else await ctx.db.read(meta.get, "token_secret")
         )
         assert secret
-        ctx.auth = Authenticator(ctx.db, secret.encode())
+        ctx.auth = Authenticator(ctx.db, secret.encode(), cache_seconds=settings.auth_cache_seconds)
+        ctx.billing = Billing(ctx.db, settings, ctx.metrics)
+        await ctx.billing.start()
         ctx.components.ready("database", "migrations applied")
         stops: list[Callable[[], Any]] = []
         try:

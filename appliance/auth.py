@@ -30,6 +30,7 @@ from appliance.errors import Forbidden, Unauthorized
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 TOKEN_PREFIX = "at1"
 KEY_PREFIX = "apk"
+_CACHE_MAX = 10_000
 
 
 def hash_password(password: str) -> str:
@@ -129,10 +130,16 @@ def current_admin(request: Request) -> User:
 class Authenticator:
     """Resolves the credential of a request to a user, once, in the middleware."""
 
-    def __init__(self, db: Database, token_secret: bytes) -> None:
+    def __init__(self, db: Database, token_secret: bytes, *, cache_seconds: float = 0.0) -> None:
         self.db = db
         self.token_secret = token_secret
         self._touched: dict[int, float] = {}
+        # key hash -> (expires at, user, key id). A database read per request was a large
+        # share of a cheap billable request's cost; entries live ``cache_seconds`` and the
+        # whole cache is dropped when this process revokes a key. Balances are never taken
+        # from here: billing and /v1/me read them from the database.
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, User, int]] = {}
 
     async def authenticate(self, scope: Scope, state: dict[str, Any]) -> None:
         """Sets ``state["user"]`` for a valid credential; raises Unauthorized for a bad one.
@@ -144,21 +151,40 @@ class Authenticator:
         credential = credential_from_headers(headers.get("authorization"), headers.get("x-api-key"))
         if credential is None:
             return
-        state["user"] = await self.resolve(credential)
+        state["user"], state["credential_id"] = await self.resolve_credential(credential)
 
     async def resolve(self, credential: str) -> User:
+        return (await self.resolve_credential(credential))[0]
+
+    async def resolve_credential(self, credential: str) -> tuple[User, str]:
+        """The user and a stable id of the credential (``key:<id>`` for an API key,
+        ``user:<id>`` for an access token): what per-key rate limits are keyed on."""
         if credential.startswith(f"{TOKEN_PREFIX}."):
             user_id = verify_token(self.token_secret, credential)
             user = await self.db.read(users_q.by_id, user_id)
             if user is None:
                 raise Unauthorized("the token's user no longer exists")
-            return user
-        found = await self.db.read(users_q.user_by_key_hash, hash_api_key(credential))
-        if found is None:
-            raise Unauthorized("invalid or revoked API key")
-        user, key_id = found
+            return user, f"user:{user.id}"
+        key_hash = hash_api_key(credential)
+        now = time.monotonic()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now:
+            user, key_id = cached[1], cached[2]
+        else:
+            found = await self.db.read(users_q.user_by_key_hash, key_hash)
+            if found is None:
+                raise Unauthorized("invalid or revoked API key")
+            user, key_id = found
+            if self.cache_seconds > 0:
+                if len(self._cache) >= _CACHE_MAX:
+                    self._cache.clear()
+                self._cache[key_hash] = (now + self.cache_seconds, user, key_id)
         self._note_use(key_id)
-        return user
+        return user, f"key:{key_id}"
+
+    def forget_keys(self) -> None:
+        """Drop every cached key (after a revocation, so it takes effect at once)."""
+        self._cache.clear()
 
     def _note_use(self, key_id: int) -> None:
         # last_used_at is advisory: write it at most once a minute per key, fire-and-forget,

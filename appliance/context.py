@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from appliance.auth import Authenticator
+from appliance.billing.service import Billing
 from appliance.components import Components
 from appliance.db.database import Database
 from appliance.metrics import Metrics
@@ -23,6 +24,7 @@ class AppContext:
     routes: list[BaseRoute]
     db: Database = field(init=False)
     auth: Authenticator = field(init=False)
+    billing: Billing = field(init=False)
     install_id: str = ""
     # Services later issues attach (models, billing, indexer), keyed by name.
     services: dict[str, Any] = field(default_factory=dict)

@@ -24,5 +24,37 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Billing (appliance/billing/service.py).
+        self.credits_spent = Counter(
+            "appliance_credits_spent_total",
+            "Credits charged by billable endpoint (refunds are counted separately).",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.credits_refunded = Counter(
+            "appliance_credits_refunded_total",
+            "Credits given back for failed billable requests, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.quota_exhausted = Counter(
+            "appliance_quota_exhausted_total",
+            "Billable requests refused with 402 quota_exhausted, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "appliance_rate_limited_total",
+            "Billable requests refused with 429 rate_limited, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.idempotent_replays = Counter(
+            "appliance_idempotent_replays_total",
+            "Billable requests answered from a stored Idempotency-Key response, by endpoint.",
+            ["endpoint"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

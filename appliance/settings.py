@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(
         3600, ge=60, description="Lifetime of access tokens from POST /auth/token."
     )
+    auth_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="Cache API-key lookups this long (0: off); revocations in this process"
+        " apply at once, from another process (the CLI) within this time.",
+    )
     token_secret: SecretStr | None = Field(
         None, description="HMAC key for access tokens; generated into the data dir when unset."
     )
@@ -84,6 +91,29 @@ class Settings(BaseSettings):
         True,
         description="`serve` loads the bundled ticker map and Apple sample filings into an "
         "empty database, so a fresh install works offline.",
+    )
+
+    # --- billing (quota) ---
+    billing_enabled: bool = Field(
+        True, description="Meter billable endpoints; false serves them free (benchmarks, demos)."
+    )
+    cost_sentiment: int = Field(1, ge=0, description="Credits per text scored by sentiment.")
+    cost_qa: int = Field(1, ge=0, description="Credits per filings Q&A query.")
+    free_monthly_credits: int = Field(
+        10, ge=0, description="Monthly allowance of the free plan, renewed on the 1st (UTC)."
+    )
+    rate_limit_per_second: float = Field(
+        20.0, ge=0, description="Billable requests per second per API key; 0 turns it off."
+    )
+    rate_limit_burst: int = Field(
+        40, ge=1, description="Token-bucket size: billable requests allowed in a burst."
+    )
+    echo_endpoint: bool = Field(
+        False, description="Serve POST /v1/echo, a cheap billable endpoint to check metering."
+    )
+    cost_echo: int = Field(1, ge=0, description="Credits per POST /v1/echo call.")
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, description="How long an Idempotency-Key's first response is kept for replay."
     )
 
     @property

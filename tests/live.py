@@ -96,3 +96,42 @@ def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Itera
             proc.terminate()
             proc.wait(timeout=60)
         proc.stderr.close()
+
+
+def fire(
+    base: str,
+    path: str,
+    body: Any,
+    headers: dict[str, str],
+    requests_per_thread: int,
+    threads: int,
+) -> list[tuple[int, str, str | None]]:
+    """POST ``body`` to ``path`` from ``threads`` threads released together; returns
+    (status, response body, X-Credits-Remaining) per request. Module-level so separate
+    processes (spawn) can run it too."""
+    import threading
+
+    results: list[tuple[int, str, str | None]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
+    data = json.dumps(body).encode()
+    hdrs = {"Content-Type": "application/json", **headers}
+
+    def worker() -> None:
+        start.wait()
+        for _ in range(requests_per_thread):
+            req = urllib.request.Request(base + path, data=data, method="POST", headers=hdrs)
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    got = (r.status, r.read().decode(), r.headers.get("X-Credits-Remaining"))
+            except urllib.error.HTTPError as exc:
+                got = (exc.code, exc.read().decode(), exc.headers.get("X-Credits-Remaining"))
+            with lock:
+                results.append(got)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return results

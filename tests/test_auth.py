@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from starlette.testclient import TestClient
 
+from appliance.app import create_app
 from appliance.auth import issue_token, verify_token
+from appliance.billing.ledger import add_credits
+from appliance.bootstrap import initialize
+from appliance.db.connection import connect
+from appliance.settings import load_settings
 from tests.conftest import auth, make_user
 
 
@@ -77,3 +83,26 @@ def test_admin_only_endpoints(client: TestClient, admin_key: str) -> None:
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     listed = client.get("/v1/users", headers=auth(admin_key)).json()["users"]
     assert {u["email"] for u in listed} == {"admin@localhost", "nonadmin@example.com"}
+
+
+def test_key_cache_never_serves_balances_and_expires(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=tmp_path / "c", load_models=False, access_log=False, auth_cache_seconds=0.5
+    )
+    admin = initialize(settings).admin_api_key
+    assert admin
+    with TestClient(create_app(settings)) as client:
+        user = make_user(client, admin, "cache@example.com", credits=3)
+        key = user["api_key"]
+        assert client.get("/v1/me", headers=auth(key)).json()["quota_remaining"] == 3
+        db = client.app.state.ctx.db  # type: ignore[attr-defined]
+        db.write_sync(add_credits, user["id"], 4, "admin", "cache-test")
+        # The key is cached, the balance is not.
+        assert client.get("/v1/me", headers=auth(key)).json()["quota_remaining"] == 7
+        # A revocation from another process (the CLI) applies once the entry expires.
+        conn = connect(settings.db_path)
+        conn.execute("UPDATE api_keys SET revoked_at = 'now' WHERE user_id = ?", (user["id"],))
+        conn.close()
+        assert client.get("/v1/me", headers=auth(key)).status_code == 200
+        time.sleep(0.6)
+        assert client.get("/v1/me", headers=auth(key)).status_code == 401

@@ -94,3 +94,41 @@ def test_writer_group_commit_is_exact_under_concurrency(tmp_path: Path) -> None:
     assert db.read_sync(lambda c: c.execute("SELECT value FROM counter").fetchone()[0]) == 3200
     db.close()
     assert connect(path).execute("SELECT value FROM counter").fetchone()[0] == 3200
+
+
+def test_writer_survives_a_caller_that_gave_up(tmp_path: Path) -> None:
+    """A cancelled awaiting caller used to make set_result raise in the writer thread, which
+    then died and hung every later write."""
+    import asyncio
+    import time
+
+    path = tmp_path / "c.db"
+    conn = connect(path)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    db = Database(path)
+    db.start()
+
+    def slow(c) -> None:  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        c.execute("INSERT INTO t VALUES (1)")
+
+    def insert(c, x: int) -> int:  # type: ignore[no-untyped-def]
+        c.execute("INSERT INTO t VALUES (?)", (x,))
+        return x
+
+    async def scenario() -> int:
+        blocker = db.submit(slow)
+        await asyncio.sleep(0.05)  # the writer is busy with `slow`
+        queued = asyncio.ensure_future(db.write(insert, 2))
+        await asyncio.sleep(0.01)
+        from_thread = asyncio.wrap_future(db.submit(insert, 4))  # a thread-style future
+        await asyncio.sleep(0.01)
+        queued.cancel()
+        from_thread.cancel()
+        await asyncio.wrap_future(blocker)
+        return await asyncio.wait_for(db.write(insert, 3), timeout=5)
+
+    assert asyncio.run(scenario()) == 3
+    db.close()
+    # The cancelled writes had not started, so they were skipped; the others committed.
+    assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [1, 3]

@@ -73,7 +73,11 @@ async def token(request: Request) -> Response:
 
 @spec("The caller", tags=("auth",))
 async def me(request: Request) -> Response:
-    return JSON(current_user(request).public())
+    # Re-read: the request's user may come from the auth cache, and balances never do.
+    user = await get_ctx(request).db.read(q.by_id, current_user(request).id)
+    if user is None:
+        raise NotFound("your user no longer exists")
+    return JSON(user.public())
 
 
 @spec(
@@ -104,6 +108,7 @@ async def revoke_key(request: Request) -> Response:
         raise NotFound(f"no API key with id {key_id}")
     owner = None if user.is_admin else user.id
     key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner)
+    get_ctx(request).auth.forget_keys()
     return JSON(key.public())
 
 

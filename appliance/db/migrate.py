@@ -55,15 +55,29 @@ def applied(conn: Connection) -> list[str]:
 def migrate(conn: Connection, directory: Path | None = None) -> list[str]:
     """Apply pending migrations in order; returns the names applied now (idempotent)."""
     done = set(applied(conn))
+    todo = [m for m in discover(directory) if m.name not in done]
+    if not todo:
+        return []
+    # SQLite's procedure for rebuilding a table (create, copy, drop, rename): with foreign keys
+    # on, dropping the old table would cascade into the tables that reference it. The pragma is
+    # a no-op inside a transaction, so it is switched around them, and each migration checks
+    # the keys itself before it commits.
+    fk_on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    conn.execute("PRAGMA foreign_keys = OFF")
     ran: list[str] = []
-    for migration in discover(directory):
-        if migration.name in done:
-            continue
-        with transaction(conn):
-            for statement in _split_statements(migration.sql):
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (migration.name,))
-        ran.append(migration.name)
+    try:
+        for migration in todo:
+            with transaction(conn):
+                for statement in _split_statements(migration.sql):
+                    conn.execute(statement)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"{migration.name} breaks foreign keys: {list(broken[0])}")
+                conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (migration.name,))
+            ran.append(migration.name)
+    finally:
+        if fk_on:
+            conn.execute("PRAGMA foreign_keys = ON")
     return ran
 
 

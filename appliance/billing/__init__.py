@@ -1,0 +1,1 @@
+"""Credits: the ledger, quota spends and refunds, usage events, idempotency, rate limits."""

@@ -1,0 +1,249 @@
+"""Spending and refunding credits; the monthly allowance.
+
+A user has two balances: the monthly allowance (``users.allowance_remaining``, renewed to the
+plan's size on the first spend of each calendar month, UTC, and never carried over) and the
+purchased credits (``users.quota_remaining``: Stripe, licenses, admin grants; never expire).
+A spend takes the allowance first. The spendable total is allowance + purchased, except that a
+negative purchased balance (a clawback) blocks every spend until it is topped up.
+
+Every function taking ``conn`` first is a write function for ``ctx.db.write`` (or
+``transaction()``): its changes commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from appliance.billing.ledger import LEDGER_SOURCES
+from appliance.db.connection import Connection
+from appliance.db.queries import billing as q
+from appliance.errors import NotFound
+
+assert "monthly" in LEDGER_SOURCES and "refund" in LEDGER_SOURCES
+
+FREE_PLAN = "free"
+
+
+def period_of(moment: datetime) -> str:
+    """The allowance period ('YYYY-MM', UTC) a moment belongs to."""
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def next_reset(moment: datetime) -> datetime:
+    """The first instant of the next calendar month, UTC: when the allowance renews."""
+    m = moment.astimezone(UTC)
+    year, month = (m.year + 1, 1) if m.month == 12 else (m.year, m.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+def spendable(allowance: int, purchased: int) -> int:
+    return allowance + purchased if purchased >= 0 else 0
+
+
+@dataclass(frozen=True)
+class Spent:
+    usage_id: int
+    cost: int
+    from_allowance: int
+    quota_before: int
+    quota_after: int
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """Not enough credits: nothing was taken; a 'rejected' usage event records the attempt."""
+
+    usage_id: int
+    cost: int
+    remaining: int
+    in_debt: bool
+
+
+def renew(
+    conn: Connection, user_id: int, period: str, free_monthly: int | None = None
+) -> int | None:
+    """Renew the allowance for ``period`` if it belongs to an earlier one, recording the
+    renewal in the ledger (pool 'allowance'); returns the new allowance or None.
+    ``free_monthly`` is the free plan's allowance (the ``free_monthly_credits`` setting)."""
+    allowance = q.renew_allowance(conn, user_id, period, free_monthly)
+    if allowance is not None:
+        q.insert_ledger(
+            conn, user_id, "monthly", f"{period}:user:{user_id}", allowance, allowance, "allowance"
+        )
+    return allowance
+
+
+def spend(
+    conn: Connection,
+    user_id: int,
+    endpoint: str,
+    cost: int,
+    request_id: str,
+    idempotency_key: str | None,
+    period: str,
+    free_monthly: int | None = None,
+) -> Spent | Rejected:
+    """Take ``cost`` credits (allowance first) and record the usage event, or record a
+    rejection (402) and take nothing.
+
+    Runs inside one write transaction; the decrement itself is conditional (see
+    :func:`q.decrement`), so no balance can go below zero. Raises NotFound for an unknown user.
+    """
+    if cost < 0:
+        raise ValueError("a cost cannot be negative")
+    b = q.balances(conn, user_id)
+    if b is None:
+        raise NotFound(f"no user with id {user_id}")
+    allowance = b.allowance_remaining
+    if b.allowance_period != period:
+        renewed = renew(conn, user_id, period, free_monthly)
+        allowance = b.allowance_remaining if renewed is None else renewed
+    before = spendable(allowance, b.purchased)
+    if cost > 0 and before < cost:
+        usage_id = q.insert_usage(
+            conn,
+            user_id,
+            endpoint,
+            request_id,
+            idempotency_key,
+            cost,
+            0,
+            period,
+            before,
+            before,
+            "rejected",
+            402,
+        )
+        return Rejected(usage_id, cost, before, b.purchased < 0)
+    from_allowance = min(cost, allowance)
+    if not q.decrement(conn, user_id, from_allowance, cost - from_allowance, period):
+        # Unreachable while this runs in the writer's transaction (nothing can change the row
+        # between the read and the update); refuse rather than ever overdraw.
+        raise RuntimeError(f"conditional decrement did not match for user {user_id}")
+    usage_id = q.insert_usage(
+        conn,
+        user_id,
+        endpoint,
+        request_id,
+        idempotency_key,
+        cost,
+        from_allowance,
+        period,
+        before,
+        before - cost,
+        "charged",
+    )
+    return Spent(usage_id, cost, from_allowance, before, before - cost)
+
+
+@dataclass(frozen=True)
+class Refunded:
+    usage_id: int
+    user_id: int
+    credits: int
+    allowance_returned: int
+    quota_after: int
+
+
+def refund(
+    conn: Connection, usage_id: int, status_code: int, duration_ms: float | None
+) -> Refunded | None:
+    """Give back what a charged request took and mark its event 'refunded' (exactly once:
+    None when the event is not 'charged'). The purchased part always comes back; the allowance
+    part only while that month's allowance is current (a renewed one is already full). Each
+    part is recorded in the ledger as source 'refund', ref 'usage:ID:pool'. The request's
+    Idempotency-Key, if any, is released.
+    """
+    charged = q.mark_refunded(conn, usage_id, status_code, duration_ms)
+    if charged is None:
+        return None
+    from_purchased = charged.cost - charged.from_allowance
+    allowance, purchased, same_period = q.give_back(
+        conn, charged.user_id, charged.from_allowance, from_purchased, charged.allowance_period
+    )
+    returned = charged.from_allowance if same_period else 0
+    if charged.idempotency_key is not None:
+        # A refunded request has no answer to replay: release its key so a retry runs again.
+        q.idempotency_delete(conn, charged.user_id, charged.idempotency_key)
+    if from_purchased:
+        q.insert_ledger(
+            conn,
+            charged.user_id,
+            "refund",
+            f"usage:{usage_id}:purchased",
+            from_purchased,
+            purchased,
+            "purchased",
+        )
+    if returned:
+        q.insert_ledger(
+            conn,
+            charged.user_id,
+            "refund",
+            f"usage:{usage_id}:allowance",
+            returned,
+            allowance,
+            "allowance",
+        )
+    return Refunded(
+        usage_id,
+        charged.user_id,
+        from_purchased + returned,
+        returned,
+        spendable(allowance, purchased),
+    )
+
+
+@dataclass(frozen=True)
+class QuotaView:
+    remaining: int
+    allowance_remaining: int
+    monthly_allowance: int
+    purchased: int
+    plan: str
+    resets_at: str
+
+    def public(self) -> dict[str, int | str]:
+        return {
+            "remaining": self.remaining,
+            "allowance_remaining": self.allowance_remaining,
+            "monthly_allowance": self.monthly_allowance,
+            "purchased": self.purchased,
+            "plan": self.plan,
+            "resets_at": self.resets_at,
+        }
+
+
+def monthly_size(b: q.Balances, free_monthly: int | None) -> int:
+    return free_monthly if free_monthly is not None and b.plan == FREE_PLAN else b.quota_monthly
+
+
+def view(
+    conn: Connection, user_id: int, now: datetime, free_monthly: int | None = None
+) -> QuotaView:
+    """The user's balances as of ``now`` (read-only: an allowance due for renewal is shown
+    renewed, as the next spend will find it). Raises NotFound."""
+    b = q.balances(conn, user_id)
+    if b is None:
+        raise NotFound(f"no user with id {user_id}")
+    current = b.allowance_period == period_of(now)
+    monthly = monthly_size(b, free_monthly)
+    allowance = b.allowance_remaining if current else monthly
+    return QuotaView(
+        remaining=spendable(allowance, b.purchased),
+        allowance_remaining=allowance,
+        monthly_allowance=monthly,
+        purchased=b.purchased,
+        plan=b.plan,
+        resets_at=next_reset(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def refund_interrupted(conn: Connection) -> list[int]:
+    """At start-up: refund the charges of requests that never finished (the process stopped
+    between the spend and the response, so no client received a result for them)."""
+    ids = q.unfinished_charges(conn)
+    for usage_id in ids:
+        refund(conn, usage_id, 499, None)
+    return ids

@@ -1,0 +1,364 @@
+"""The ``Billing`` service: the one seam every billable endpoint goes through.
+
+A billable handler parses and validates its input first (a 400 costs nothing), then hands the
+work to :meth:`Billing.run`::
+
+    async def sentiment(request: Request) -> Response:
+        body = await parse_json(request, SentimentRequest)
+        ctx = get_ctx(request)
+        cost = ctx.settings.cost_sentiment * len(body.texts)
+        return await ctx.billing.run(request, "sentiment", cost, lambda: score(ctx, body))
+
+``run`` then, in order: requires a caller (401), takes a rate-limit token (429, nothing spent),
+handles ``Idempotency-Key`` (replay, 422 on a different body, duplicates wait for the first),
+spends in one write transaction (402 when short), runs the work, and either finishes the usage
+event or, when the work raised or answered >= 400, refunds in its own transaction. Responses
+carry ``X-Credits-Remaining`` and the ``RateLimit-*`` fields.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from appliance.api.responses import JSON
+from appliance.auth import current_user
+from appliance.billing import idempotency, quota, usage
+from appliance.billing.errors import (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    QuotaExhausted,
+    RateLimited,
+)
+from appliance.billing.ratelimit import RateLimiter
+from appliance.db.connection import Connection
+from appliance.db.database import Database
+from appliance.db.queries import billing as q
+from appliance.errors import ApplianceError
+from appliance.metrics import Metrics
+from appliance.settings import Settings
+
+log = logging.getLogger("appliance.billing")
+T = TypeVar("T")
+Work = Callable[[], Awaitable[dict[str, Any] | Response]]
+Begun = (
+    quota.Spent | quota.Rejected | idempotency.Replay | idempotency.KeyReused | idempotency.KeyBusy
+)
+
+# The status recorded for a request whose client went away (nginx's convention).
+CLIENT_CLOSED = 499
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def begin(
+    conn: Connection,
+    user_id: int,
+    endpoint: str,
+    cost: int,
+    request_id: str,
+    key: str | None,
+    digest: str,
+    period: str,
+    expires_before: str,
+    free_monthly: int,
+) -> Begun:
+    """Write function: the idempotency check, the spend and the key's record, in one
+    transaction. A 402 records no key, so a retry after a top-up can succeed."""
+    if key is not None:
+        found = idempotency.lookup(conn, user_id, key, endpoint, digest, expires_before)
+        if found is not None:
+            return found
+    outcome = quota.spend(conn, user_id, endpoint, cost, request_id, key, period, free_monthly)
+    if key is not None and isinstance(outcome, quota.Spent):
+        q.idempotency_insert(conn, user_id, key, endpoint, digest)
+        q.idempotency_set_usage(conn, user_id, key, outcome.usage_id)
+    return outcome
+
+
+def start_up(conn: Connection, free_monthly: int, older_than: str) -> tuple[list[int], int]:
+    """Write function run once when the app starts: the free plan's allowance follows the
+    setting, charges of requests a previous run never finished are refunded, and expired
+    (or orphaned in-progress) idempotency records are dropped."""
+    q.set_plan_allowance(conn, quota.FREE_PLAN, free_monthly)
+    refunded = quota.refund_interrupted(conn)
+    purged = q.idempotency_purge(conn, older_than, in_progress=True)
+    return refunded, purged
+
+
+class Billing:
+    """Meters billable requests. One per app, created in the lifespan (see ``app.py``)."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.metrics = metrics
+        self.clock = clock
+        self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        self.inflight = idempotency.InFlight()
+        # Per-request costs that add up at thousands of requests/s: the labelled metric
+        # children, and the allowance period (recomputed only when the month turns).
+        self._children: dict[tuple[int, str], Any] = {}
+        self._month: tuple[datetime, datetime, str] = (utc_now(), utc_now(), "")
+        self._finish_lock = threading.Lock()
+        self._finishes: list[tuple[int, float, int]] = []
+        self._finish_queued = False
+
+    def _counter(self, family: Any, endpoint: str) -> Any:
+        key = (id(family), endpoint)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(endpoint)
+        return child
+
+    def _period(self) -> str:
+        now = self.clock()
+        start, until, period = self._month
+        if not start <= now < until:
+            utc = now.astimezone(UTC)
+            start = datetime(utc.year, utc.month, 1, tzinfo=UTC)
+            until, period = quota.next_reset(now), quota.period_of(now)
+            self._month = (start, until, period)
+        return period
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.billing_enabled
+
+    def _expiry(self) -> str:
+        ttl = timedelta(hours=self.settings.idempotency_ttl_hours)
+        return usage.timestamp(self.clock() - ttl)
+
+    async def start(self) -> None:
+        refunded, _ = await self.db.write(
+            start_up, self.settings.free_monthly_credits, self._expiry()
+        )
+        if refunded:
+            log.warning("refunded %d charges of requests interrupted by a stop", len(refunded))
+
+    # ----- in-process API (benchmarks, other services) -----
+
+    async def spend(
+        self, user_id: int, endpoint: str, cost: int, request_id: str = ""
+    ) -> quota.Spent | quota.Rejected:
+        period = self._period()
+        return await self.db.write(
+            quota.spend, user_id, endpoint, cost, request_id, None, period, self._free
+        )
+
+    async def view(self, user_id: int) -> quota.QuotaView:
+        return await self.db.read(quota.view, user_id, self.clock(), self._free)
+
+    async def settled(self) -> None:
+        """Return once every write queued before the call has committed (finishes are not
+        awaited by requests), so a usage listing shows all calls answered before it."""
+        await self.db.write(_nothing)
+
+    @property
+    def _free(self) -> int:
+        return self.settings.free_monthly_credits
+
+    # ----- the seam -----
+
+    async def run(self, request: Request, endpoint: str, cost: int, work: Work) -> Response:
+        """Meter one billable request around ``work`` (see the module docstring).
+
+        ``work`` returns a JSON-able dict (answered 200) or a Response. Raises the caller's
+        401, RateLimited, InvalidPayload (a malformed Idempotency-Key), IdempotencyKeyReused,
+        IdempotencyInProgress, QuotaExhausted, or whatever ``work`` raised (after refunding).
+        """
+        user = current_user(request)
+        if not self.enabled:
+            return _as_response(await work())
+        started = time.perf_counter()
+        credential = getattr(request.state, "credential_id", None) or f"user:{user.id}"
+        decision = self.limiter.take(str(credential))
+        limit_headers = decision.headers() if self.limiter.enabled else {}
+        if not decision.allowed:
+            self._counter(self.metrics.rate_limited, endpoint).inc()
+            raise RateLimited(
+                f"too many billable requests for this API key: {self.limiter.rate:g}/s, bursts"
+                f" of {self.limiter.burst}; retry in {decision.retry_after} s",
+                headers={**limit_headers, "Retry-After": str(decision.retry_after)},
+            )
+        raw_key = request.headers.get("idempotency-key")
+        if raw_key is None:
+            return await self._metered(
+                request, user.id, endpoint, cost, work, None, "", started, limit_headers
+            )
+        key = idempotency.validate_key(raw_key)
+        digest = idempotency.body_hash(endpoint, await request.body())
+        slot = (user.id, key)
+        while True:
+            first = self.inflight.claim(slot)
+            if first is None:
+                break
+            await first.wait()  # then look again: a replay, or our turn after a refund
+        try:
+            return await self._metered(
+                request, user.id, endpoint, cost, work, key, digest, started, limit_headers
+            )
+        finally:
+            self.inflight.release(slot)
+
+    async def _metered(
+        self,
+        request: Request,
+        user_id: int,
+        endpoint: str,
+        cost: int,
+        work: Work,
+        key: str | None,
+        digest: str,
+        started: float,
+        limit_headers: dict[str, str],
+    ) -> Response:
+        period = self._period()
+        expires = self._expiry() if key is not None else ""
+        request_id = str(getattr(request.state, "request_id", ""))
+        future = self.db.submit_async(
+            begin, user_id, endpoint, cost, request_id, key, digest, period, expires, self._free
+        )
+        try:
+            outcome = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The client went away while the spend was queued: it may still commit, and
+            # nobody would ever answer for it. Refund it as soon as it has.
+            future.add_done_callback(self._refund_orphan)
+            raise
+        if isinstance(outcome, idempotency.Replay):
+            self._counter(self.metrics.idempotent_replays, endpoint).inc()
+            headers = {**limit_headers, "Idempotent-Replayed": "true"}
+            if outcome.credits_remaining is not None:
+                headers["X-Credits-Remaining"] = str(outcome.credits_remaining)
+            return Response(
+                outcome.body, outcome.status_code, headers, media_type="application/json"
+            )
+        if isinstance(outcome, idempotency.KeyReused):
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request body or"
+                " endpoint; use a new key for a new request"
+            )
+        if isinstance(outcome, idempotency.KeyBusy):
+            raise IdempotencyInProgress(
+                "a request with this Idempotency-Key is still in progress; retry shortly",
+                headers={"Retry-After": "1"},
+            )
+        if isinstance(outcome, quota.Rejected):
+            self._counter(self.metrics.quota_exhausted, endpoint).inc()
+            exc = QuotaExhausted(outcome.cost, outcome.remaining, in_debt=outcome.in_debt)
+            exc.headers.update(limit_headers)
+            raise exc
+        spent = outcome
+        self._counter(self.metrics.credits_spent, endpoint).inc(spent.cost)
+        try:
+            result = await work()
+        except asyncio.CancelledError:
+            # Cancelled mid-work (the client is gone): queue the refund without waiting for
+            # it; the writer applies it even though this task is ending.
+            self.db.enqueue(quota.refund, spent.usage_id, CLIENT_CLOSED, _ms(started))
+            self._counter(self.metrics.credits_refunded, endpoint).inc(spent.cost)
+            raise
+        except BaseException as exc:
+            status = exc.status if isinstance(exc, ApplianceError) else 500
+            refunded = await self._refund(endpoint, spent, status, started)
+            if isinstance(exc, ApplianceError):
+                remaining = refunded.quota_after if refunded else spent.quota_after
+                exc.headers.update({**limit_headers, "X-Credits-Remaining": str(remaining)})
+            raise
+        if isinstance(result, dict):
+            # The common case: build the answer with all its headers at once.
+            headers = {**limit_headers, "X-Credits-Remaining": str(spent.quota_after)}
+            response: Response = JSON(result, headers=headers)
+            if key is None:
+                self._finish_later(spent.usage_id, 200, _ms(started))
+                return response
+        else:
+            response = result
+        if response.status_code >= 400:
+            refunded = await self._refund(endpoint, spent, response.status_code, started)
+            remaining = refunded.quota_after if refunded else spent.quota_after
+            response.headers["X-Credits-Remaining"] = str(remaining)
+            response.headers.update(limit_headers)
+            return response
+        if key is None:
+            self._finish_later(spent.usage_id, response.status_code, _ms(started))
+        else:
+            # Keyed: the stored response must be durable before anyone is answered with it.
+            stored = (user_id, key, bytes(response.body), spent.quota_after)
+            await self._write(
+                usage.finish, spent.usage_id, response.status_code, _ms(started), stored
+            )
+        if "X-Credits-Remaining" not in response.headers:
+            response.headers["X-Credits-Remaining"] = str(spent.quota_after)
+            response.headers.update(limit_headers)
+        return response
+
+    def _finish_later(self, usage_id: int, status_code: int, duration_ms: float) -> None:
+        """Record how a request ended without waiting for it: finishes pile up here and one
+        queued write applies all of them (the writer's queue is FIFO, so each lands after its
+        spend). A crash before that commit leaves the event unfinished and start-up refunds
+        it: an answered call may then go free, but a charge is never kept without an answer.
+        """
+        with self._finish_lock:
+            self._finishes.append((status_code, round(duration_ms, 3), usage_id))
+            if self._finish_queued:
+                return
+            self._finish_queued = True
+        self.db.enqueue(self._apply_finishes)
+
+    def _apply_finishes(self, conn: Connection) -> None:
+        """Write function, on the writer thread."""
+        with self._finish_lock:
+            finishes, self._finishes = self._finishes, []
+            self._finish_queued = False
+        q.finish_usages(conn, finishes)
+
+    async def _refund(
+        self, endpoint: str, spent: quota.Spent, status: int, started: float
+    ) -> quota.Refunded | None:
+        refunded = await self._write(quota.refund, spent.usage_id, status, _ms(started))
+        if refunded is not None:
+            self._counter(self.metrics.credits_refunded, endpoint).inc(refunded.credits)
+        return refunded
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """A write that completes even if this request's task is cancelled meanwhile (a
+        refund or a finish must not be lost because the client hung up)."""
+        return await asyncio.shield(self.db.submit_async(fn, *args))
+
+    def _refund_orphan(self, future: asyncio.Future[Begun]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        outcome = future.result()
+        if isinstance(outcome, quota.Spent):
+            self.db.enqueue(quota.refund, outcome.usage_id, CLIENT_CLOSED, None)
+
+
+def _nothing(conn: Connection) -> None:
+    """A write that changes nothing: an empty commit, which needs no fsync."""
+
+
+def _as_response(result: dict[str, Any] | Response) -> Response:
+    return result if isinstance(result, Response) else JSON(result)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

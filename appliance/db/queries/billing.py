@@ -1,0 +1,395 @@
+"""Credits: balances, the credit ledger, usage events and idempotency records.
+
+Every function that writes runs inside its caller's transaction (the writer thread's
+savepoint, or ``transaction()`` in the CLI); none of them commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.db.connection import Connection
+
+# ----- the credit ledger -----
+
+_LEDGER_COLS = "id, user_id, source, source_ref, pool, delta, balance_after, created_at"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    id: int
+    user_id: int
+    source: str
+    source_ref: str
+    pool: str
+    delta: int
+    balance_after: int
+    created_at: str
+
+
+def _ledger(row: Any) -> LedgerRow:
+    return LedgerRow(
+        id=row["id"],
+        user_id=row["user_id"],
+        source=row["source"],
+        source_ref=row["source_ref"],
+        pool=row["pool"],
+        delta=row["delta"],
+        balance_after=row["balance_after"],
+        created_at=row["created_at"],
+    )
+
+
+def ledger_by_ref(conn: Connection, source: str, source_ref: str) -> LedgerRow | None:
+    row = conn.execute(
+        f"SELECT {_LEDGER_COLS} FROM credit_ledger WHERE source = ? AND source_ref = ?",
+        (source, source_ref),
+    ).fetchone()
+    return None if row is None else _ledger(row)
+
+
+def insert_ledger(
+    conn: Connection,
+    user_id: int,
+    source: str,
+    source_ref: str,
+    delta: int,
+    balance_after: int,
+    pool: str = "purchased",
+) -> LedgerRow | None:
+    """The new row, or None when (source, source_ref) is already recorded."""
+    row = conn.execute(
+        "INSERT INTO credit_ledger (user_id, source, source_ref, pool, delta, balance_after)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, source_ref) DO NOTHING"
+        f" RETURNING {_LEDGER_COLS}",
+        (user_id, source, source_ref, pool, delta, balance_after),
+    ).fetchone()
+    return None if row is None else _ledger(row)
+
+
+def ledger_for_user(
+    conn: Connection, user_id: int, *, limit: int = 100, before_id: int | None = None
+) -> list[LedgerRow]:
+    rows = conn.execute(
+        f"SELECT {_LEDGER_COLS} FROM credit_ledger WHERE user_id = ? AND id < ?"
+        " ORDER BY id DESC LIMIT ?",
+        (user_id, before_id if before_id is not None else 2**63 - 1, limit),
+    ).fetchall()
+    return [_ledger(r) for r in rows]
+
+
+# ----- balances -----
+
+
+def purchased_balance(conn: Connection, user_id: int) -> int | None:
+    row = conn.execute("SELECT quota_remaining FROM users WHERE id = ?", (user_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def add_purchased(conn: Connection, user_id: int, delta: int) -> int:
+    """Move the purchased balance by ``delta`` (unconditionally); returns the new balance."""
+    row = conn.execute(
+        "UPDATE users SET quota_remaining = quota_remaining + ?,"
+        " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ? RETURNING quota_remaining",
+        (delta, user_id),
+    ).fetchone()
+    return int(row[0])
+
+
+# ----- spends -----
+
+
+@dataclass(frozen=True)
+class Balances:
+    allowance_remaining: int
+    allowance_period: str | None
+    purchased: int
+    quota_monthly: int
+    plan: str
+
+
+def balances(conn: Connection, user_id: int) -> Balances | None:
+    row = conn.execute(
+        "SELECT allowance_remaining, allowance_period, quota_remaining, quota_monthly, plan"
+        " FROM users WHERE id = ?",
+        (user_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return Balances(row[0], row[1], row[2], row[3], row[4])
+
+
+def decrement(
+    conn: Connection, user_id: int, from_allowance: int, from_purchased: int, period: str
+) -> bool:
+    """Take credits from both balances in one conditional UPDATE.
+
+    Matches only when the allowance belongs to ``period`` and each balance covers its part
+    (and the purchased one is not negative), so no balance can ever go below zero, whatever
+    the caller computed. Returns whether the credits were taken.
+    """
+    cur = conn.execute(
+        "UPDATE users SET allowance_remaining = allowance_remaining - ?1,"
+        " quota_remaining = quota_remaining - ?2"
+        " WHERE id = ?3 AND allowance_period = ?4 AND allowance_remaining >= ?1"
+        " AND quota_remaining >= ?2 AND quota_remaining >= 0",
+        (from_allowance, from_purchased, user_id, period),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def renew_allowance(
+    conn: Connection, user_id: int, period: str, free_monthly: int | None = None
+) -> int | None:
+    """Reset the allowance to the monthly size if it belongs to an earlier period; returns
+    the new allowance, or None when it was already current (or the user is unknown). With
+    ``free_monthly``, users of the free plan get that size (and keep it as quota_monthly)."""
+    row = conn.execute(
+        "UPDATE users SET"
+        " quota_monthly = CASE WHEN ?3 IS NOT NULL AND plan = 'free' THEN ?3 ELSE quota_monthly"
+        " END,"
+        " allowance_remaining = CASE WHEN ?3 IS NOT NULL AND plan = 'free' THEN ?3"
+        " ELSE quota_monthly END,"
+        " allowance_period = ?1"
+        " WHERE id = ?2 AND allowance_period IS NOT ?1 RETURNING allowance_remaining",
+        (period, user_id, free_monthly),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def give_back(
+    conn: Connection, user_id: int, allowance: int, purchased: int, period: str | None
+) -> tuple[int, int, bool]:
+    """Return credits taken by a spend. The allowance part goes back only while the allowance
+    is still that of ``period`` (a renewed allowance is already full). Returns the new
+    (allowance, purchased) and whether the allowance part was given back."""
+    row = conn.execute(
+        "UPDATE users SET"
+        " allowance_remaining = allowance_remaining"
+        "   + CASE WHEN allowance_period IS ?3 THEN ?1 ELSE 0 END,"
+        " quota_remaining = quota_remaining + ?2"
+        " WHERE id = ?4 RETURNING allowance_remaining, quota_remaining, allowance_period IS ?3",
+        (allowance, purchased, period, user_id),
+    ).fetchone()
+    return int(row[0]), int(row[1]), bool(row[2])
+
+
+def set_plan_allowance(conn: Connection, plan: str, monthly: int) -> int:
+    """Give every user of ``plan`` the monthly allowance size ``monthly`` (from the next
+    renewal on); returns how many users changed."""
+    cur = conn.execute(
+        "UPDATE users SET quota_monthly = ? WHERE plan = ? AND quota_monthly != ?",
+        (monthly, plan, monthly),
+    )
+    return int(cur.rowcount)
+
+
+# ----- usage events -----
+
+_USAGE_COLS = (
+    "e.id, e.user_id, u.email, e.endpoint, e.request_id, e.idempotency_key, e.cost,"
+    " e.from_allowance, e.quota_before, e.quota_after, e.status, e.status_code,"
+    " e.duration_ms, e.created_at, e.finished_at"
+)
+USAGE_FIELDS = tuple(c.strip().split(".")[1] for c in _USAGE_COLS.split(","))
+
+
+def insert_usage(
+    conn: Connection,
+    user_id: int,
+    endpoint: str,
+    request_id: str,
+    idempotency_key: str | None,
+    cost: int,
+    from_allowance: int,
+    allowance_period: str | None,
+    quota_before: int,
+    quota_after: int,
+    status: str,
+    status_code: int | None = None,
+) -> int:
+    cur = conn.execute(
+        "INSERT INTO usage_events (user_id, endpoint, request_id, idempotency_key, cost,"
+        " from_allowance, allowance_period, quota_before, quota_after, status, status_code)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            user_id,
+            endpoint,
+            request_id,
+            idempotency_key,
+            cost,
+            from_allowance,
+            allowance_period,
+            quota_before,
+            quota_after,
+            status,
+            status_code,
+        ),
+    )
+    return int(cur.lastrowid)
+
+
+def finish_usage(conn: Connection, usage_id: int, status_code: int, duration_ms: float) -> None:
+    conn.execute(
+        "UPDATE usage_events SET status_code = ?, duration_ms = ?,"
+        " finished_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
+        (status_code, duration_ms, usage_id),
+    )
+
+
+def finish_usages(conn: Connection, finishes: list[tuple[int, float, int]]) -> None:
+    """Many :func:`finish_usage` at once: (status code, duration ms, usage id) rows."""
+    conn.executemany(
+        "UPDATE usage_events SET status_code = ?, duration_ms = ?,"
+        " finished_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
+        finishes,
+    )
+
+
+@dataclass(frozen=True)
+class ChargedUsage:
+    user_id: int
+    cost: int
+    from_allowance: int
+    allowance_period: str | None
+    idempotency_key: str | None
+
+
+def mark_refunded(
+    conn: Connection, usage_id: int, status_code: int, duration_ms: float | None
+) -> ChargedUsage | None:
+    """Flip a charged event to refunded (once); None when it was not charged."""
+    row = conn.execute(
+        "UPDATE usage_events SET status = 'refunded', status_code = ?, duration_ms = ?,"
+        " finished_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ? AND status = 'charged'"
+        " RETURNING user_id, cost, from_allowance, allowance_period, idempotency_key",
+        (status_code, duration_ms, usage_id),
+    ).fetchone()
+    return None if row is None else ChargedUsage(row[0], row[1], row[2], row[3], row[4])
+
+
+def unfinished_charges(conn: Connection) -> list[int]:
+    """Charged events whose request never finished (the process stopped mid-request)."""
+    rows = conn.execute(
+        "SELECT id FROM usage_events WHERE status = 'charged' AND status_code IS NULL ORDER BY id"
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def usage_for_user(
+    conn: Connection,
+    user_id: int,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """The user's events, newest first; ``since`` inclusive, ``until`` exclusive (UTC
+    timestamps in the stored format), ``before_id`` the pagination cursor."""
+    rows = conn.execute(
+        f"SELECT {_USAGE_COLS} FROM usage_events e JOIN users u ON u.id = e.user_id"
+        " WHERE e.user_id = ? AND e.id < ? AND e.created_at >= ? AND e.created_at < ?"
+        " ORDER BY e.id DESC LIMIT ?",
+        (
+            user_id,
+            before_id if before_id is not None else 2**63 - 1,
+            since or "",
+            until or "~",
+            limit,
+        ),
+    ).fetchall()
+    return [dict(zip(USAGE_FIELDS, r, strict=True)) for r in rows]
+
+
+def iter_usage(conn: Connection, *, since: str | None = None, user_id: int | None = None) -> Any:
+    """Every event (oldest first), optionally from ``since`` and of one user; a cursor to
+    iterate, so an export never holds the table in memory."""
+    cur = conn.execute(
+        f"SELECT {_USAGE_COLS} FROM usage_events e JOIN users u ON u.id = e.user_id"
+        " WHERE e.created_at >= ? AND (?2 IS NULL OR e.user_id = ?2) ORDER BY e.id",
+        (since or "", user_id),
+    )
+    return (dict(zip(USAGE_FIELDS, r, strict=True)) for r in cur)
+
+
+# ----- idempotency keys -----
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    endpoint: str
+    body_hash: str
+    state: str
+    usage_id: int | None
+    status_code: int | None
+    response: bytes | None
+    credits_remaining: int | None
+    created_at: str
+
+
+def idempotency_get(conn: Connection, user_id: int, key: str) -> IdempotencyRecord | None:
+    row = conn.execute(
+        "SELECT endpoint, body_hash, state, usage_id, status_code, response, credits_remaining,"
+        " created_at FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        (user_id, key),
+    ).fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        None if row[5] is None else bytes(row[5]),
+        row[6],
+        row[7],
+    )
+
+
+def idempotency_insert(
+    conn: Connection, user_id: int, key: str, endpoint: str, body_hash: str
+) -> None:
+    conn.execute(
+        "INSERT INTO idempotency_keys (user_id, key, endpoint, body_hash, state)"
+        " VALUES (?, ?, ?, ?, 'in_progress')",
+        (user_id, key, endpoint, body_hash),
+    )
+
+
+def idempotency_set_usage(conn: Connection, user_id: int, key: str, usage_id: int) -> None:
+    conn.execute(
+        "UPDATE idempotency_keys SET usage_id = ? WHERE user_id = ? AND key = ?",
+        (usage_id, user_id, key),
+    )
+
+
+def idempotency_complete(
+    conn: Connection,
+    user_id: int,
+    key: str,
+    status_code: int,
+    response: bytes,
+    credits_remaining: int | None,
+) -> None:
+    conn.execute(
+        "UPDATE idempotency_keys SET state = 'done', status_code = ?, response = ?,"
+        " credits_remaining = ? WHERE user_id = ? AND key = ?",
+        (status_code, response, credits_remaining, user_id, key),
+    )
+
+
+def idempotency_delete(conn: Connection, user_id: int, key: str) -> None:
+    conn.execute("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ?", (user_id, key))
+
+
+def idempotency_purge(conn: Connection, older_than: str, *, in_progress: bool = False) -> int:
+    """Forget keys created before ``older_than``; with ``in_progress``, every unfinished key
+    as well (at start-up: no request of this process can be running yet)."""
+    cur = conn.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < ? OR (? AND state = 'in_progress')",
+        (older_than, int(in_progress)),
+    )
+    return int(cur.rowcount)
