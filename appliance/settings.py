@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     )
     credit_packs: dict[str, CreditPack] = Field(
         default_factory=_default_packs,
-        description="Credit packs sold through Checkout: name -> {credits, amount_cents, currency}.",
+        description="Packs sold through Checkout: name -> {credits, amount_cents, currency}.",
     )
     checkout_success_url: str = Field(
         "http://127.0.0.1:8000/docs?checkout=success&session_id={CHECKOUT_SESSION_ID}",

@@ -37,10 +37,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from appliance.billing.errors import (
+    InvalidLicense,
+    LicenseAlreadyRedeemed,
+    LicenseExpired,
+    LicenseWrongInstall,
+)
 from appliance.billing.ledger import add_credits
 from appliance.db.connection import Connection
 from appliance.db.queries import licenses as q
-from appliance.errors import ApplianceError
 
 PREFIX = "APL1"
 PRIVATE_KEY_FILE = "license_signing_key.pem"
@@ -49,26 +54,6 @@ MAX_CREDITS = 1_000_000_000
 # Generous bound on a key string: a real one is about 300 characters.
 MAX_KEY_LENGTH = 2048
 _B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class InvalidLicense(ApplianceError):
-    status = 400
-    code = "invalid_license"
-
-
-class LicenseExpired(ApplianceError):
-    status = 400
-    code = "license_expired"
-
-
-class LicenseWrongInstall(ApplianceError):
-    status = 400
-    code = "license_wrong_install"
-
-
-class LicenseAlreadyRedeemed(ApplianceError):
-    status = 409
-    code = "license_already_redeemed"
 
 
 class _Payload(BaseModel):
@@ -106,9 +91,14 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
+    """Strict base64url: only the canonical encoding of the bytes is accepted, so no two key
+    strings (say, differing in a last character's unused bits) carry the same signature."""
     if not _B64URL.match(text):
         raise ValueError("not base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
 
 
 def raw_public_key(public_key: Ed25519PublicKey) -> bytes:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.billing import stripe_signature
+from appliance.billing.errors import BillingDisabled
 from appliance.errors import ApplianceError, InvalidPayload
 from appliance.settings import CreditPack, Settings
 
@@ -32,11 +33,6 @@ HANDLED_EVENT_TYPES = (
     "charge.refunded",
 )
 _STRIPE_TIMEOUT_RETRIES = 2
-
-
-class BillingDisabled(ApplianceError):
-    status = 503
-    code = "billing_disabled"
 
 
 class PaymentProviderError(ApplianceError):

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from appliance import __version__
-from appliance.cli import admin, billing, serve, users
+from appliance.cli import admin, billing, license, payments, serve, users
 from appliance.errors import ApplianceError
 
-COMMAND_MODULES = [serve, admin, users, billing]
+COMMAND_MODULES = [serve, admin, users, billing, license, payments]
 
 
 def build_parser() -> argparse.ArgumentParser:

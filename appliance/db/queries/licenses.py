@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from appliance.db.connection import Connection
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    # A sqlean.Row iterates over its values, not its keys.
+    return dict(zip(row.keys(), tuple(row), strict=True))
 
 
 @dataclass(frozen=True)
@@ -38,14 +44,14 @@ def insert_redemption(
         f" RETURNING {_COLS}",
         (license_id, key_id, user_id, credits, issued_at, expires),
     ).fetchone()
-    return None if row is None else Redemption(**{k: row[k] for k in row.keys()})
+    return None if row is None else Redemption(**_fields(row))
 
 
 def redemption_by_id(conn: Connection, license_id: str) -> Redemption | None:
     row = conn.execute(
         f"SELECT {_COLS} FROM license_redemptions WHERE license_id = ?", (license_id,)
     ).fetchone()
-    return None if row is None else Redemption(**{k: row[k] for k in row.keys()})
+    return None if row is None else Redemption(**_fields(row))
 
 
 def count_redemptions(conn: Connection) -> int:

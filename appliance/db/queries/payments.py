@@ -7,6 +7,12 @@ from typing import Any
 
 from appliance.db.connection import Connection
 
+
+def _fields(row: Any) -> dict[str, Any]:
+    # A sqlean.Row iterates over its values, not its keys.
+    return dict(zip(row.keys(), tuple(row), strict=True))
+
+
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
 
 
@@ -32,7 +38,7 @@ _CHECKOUT_COLS = (
 
 
 def _checkout(row: Any) -> Checkout:
-    return Checkout(**{k: row[k] for k in row.keys()})
+    return Checkout(**_fields(row))
 
 
 def insert_checkout(
@@ -120,7 +126,7 @@ def event_by_id(conn: Connection, event_id: str) -> EventRecord | None:
         " FROM stripe_events WHERE event_id = ?",
         (event_id,),
     ).fetchone()
-    return None if row is None else EventRecord(**{k: row[k] for k in row.keys()})
+    return None if row is None else EventRecord(**_fields(row))
 
 
 def insert_event(
@@ -171,7 +177,7 @@ def record_refund(
         " RETURNING payment_intent, charge_id, amount_cents, refunded_cents",
         (payment_intent, charge_id, amount_cents, refunded_cents),
     ).fetchone()
-    return Refund(**{k: row[k] for k in row.keys()})
+    return Refund(**_fields(row))
 
 
 def refund_by_intent(conn: Connection, payment_intent: str) -> Refund | None:
@@ -180,4 +186,4 @@ def refund_by_intent(conn: Connection, payment_intent: str) -> Refund | None:
         " FROM stripe_refunds WHERE payment_intent = ?",
         (payment_intent,),
     ).fetchone()
-    return None if row is None else Refund(**{k: row[k] for k in row.keys()})
+    return None if row is None else Refund(**_fields(row))
