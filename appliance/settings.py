@@ -7,6 +7,8 @@ Precedence, lowest to highest: field defaults < the TOML config file (``config/a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -137,8 +139,14 @@ class Settings(BaseSettings):
     def _check_license_keys(cls, keys: list[str]) -> list[str]:
         for entry in keys:
             kid, sep, b64 = entry.partition(":")
-            if not sep or not kid.strip() or not b64.strip():
-                raise ValueError(f"license public key must be 'kid:base64', got {entry!r}")
+            try:
+                raw = base64.b64decode(b64.strip(), validate=True)
+            except binascii.Error:
+                raw = b""
+            if not sep or not kid.strip() or len(raw) != 32:
+                raise ValueError(
+                    f"license public key must be 'kid:<base64 of 32 bytes>', got {entry!r}"
+                )
         return keys
 
     @property
