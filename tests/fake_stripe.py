@@ -10,8 +10,6 @@ and signs webhook deliveries the way Stripe does (``t=<time>,v1=<HMAC-SHA256 hex
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import itertools
 import json
 import re
@@ -295,8 +293,3 @@ def serve(fake: FakeStripe) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-def signature_digest(secret: str, timestamp: int, payload: bytes) -> str:
-    """An independent HMAC for forging tests (what a wrong secret would produce)."""
-    return hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()

@@ -97,8 +97,21 @@ def test_keygen_and_issue_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         main([*bad, "--credits", "0"])
     not_a_key = tmp_path / "k.pem"
     not_a_key.write_text("nope")
-    assert main(["license", "issue", "--private-key", str(not_a_key), "--credits", "1",
-                 "--install-id", "x"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "license",
+                "issue",
+                "--private-key",
+                str(not_a_key),
+                "--credits",
+                "1",
+                "--install-id",
+                "x",
+            ]
+        )
+        == 2
+    )
 
 
 def test_every_single_character_change_is_rejected(vendor: licenses.KeyPairFiles) -> None:
@@ -158,7 +171,9 @@ def test_redeem_valid_then_replayed(
     try:
         rows = conn.execute("SELECT license_id, user_id, credits FROM license_redemptions")
         assert [tuple(r) for r in rows] == [(body_id(key), user["id"], 500)]
-        ledger = conn.execute("SELECT source, source_ref, delta FROM credit_ledger").fetchall()
+        ledger = conn.execute(
+            "SELECT source, source_ref, delta FROM credit_ledger WHERE pool = 'purchased'"
+        ).fetchall()
         assert [tuple(r) for r in ledger] == [("license", body_id(key), 500)]
     finally:
         conn.close()

@@ -48,6 +48,10 @@ def settings(tmp_path: Path, stripe_base: str) -> Settings:
             "credits_200": {"credits": 200, "amount_cents": 1000, "currency": "usd"},
             "credits_1000": {"credits": 1000, "amount_cents": 4000, "currency": "eur"},
         },
+        # A billable endpoint to spend purchased credits with (no free allowance in the way).
+        echo_endpoint=True,
+        cost_echo=50,
+        free_monthly_credits=0,
     )
 
 
@@ -152,7 +156,9 @@ def test_paid_checkout_is_credited(
     assert status == 200 and body["result"] == "credited"
     assert balance(client, buyer) == 200
     ledger = db_rows(
-        settings, "SELECT user_id, source, source_ref, delta, balance_after FROM credit_ledger"
+        settings,
+        "SELECT user_id, source, source_ref, delta, balance_after FROM credit_ledger"
+        " WHERE pool = 'purchased'",
     )
     assert ledger == [(buyer["id"], "stripe", f"checkout:{session_id}", 200, 200)]
     rows = db_rows(settings, "SELECT status, payment_intent FROM stripe_checkouts")
@@ -228,7 +234,7 @@ def test_duplicates_credit_once_even_concurrently(
     assert deliver(client, fake, succeeded)[1]["result"] == "already_credited"
     assert deliver(client, fake, succeeded)[1]["result"] == "duplicate"
     assert balance(client, buyer) == 200
-    assert db_rows(settings, "SELECT count(*) FROM credit_ledger") == [(1,)]
+    assert db_rows(settings, "SELECT count(*) FROM credit_ledger WHERE source = 'stripe'") == [(1,)]
     assert db_rows(settings, "SELECT count(*) FROM stripe_events") == [(2,)]
 
 
@@ -313,21 +319,28 @@ def test_full_refund_claws_back_below_zero(
 ) -> None:
     session_id = checkout(client, buyer)
     deliver(client, fake, fake.complete(session_id))
-    # The buyer spends 150 of the 200 credits (an admin adjustment stands in for usage).
-    conn = connect(settings.db_path)
-    conn.execute("UPDATE users SET quota_remaining = 50 WHERE id = ?", (buyer["id"],))
-    conn.close()
+    for _ in range(3):  # the buyer spends 150 of the 200 credits
+        r = client.post("/v1/echo", json={"text": "x"}, headers=auth(buyer["api_key"]))
+        assert r.status_code == 200, r.text
+    assert balance(client, buyer) == 50
     refund = fake.refund(session_id)
     status, body = deliver(client, fake, refund)
     assert status == 200 and body["result"] == "clawed_back"
     assert balance(client, buyer) == -150  # the debt is kept, not forgiven
     assert deliver(client, fake, refund)[1]["result"] == "duplicate"
     assert balance(client, buyer) == -150
+    r = client.post("/v1/echo", json={"text": "x"}, headers=auth(buyer["api_key"]))
+    assert r.status_code == 402 and r.json()["error"]["code"] == "quota_exhausted"
     # Another top-up pays the debt first.
     deliver(client, fake, fake.complete(checkout(client, buyer)))
     assert balance(client, buyer) == 50
-    rows = db_rows(settings, "SELECT delta FROM credit_ledger ORDER BY id")
-    assert rows == [(200,), (-200,), (200,)]
+    r = client.post("/v1/echo", json={"text": "x"}, headers=auth(buyer["api_key"]))
+    assert r.status_code == 200
+    rows = db_rows(
+        settings, "SELECT source_ref, delta FROM credit_ledger WHERE source = 'stripe' ORDER BY id"
+    )
+    assert [delta for _, delta in rows] == [200, -200, 200]
+    assert rows[1][0] == f"refund:{session_id}:200"
 
 
 def test_partial_refunds_in_any_order(
@@ -481,3 +494,61 @@ def test_without_stripe_keys_payments_are_disabled(tmp_path: Path) -> None:
         assert r.status_code == 503 and r.json()["error"]["code"] == "billing_disabled"
         r = c.post("/billing/webhook", content=b"{}", headers={"Stripe-Signature": "t=1,v1=00"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "billing_disabled"
+
+
+# ----- the pieces on their own -----
+
+
+def test_signature_scheme_agrees_with_the_stripe_library() -> None:
+    import stripe
+
+    from appliance.billing import stripe_signature
+    from appliance.billing.stripe_signature import InvalidSignature
+
+    payload = json.dumps({"id": "evt_1", "note": "ünïcode"}).encode()
+    now = int(time.time())
+    ours = stripe_signature.sign_header(WEBHOOK_SECRET, payload, now)
+    assert stripe.WebhookSignature.verify_header(payload, ours, WEBHOOK_SECRET, 300)
+    theirs = stripe.WebhookSignature.generate_signature_header(
+        payload.decode(), WEBHOOK_SECRET, now
+    )
+    assert stripe_signature.verify(payload, theirs, WEBHOOK_SECRET, now=now) == now
+    # Boundaries: exactly the tolerance is accepted on both sides, one second more is not.
+    assert stripe_signature.verify(payload, ours, WEBHOOK_SECRET, now=now + 300) == now
+    assert stripe_signature.verify(payload, ours, WEBHOOK_SECRET, now=now - 300) == now
+    for skew in (301, -301):
+        with pytest.raises(InvalidSignature):
+            stripe_signature.verify(payload, ours, WEBHOOK_SECRET, now=now + skew)
+    # Raw bytes that are not UTF-8 are verified as bytes, not crashed on.
+    binary = b"\xff\xfe" + payload
+    header = stripe_signature.sign_header(WEBHOOK_SECRET, binary, now)
+    assert stripe_signature.verify(binary, header, WEBHOOK_SECRET, now=now) == now
+
+
+def test_provider_through_a_plugged_http_client() -> None:
+    """The other transport seam: the fake as the library's HTTP client, no socket at all."""
+    from appliance.billing.providers import CheckoutRequest, StripeProvider
+    from appliance.settings import CreditPack
+    from tests.fake_stripe import FakeStripeHTTPClient
+
+    fake = FakeStripe()
+    provider = StripeProvider(API_KEY, WEBHOOK_SECRET, http_client=FakeStripeHTTPClient(fake))
+    request = CheckoutRequest(
+        7,
+        "credits_200",
+        CreditPack(credits=200, amount_cents=1000),
+        "inst",
+        "https://ok",
+        "https://cancel",
+    )
+    sessions = [provider.create_checkout(request) for _ in range(3)]
+    assert len({s.session_id for s in sessions}) == 3
+    old = int(time.time()) - 10 * 86400
+    for i in range(230):  # more than two pages of 100
+        fake.session_event("checkout.session.expired", {"id": f"cs_{i}"}, created=old + i)
+    fake.session_event("customer.created", {"id": "cus_1"})  # not a handled type
+    events = list(provider.recent_events(old + 20))
+    assert [e["data"]["object"]["id"] for e in events] == [f"cs_{i}" for i in range(20, 230)]
+    listed = [p for m, path, p in fake.requests if path == "/v1/events"]
+    assert len(listed) == 3 and listed[1]["starting_after"]
+    assert "checkout.session.completed" in listed[0]["types"]

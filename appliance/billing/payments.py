@@ -108,9 +108,15 @@ class Payments:
         except ApplianceError as exc:
             self._count_event("unknown", exc.code)
             raise
-        outcome = await db.write(
-            webhook.apply_event, event, self.settings.credit_packs, self.install_id, "webhook"
-        )
+        seen = await db.read(q.event_by_id, event.id)
+        if seen is not None:
+            # Redeliveries answered from a read, without queueing behind writes; the write
+            # path checks again, so a race between two first deliveries is still safe.
+            outcome = EventOutcome(event.id, event.type, "duplicate", f"first: {seen.result}")
+        else:
+            outcome = await db.write(
+                webhook.apply_event, event, self.settings.credit_packs, self.install_id, "webhook"
+            )
         self._count_event(event.metric_type, outcome.result)
         return outcome
 

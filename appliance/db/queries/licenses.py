@@ -45,14 +45,3 @@ def insert_redemption(
         (license_id, key_id, user_id, credits, issued_at, expires),
     ).fetchone()
     return None if row is None else Redemption(**_fields(row))
-
-
-def redemption_by_id(conn: Connection, license_id: str) -> Redemption | None:
-    row = conn.execute(
-        f"SELECT {_COLS} FROM license_redemptions WHERE license_id = ?", (license_id,)
-    ).fetchone()
-    return None if row is None else Redemption(**_fields(row))
-
-
-def count_redemptions(conn: Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM license_redemptions").fetchone()[0])

@@ -96,15 +96,6 @@ def set_clawed_back(conn: Connection, session_id: str, clawed_back: int) -> None
     )
 
 
-def list_checkouts(conn: Connection, user_id: int, *, limit: int = 100) -> list[Checkout]:
-    rows = conn.execute(
-        f"SELECT {_CHECKOUT_COLS} FROM stripe_checkouts WHERE user_id = ?"
-        " ORDER BY created_at DESC LIMIT ?",
-        (user_id, limit),
-    ).fetchall()
-    return [_checkout(r) for r in rows]
-
-
 # ----- events -----
 
 
@@ -146,10 +137,6 @@ def insert_event(
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         (event_id, type_, object_id, result, detail, event_created, via),
     )
-
-
-def count_events(conn: Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM stripe_events").fetchone()[0])
 
 
 # ----- refunds -----
