@@ -51,6 +51,9 @@ class ReconcileReport:
 
 
 class Payments:
+    """One per app (``ctx.services["payments"]``) or per CLI command; holds no mutable state
+    beyond the provider's lazily made Stripe client, so it is safe across threads."""
+
     def __init__(
         self,
         settings: Settings,

@@ -32,7 +32,7 @@ HANDLED_EVENT_TYPES = (
     "checkout.session.expired",
     "charge.refunded",
 )
-_STRIPE_TIMEOUT_RETRIES = 2
+_NETWORK_RETRIES = 2
 
 
 class PaymentProviderError(ApplianceError):
@@ -128,7 +128,7 @@ class StripeProvider:
                 self._secret_key,
                 base_addresses={"api": self._api_base} if self._api_base else None,
                 http_client=self._http_client,
-                max_network_retries=_STRIPE_TIMEOUT_RETRIES,
+                max_network_retries=_NETWORK_RETRIES,
             )
         return self._client
 

@@ -115,8 +115,8 @@ def _session(
     """The server's record of the event's checkout session, created from the event's
     ``client_reference_id`` and ``metadata.pack`` (priced from ``packs``) when first seen."""
     session_id = _text(obj, "id")
-    if session_id is None:
-        raise _Stop("rejected", "checkout session without an id")
+    if session_id is None or obj.get("object", "checkout.session") != "checkout.session":
+        raise _Stop("rejected", "not a checkout session with an id")
     metadata = obj.get("metadata")
     metadata = metadata if isinstance(metadata, Mapping) else {}
     owner = metadata.get("install_id")
@@ -134,7 +134,11 @@ def _session(
     if pack is None or not isinstance(pack_name, str):
         raise _Stop("rejected", f"unknown credit pack {pack_name!r}")
     reference = _text(obj, "client_reference_id")
-    if reference is None or not reference.isdigit() or len(reference) > 18:
+    if (
+        reference is None
+        or not (reference.isascii() and reference.isdigit())
+        or len(reference) > 18
+    ):
         raise _Stop("rejected", "checkout session without a user id in client_reference_id")
     user_id = int(reference)
     if users_q.by_id(conn, user_id) is None:
