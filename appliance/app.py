@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, billing, filings, health, symbols
+from appliance.api import accounts, billing, filings, health, payments, symbols
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
+from appliance.billing import payments as payments_service
 from appliance.billing.service import Billing
 from appliance.bootstrap import initialize
 from appliance.components import Components
@@ -67,13 +68,20 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def build_routes() -> list[BaseRoute]:
-    return [*health.routes, *accounts.routes, *billing.routes, *symbols.routes, *filings.routes]
+    return [
+        *health.routes,
+        *accounts.routes,
+        *billing.routes,
+        *payments.routes,
+        *symbols.routes,
+        *filings.routes,
+    ]
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
     routes = build_routes()
     ctx = AppContext(settings=settings, metrics=Metrics(), components=Components(), routes=routes)
-    hooks = list(startup_hooks or [])
+    hooks = [payments_service.attach, *(startup_hooks or [])]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -23,6 +23,18 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.webhook_events = Counter(
+            "appliance_stripe_webhook_events_total",
+            "Stripe events received (webhook or reconcile) by type and result.",
+            ["type", "result"],
+            registry=self.registry,
+        )
+        self.license_redemptions = Counter(
+            "appliance_license_redemptions_total",
+            "Offline license redemption attempts by result (redeemed or the error code).",
+            ["result"],
+            registry=self.registry,
+        )
 
         # Billing (appliance/billing/service.py).
         self.credits_spent = Counter(

@@ -7,11 +7,13 @@ Precedence, lowest to highest: field defaults < the TOML config file (``config/a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +22,19 @@ from pydantic_settings import (
 )
 
 from appliance.paths import default_config_file, default_models_dir
+
+
+class CreditPack(BaseModel):
+    """A purchasable bundle of credits; the server's price list (events never set amounts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    credits: int = Field(ge=1, le=1_000_000_000)
+    amount_cents: int = Field(ge=1, le=100_000_000)
+    currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+
+
+def _default_packs() -> dict[str, CreditPack]:
+    return {"credits_200": CreditPack(credits=200, amount_cents=1000, currency="usd")}
 
 
 class Settings(BaseSettings):
@@ -115,6 +130,55 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an Idempotency-Key's first response is kept for replay."
     )
+
+    # --- payments (optional: Stripe is off unless a secret key is set) ---
+    payment_provider: Literal["stripe", "disabled"] | None = Field(
+        None, description="Payment provider; default: stripe when stripe_secret_key is set."
+    )
+    stripe_secret_key: SecretStr | None = Field(None, description="Stripe API secret key.")
+    stripe_webhook_secret: SecretStr | None = Field(
+        None, description="Signing secret (whsec_...) of the Stripe webhook endpoint."
+    )
+    stripe_api_base: str | None = Field(
+        None, description="Stripe API base URL override (tests point it at a local fake)."
+    )
+    credit_packs: dict[str, CreditPack] = Field(
+        default_factory=_default_packs,
+        description="Packs sold through Checkout: name -> {credits, amount_cents, currency}.",
+    )
+    checkout_success_url: str = Field(
+        "http://127.0.0.1:8000/docs?checkout=success&session_id={CHECKOUT_SESSION_ID}",
+        description="Where Stripe sends the buyer after paying.",
+    )
+    checkout_cancel_url: str = Field(
+        "http://127.0.0.1:8000/docs?checkout=cancelled",
+        description="Where Stripe sends the buyer who cancels.",
+    )
+    license_public_keys: list[str] = Field(
+        default_factory=list,
+        description="Trusted license-signing keys, each 'kid:base64 Ed25519 public key'.",
+    )
+
+    @field_validator("license_public_keys")
+    @classmethod
+    def _check_license_keys(cls, keys: list[str]) -> list[str]:
+        for entry in keys:
+            kid, sep, b64 = entry.partition(":")
+            try:
+                raw = base64.b64decode(b64.strip(), validate=True)
+            except binascii.Error:
+                raw = b""
+            if not sep or not kid.strip() or len(raw) != 32:
+                raise ValueError(
+                    f"license public key must be 'kid:<base64 of 32 bytes>', got {entry!r}"
+                )
+        return keys
+
+    @property
+    def effective_payment_provider(self) -> Literal["stripe", "disabled"]:
+        if self.payment_provider is not None:
+            return self.payment_provider
+        return "stripe" if self.stripe_secret_key else "disabled"
 
     @property
     def db_path(self) -> Path:

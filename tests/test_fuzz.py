@@ -7,11 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
 from tests.live import live_server
 
 
 def test_no_request_from_the_openapi_document_produces_a_500(tmp_path: Path) -> None:
-    with live_server(tmp_path / "d", APPLIANCE_LOAD_MODELS="false") as srv:
+    # Stripe configured (against the fake), so the payment endpoints are exercised rather
+    # than answering 503 billing_disabled.
+    with (
+        serve(FakeStripe()) as stripe_base,
+        live_server(
+            tmp_path / "d",
+            APPLIANCE_LOAD_MODELS="false",
+            APPLIANCE_STRIPE_SECRET_KEY=API_KEY,
+            APPLIANCE_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+            APPLIANCE_STRIPE_API_BASE=stripe_base,
+        ) as srv,
+    ):
         st = Path(sys.executable).with_name("st")
         cmd = [
             str(st),

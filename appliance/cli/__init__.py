@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from appliance import __version__
-from appliance.cli import admin, billing, filings, serve, symbols, users
+from appliance.cli import admin, billing, filings, license, payments, serve, symbols, users
 from appliance.errors import ApplianceError
 
-COMMAND_MODULES = [serve, admin, users, billing, symbols, filings]
+COMMAND_MODULES = [serve, admin, users, billing, license, payments, symbols, filings]
 
 
 def build_parser() -> argparse.ArgumentParser:
