@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,24 @@ def bundle_root() -> Path:
     if frozen_root:
         return Path(frozen_root)
     return Path(__file__).resolve().parent.parent
+
+
+def is_frozen() -> bool:
+    return bool(getattr(sys, "frozen", False))
+
+
+def default_data_dir() -> Path:
+    """``./data`` from a checkout (the README's ``make run``); a per-user folder when frozen,
+    so a downloaded executable never writes into its own bundle or the current directory."""
+    if not is_frozen():
+        return Path("data")
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "appliance"
 
 
 def package_dir() -> Path:

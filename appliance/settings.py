@@ -21,7 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from appliance.paths import default_config_file, default_models_dir
+from appliance.paths import default_config_file, default_data_dir, default_models_dir
 
 
 class CreditPack(BaseModel):
@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Interface to bind; keep loopback unless proxied.")
     port: int = Field(8000, ge=0, le=65535, description="TCP port of the REST API.")
     data_dir: Path = Field(
-        Path("data"),
-        description="Where the SQLite file, inbox and secrets live (never the bundle).",
+        default_factory=default_data_dir,
+        description="Where the SQLite file, inbox and secrets live (never the bundle); "
+        "./data from a checkout, a per-user folder for the executable.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log level of the structured JSON logs."
