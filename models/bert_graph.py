@@ -106,10 +106,13 @@ def build_bert(
     normalize: bool = True,
     classifier: tuple[np.ndarray, np.ndarray] | None = None,
     prefix: str = "",
+    hidden_only: bool = False,
 ) -> onnx.ModelProto:
     """Return the encoder graph; ``classifier`` is ``(weight (labels, hidden), bias (labels,))``.
 
     ``prefix`` is prepended to every weight name (``"bert."`` for a classification checkpoint).
+    ``hidden_only`` returns the last layer's token states as ``hidden`` (no pooling): with
+    ``shape.layers`` below the model's depth, that caches frozen lower layers for training.
     """
     g = _Graph()
 
@@ -230,6 +233,12 @@ def build_bert(
             epsilon=eps,
         )
 
+    if hidden_only:
+        g.nodes.append(helper.make_node("Identity", [x], ["hidden"], name="hidden_out"))
+        return _model(
+            g, [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "seq", h])]
+        )
+
     # Mean pooling over real tokens (sentence-transformers' Pooling with mean tokens).
     mask_f = g.op("Cast", ["attention_mask"], "mask_f", to=TensorProto.FLOAT)
     mask3 = g.op("Unsqueeze", [mask_f, g.const("ax2", np.array([2], np.int64))], "mask3")
@@ -278,6 +287,10 @@ def build_bert(
             helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", n_labels])
         )
 
+    return _model(g, outputs)
+
+
+def _model(g: _Graph, outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"]),
         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "seq"]),
