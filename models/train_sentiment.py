@@ -85,9 +85,8 @@ CHOSEN = Recipe("frozen3-balanced-selftrain", class_weight=0.5, self_train=True)
 CANDIDATES = [
     Recipe("frozen1", freeze=1, lr=5e-5),  # close to plain end-to-end fine-tuning
     Recipe("frozen3", freeze=3),
-    Recipe("frozen3-balanced", freeze=3, class_weight=0.5),
+    # Its teacher is "frozen3-balanced" (same seed and settings), reported alongside.
     Recipe("frozen3-balanced-selftrain", freeze=3, class_weight=0.5, self_train=True),
-    Recipe("frozen1-balanced-selftrain", freeze=1, lr=5e-5, class_weight=0.5, self_train=True),
 ]
 
 
@@ -255,6 +254,7 @@ class Run:
     dev_formal: dict[str, float]
     pseudo_counts: list[int]
     seconds: float
+    teacher: dict[str, dict[str, float]] | None = None
 
 
 def run_recipe(r: Recipe, enc: Encoder, data: dict[str, object], log: list[str]) -> Run:
@@ -267,7 +267,16 @@ def run_recipe(r: Recipe, enc: Encoder, data: dict[str, object], log: list[str])
     y_train: np.ndarray = data["train_y"]  # type: ignore[assignment]
     model = train(r, enc.weights, cache["train"], y_train, log)
     counts: list[int] = []
+    teacher: dict[str, dict[str, float]] = {}
     if r.self_train:
+        # The teacher is the same recipe without self-training: report it too.
+        teacher = {
+            "dev_tweets": metrics(data["dev_y"], predict(model, cache["dev"], r.freeze)),  # type: ignore[arg-type]
+            "dev_formal": metrics(data["formal_y"], predict(model, cache["formal"], r.freeze)),  # type: ignore[arg-type]
+        }
+        msg = f"  [{r.name}] teacher: {teacher}"
+        print(msg, flush=True)
+        log.append(msg)
         probs = predict(model, cache["edgar"], r.freeze)
         idx, lab = pseudo_labels(probs, r.pseudo_threshold, r.pseudo_per_class)
         counts = np.bincount(lab, minlength=len(LABELS)).tolist()
@@ -282,7 +291,21 @@ def run_recipe(r: Recipe, enc: Encoder, data: dict[str, object], log: list[str])
     msg = f"  [{r.name}] dev tweets {dev_t}  formal {dev_f}  ({secs:.0f} s)"
     print(msg, flush=True)
     log.append(msg)
-    return Run(r, model, dev_t, dev_f, counts, secs)
+    return Run(r, model, dev_t, dev_f, counts, secs, teacher)
+
+
+def load_run(r: Recipe, enc: Encoder, data: dict[str, object]) -> Run:
+    """A run rebuilt from the weights ``--search`` saved, re-evaluated on the dev sets."""
+    t0 = time.perf_counter()
+    model = new_model(enc.weights, r.freeze)
+    model.load_state_dict(torch.load(WORK / f"{r.name}.pt"))
+    search = json.loads((WORK / "search.json").read_text())
+    counts = next(x["pseudo"] for x in search if x["recipe"]["name"] == r.name)
+    dev = enc.hidden(data["dev_texts"], r.freeze)  # type: ignore[arg-type]
+    formal = enc.hidden(data["formal_texts"], r.freeze)  # type: ignore[arg-type]
+    dev_t = metrics(data["dev_y"], predict(model, dev, r.freeze))  # type: ignore[arg-type]
+    dev_f = metrics(data["formal_y"], predict(model, formal, r.freeze))  # type: ignore[arg-type]
+    return Run(r, model, dev_t, dev_f, counts, time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------- export
@@ -370,33 +393,52 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--search", action="store_true", help="compare CANDIDATES on the dev sets")
+    ap.add_argument(
+        "--search",
+        nargs="*",
+        metavar="NAME",
+        help="compare CANDIDATES (or the named ones) on the dev sets; results merge into "
+        "work/search.json",
+    )
     ap.add_argument("--recipe", help="train this candidate instead of the chosen one")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--from-search",
+        action="store_true",
+        help="export the recipe's weights saved by --search instead of retraining",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     enc, data = prepare()
     log: list[str] = []
-    if args.search:
-        results = []
+    if args.search is not None:
+        path = WORK / "search.json"
+        results = json.loads(path.read_text()) if path.exists() else []
         for r in CANDIDATES:
+            if args.search and r.name not in args.search:
+                continue
+            results = [x for x in results if x["recipe"]["name"] != r.name]
             run = run_recipe(r, enc, data, log)
+            # Keep each candidate's weights: the chosen one can be exported without retraining.
+            WORK.mkdir(parents=True, exist_ok=True)
+            torch.save(run.model.state_dict(), WORK / f"{r.name}.pt")
             results.append(
                 {
                     "recipe": asdict(r),
                     "dev_tweets": run.dev_tweets,
                     "dev_formal": run.dev_formal,
                     "pseudo": run.pseudo_counts,
+                    "teacher": run.teacher,
                     "seconds": round(run.seconds),
                 }
             )
-        WORK.mkdir(parents=True, exist_ok=True)
-        (WORK / "search.json").write_text(json.dumps(results, indent=1) + "\n")
+            path.write_text(json.dumps(results, indent=1) + "\n")
         print(json.dumps(results, indent=1))
         return
     recipe = next((r for r in CANDIDATES if r.name == args.recipe), CHOSEN)
-    run = run_recipe(recipe, enc, data, log)
+    fresh = not args.from_search
+    run = run_recipe(recipe, enc, data, log) if fresh else load_run(recipe, enc, data)
     exported = export(run, enc, data)
     train_seconds = round(time.perf_counter() - t0)
     manifest = {

@@ -65,24 +65,24 @@ class SentimentModel:
 
     def probabilities(self, sentences: Sequence[str]) -> np.ndarray:
         """``(n, labels)`` class probabilities, one row per sentence (no splitting)."""
+        return self._run(sentences)[0]
+
+    def _run(self, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and token counts per sentence."""
         out = np.zeros((len(sentences), len(self.labels)), np.float32)
         if not sentences:
-            return out
+            return out, np.zeros(0, np.float32)
         encs = self._tokenizer.encode_batch([normalize(s) for s in sentences])
         ids = [e.ids for e in encs]
         for batch in plan_batches(ids, self._max_batch, self._max_batch_tokens):
             (probs,) = self._session.run(["probs"], batch.feeds())
             out[batch.index] = probs
-        return out
+        return out, np.array([len(i) for i in ids], np.float32)
 
     def score(self, texts: Sequence[str]) -> list[SentimentResult]:
         """One result per text, in order. A text with no words scores as neutral."""
         pieces = [split_sentences(t) for t in texts]
-        flat = [s for p in pieces for s in p]
-        probs = self.probabilities(flat)
-        weights = np.array(
-            [len(e.ids) for e in self._tokenizer.encode_batch(flat)] if flat else [], np.float32
-        )
+        probs, weights = self._run([s for p in pieces for s in p])
         results: list[SentimentResult] = []
         start = 0
         neutral = self.labels.index("neutral")
