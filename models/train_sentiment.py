@@ -87,6 +87,8 @@ CANDIDATES = [
     Recipe("frozen3", freeze=3),
     # Its teacher is "frozen3-balanced" (same seed and settings), reported alongside.
     Recipe("frozen3-balanced-selftrain", freeze=3, class_weight=0.5, self_train=True),
+    Recipe("frozen3-balanced-e5", freeze=3, class_weight=0.5, epochs=5),
+    Recipe("frozen2-balanced-selftrain-e4", freeze=2, class_weight=0.5, epochs=4, self_train=True),
 ]
 
 
@@ -296,16 +298,15 @@ def run_recipe(r: Recipe, enc: Encoder, data: dict[str, object], log: list[str])
 
 def load_run(r: Recipe, enc: Encoder, data: dict[str, object]) -> Run:
     """A run rebuilt from the weights ``--search`` saved, re-evaluated on the dev sets."""
-    t0 = time.perf_counter()
     model = new_model(enc.weights, r.freeze)
     model.load_state_dict(torch.load(WORK / f"{r.name}.pt"))
     search = json.loads((WORK / "search.json").read_text())
-    counts = next(x["pseudo"] for x in search if x["recipe"]["name"] == r.name)
+    entry = next(x for x in search if x["recipe"]["name"] == r.name)
     dev = enc.hidden(data["dev_texts"], r.freeze)  # type: ignore[arg-type]
     formal = enc.hidden(data["formal_texts"], r.freeze)  # type: ignore[arg-type]
     dev_t = metrics(data["dev_y"], predict(model, dev, r.freeze))  # type: ignore[arg-type]
     dev_f = metrics(data["formal_y"], predict(model, formal, r.freeze))  # type: ignore[arg-type]
-    return Run(r, model, dev_t, dev_f, counts, time.perf_counter() - t0)
+    return Run(r, model, dev_t, dev_f, entry["pseudo"], entry["seconds"], entry["teacher"])
 
 
 # ---------------------------------------------------------------- export
@@ -366,6 +367,22 @@ def onnx_probs(sess: object, enc: Encoder, texts: list[str]) -> np.ndarray:
     return np.array(out)
 
 
+def update_sums(files: dict[str, dict[str, object]]) -> None:
+    """Pin the new artifacts' sha256 in models/SHA256SUMS (other lines kept)."""
+    sums = HERE / "SHA256SUMS"
+    names = {f"models/sentiment/{n}": str(info["sha256"]) for n, info in files.items()}
+    kept = [
+        line
+        for line in sums.read_text().splitlines()
+        if not any(line.endswith("  " + n) for n in names) and "sentiment model" not in line
+    ]
+    kept.append(
+        f"# sentiment model {NAME} {VERSION} (trained here; models/sentiment/MODEL_CARD.md)"
+    )
+    kept += [f"{digest}  {name}" for name, digest in names.items()]
+    sums.write_text("\n".join(kept) + "\n")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -409,7 +426,6 @@ def main() -> None:
     )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
     enc, data = prepare()
     log: list[str] = []
     if args.search is not None:
@@ -439,8 +455,10 @@ def main() -> None:
     recipe = next((r for r in CANDIDATES if r.name == args.recipe), CHOSEN)
     fresh = not args.from_search
     run = run_recipe(recipe, enc, data, log) if fresh else load_run(recipe, enc, data)
+    t_export = time.perf_counter()
     exported = export(run, enc, data)
-    train_seconds = round(time.perf_counter() - t0)
+    update_sums(exported["files"])  # type: ignore[arg-type]
+    export_seconds = round(time.perf_counter() - t_export)
     manifest = {
         "name": NAME,
         "version": VERSION,
@@ -450,7 +468,9 @@ def main() -> None:
         "dev_split": {"tweets": len(data["dev_y"]), "formal_hand_written": len(data["formal_y"])},  # type: ignore[arg-type]
         "dev_selection": {"tweets": run.dev_tweets, "formal": run.dev_formal},
         "pseudo_labels_per_class": run.pseudo_counts,
-        "train_seconds": train_seconds,
+        "teacher_dev": run.teacher,
+        "train_seconds": round(run.seconds),
+        "export_seconds": export_seconds,
         "torch": torch.__version__,
         "data_sha256": {
             p.name: hashlib.sha256(p.read_bytes()).hexdigest()
