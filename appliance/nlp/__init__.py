@@ -1,0 +1,1 @@
+"""Local NLP models on onnxruntime + tokenizers: the embedder and the sentiment classifier."""

