@@ -9,6 +9,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install run test check format bench clean help
 
+include models/models.mk
+
 help:
 	@echo "make run      set up (venv, models, sample data) and serve on 127.0.0.1:8000"
 	@echo "make test     set up and run the test suite"
@@ -24,10 +26,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
+run: install models
 	$(PY) -m appliance serve
 
-test: install
+test: install models
 	$(PY) -m pytest -q
 
 check: install
