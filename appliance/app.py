@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, billing, filings, health, payments, symbols
+from appliance.api import accounts, billing, filings, health, nlp, payments, symbols
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
 from appliance.billing import payments as payments_service
@@ -26,6 +27,7 @@ from appliance.db.queries import meta
 from appliance.errors import ApplianceError, error_body
 from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
+from appliance.nlp.service import models_hook
 from appliance.settings import Settings
 
 log = logging.getLogger("appliance")
@@ -75,13 +77,14 @@ def build_routes() -> list[BaseRoute]:
         *payments.routes,
         *symbols.routes,
         *filings.routes,
+        *nlp.routes,
     ]
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
     routes = build_routes()
     ctx = AppContext(settings=settings, metrics=Metrics(), components=Components(), routes=routes)
-    hooks = [payments_service.attach, *(startup_hooks or [])]
+    hooks = [payments_service.attach, models_hook, *(startup_hooks or [])]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -115,7 +118,9 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
         finally:
             for stop in reversed(stops):
                 try:
-                    stop()
+                    stopped = stop()
+                    if inspect.isawaitable(stopped):
+                        await stopped
                 except Exception:
                     log.exception("error while stopping a component")
             ctx.db.close()

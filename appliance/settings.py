@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         default_factory=default_models_dir, description="Directory of the ONNX model artifacts."
     )
     load_models: bool = Field(True, description="Load the ONNX models at start-up.")
+    model_threads: int = Field(
+        2, ge=1, le=64, description="onnxruntime intra-op threads per model (CPU cores to use)."
+    )
+    sentiment_max_batch: int = Field(
+        32, ge=1, le=256, description="Most texts one micro-batched sentiment model call takes."
+    )
+    sentiment_batch_wait_ms: float = Field(
+        3.0, ge=0, le=100, description="How long a sentiment request waits for batch mates."
+    )
 
     # --- SEC EDGAR ---
     edgar_user_agent: str | None = Field(
