@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test check format bench clean help
+.PHONY: install run test check format bench binary binary-onedir smoke clean help
 
 include models/models.mk
 
@@ -17,6 +17,8 @@ help:
 	@echo "make check    ruff format --check, ruff, mypy"
 	@echo "make bench    benchmarks (tests/bench), medians and ratios"
 	@echo "make install  create .venv with the project and its dev tools"
+	@echo "make binary   PyInstaller onedir .tar.gz + onefile executable in dist/"
+	@echo "make smoke    run the newest built artifact end to end (packaging/smoke.sh)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +45,15 @@ format: install
 
 bench: install
 	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+binary: models
+	packaging/build.sh all
+
+binary-onedir: models
+	packaging/build.sh onedir
+
+smoke:
+	packaging/smoke.sh $(ARTIFACT)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
