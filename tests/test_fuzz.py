@@ -11,7 +11,9 @@ from tests.live import live_server
 
 
 def test_no_request_from_the_openapi_document_produces_a_500(tmp_path: Path) -> None:
-    with live_server(tmp_path / "d", APPLIANCE_LOAD_MODELS="false") as srv:
+    # The billable echo is on, so the billing seam (Idempotency-Key, 402, 429) is fuzzed too.
+    env = {"APPLIANCE_LOAD_MODELS": "false", "APPLIANCE_ECHO_ENDPOINT": "true"}
+    with live_server(tmp_path / "d", **env) as srv:
         st = Path(sys.executable).with_name("st")
         cmd = [
             str(st),
