@@ -36,6 +36,15 @@ _ERROR_SCHEMA = {
     },
 }
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "A retry with the same key and body returns the first response and is"
+    " charged once.",
+    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,255}$"},
+}
+
 _STATUS_TEXT = {
     200: "OK",
     201: "Created",
@@ -47,6 +56,7 @@ _STATUS_TEXT = {
     403: "Forbidden",
     404: "Not found",
     409: "Conflict",
+    422: "Idempotency key reused",
     429: "Rate limited",
     503: "Unavailable",
 }
@@ -62,6 +72,7 @@ class EndpointSpec:
     tags: tuple[str, ...] = ()
     content_type: str = "application/json"
     extra: dict[str, Any] = field(default_factory=dict)
+    billable: bool = False
 
 
 def spec(
@@ -73,10 +84,14 @@ def spec(
     statuses: tuple[int, ...] = (200,),
     tags: tuple[str, ...] = (),
     content_type: str = "application/json",
+    billable: bool = False,
 ) -> Callable[[F], F]:
+    """``billable``: metered through ``Billing.run``, so the operation also documents the
+    ``Idempotency-Key`` header and the 402/409/422/429 answers of billing."""
+
     def decorate(fn: F) -> F:
         fn.__openapi__ = EndpointSpec(  # type: ignore[attr-defined]
-            summary, body, query, auth, statuses, tags, content_type
+            summary, body, query, auth, statuses, tags, content_type, billable=billable
         )
         return fn
 
@@ -132,6 +147,9 @@ def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
                     },
                 }
             statuses = set(endpoint_spec.statuses)
+            if endpoint_spec.billable:
+                statuses |= {402, 409, 422, 429}
+                op["parameters"].append(_IDEMPOTENCY_KEY)
             if endpoint_spec.auth:
                 statuses |= {401}
                 op["security"] = [{"bearer": []}, {"apiKey": []}]

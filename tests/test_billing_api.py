@@ -389,7 +389,10 @@ def test_a_client_that_hangs_up_is_refunded(settings: Settings, admin_key: str) 
 def test_openapi_lists_the_billing_endpoints(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/quota", "/v1/usage", "/v1/echo"} <= set(paths)
-    assert "402" in paths["/v1/echo"]["post"]["responses"]
+    echo = paths["/v1/echo"]["post"]
+    assert {"200", "400", "401", "402", "409", "422", "429"} <= set(echo["responses"])
+    assert [p["name"] for p in echo["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+    assert "Idempotency-Key" not in str(paths["/v1/quota"])
 
 
 def test_start_up_refunds_interrupted_charges_and_orphaned_keys(

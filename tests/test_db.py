@@ -132,3 +132,26 @@ def test_writer_survives_a_caller_that_gave_up(tmp_path: Path) -> None:
     db.close()
     # The cancelled writes had not started, so they were skipped; the others committed.
     assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [1, 3]
+
+
+def test_self_contained_writes_skip_the_savepoint_but_stay_atomic(tmp_path: Path) -> None:
+    from appliance.db.database import self_contained
+
+    path = tmp_path / "s.db"
+    conn = connect(path)
+    conn.execute("CREATE TABLE t (x INTEGER CHECK (x < 100))")
+    db = Database(path)
+    db.start()
+    seen: list[bool] = []
+
+    @self_contained
+    def one_statement(c, x: int) -> None:  # type: ignore[no-untyped-def]
+        seen.append(c.in_transaction)
+        c.execute("INSERT INTO t SELECT ? UNION ALL SELECT ? + 1", (x, x))
+
+    futures = [db.submit(one_statement, x) for x in (1, 99, 10)]  # 99 + 1 breaks the CHECK
+    outcomes = [f.exception() is None for f in futures]
+    db.close()
+    assert outcomes == [True, False, True] and all(seen)
+    # The failed statement left nothing behind, without a savepoint of its own.
+    assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [1, 2, 10, 11]

@@ -13,12 +13,13 @@ from tests.live import live_server
 
 def test_no_request_from_the_openapi_document_produces_a_500(tmp_path: Path) -> None:
     # Stripe configured (against the fake), so the payment endpoints are exercised rather
-    # than answering 503 billing_disabled.
+    # than answering 503 billing_disabled; the billable echo is on, so the billing seam
+    # (Idempotency-Key, 402, 429) is fuzzed too; the models are loaded, so sentiment is real.
     with (
         serve(FakeStripe()) as stripe_base,
         live_server(
             tmp_path / "d",
-            APPLIANCE_LOAD_MODELS="false",
+            APPLIANCE_ECHO_ENDPOINT="true",
             APPLIANCE_STRIPE_SECRET_KEY=API_KEY,
             APPLIANCE_STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
             APPLIANCE_STRIPE_API_BASE=stripe_base,

@@ -236,3 +236,36 @@ def test_balances_follow_a_simple_model(
         assert _balances(conn, uid) == (allowance, purchased)
         assert allowance >= 0 and purchased >= 0
     conn.close()
+
+
+def test_a_charge_is_its_debit_and_can_never_overdraw(conn: Connection) -> None:
+    uid = _user(conn, credits=2, monthly=1)
+    with transaction(conn):
+        quota.renew(conn, uid, JUNE)
+    insert = (
+        "INSERT INTO usage_events (user_id, endpoint, request_id, cost, from_allowance,"
+        " allowance_period, quota_before, quota_after, status) VALUES (?, 'x', 'r', ?, ?, ?,"
+        " 0, 0, 'charged')"
+    )
+    with transaction(conn):  # the trigger applies the event's debit
+        conn.execute(insert, (uid, 2, 1, JUNE))
+    assert _balances(conn, uid) == (0, 1)
+    # Whatever code inserts it, a charge that would overdraw is refused by the database.
+    with pytest.raises(Exception, match="below zero"), transaction(conn):
+        conn.execute(insert, (uid, 2, 0, JUNE))
+    assert _balances(conn, uid) == (0, 1)
+    assert len(list(q.iter_usage(conn, user_id=uid))) == 1
+
+
+def test_fast_charge_renews_a_zero_allowance_and_spends_purchased(conn: Connection) -> None:
+    uid = _user(conn, credits=3, monthly=0)
+    for period, expected in [(JUNE, 2), (JULY, 1)]:
+        with transaction(conn):
+            spent = quota.charge(conn, uid, "qa", 1, "r", period)
+        assert isinstance(spent, quota.Spent) and spent.quota_after == expected
+    with transaction(conn):
+        assert isinstance(quota.charge(conn, uid, "qa", 2, "r", JULY), quota.Rejected)
+        assert isinstance(quota.charge(conn, uid, "qa", 1, "r", JULY), quota.Spent)
+    assert _balances(conn, uid) == (0, 0)
+    with pytest.raises(NotFound), transaction(conn):
+        quota.charge(conn, uid + 5, "qa", 1, "r", JULY)

@@ -72,8 +72,9 @@ async def usage(request: Request) -> Response:
 @spec(
     "Echo a text back (billable, cost_echo credits; served when echo_endpoint is on)",
     body=EchoRequest,
-    statuses=(200, 402, 404, 409, 422, 429),
+    statuses=(200, 404),
     tags=("billing",),
+    billable=True,
 )
 async def echo(request: Request) -> Response:
     ctx = get_ctx(request)

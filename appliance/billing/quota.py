@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from appliance.billing.ledger import LEDGER_SOURCES
-from appliance.db.connection import Connection
+from appliance.db.connection import Connection, savepoint
+from appliance.db.database import self_contained
 from appliance.db.queries import billing as q
 from appliance.errors import NotFound
 
@@ -87,40 +88,26 @@ def spend(
     """Take ``cost`` credits (allowance first) and record the usage event, or record a
     rejection (402) and take nothing.
 
-    Runs inside one write transaction; the decrement itself is conditional (see
-    :func:`q.decrement`), so no balance can go below zero. Raises NotFound for an unknown user.
+    The charge is one conditional statement (:func:`q.charge`), so no balance can go below
+    zero; when the allowance is due for renewal it is renewed first. Runs inside one write
+    transaction (several statements on this path: the caller's savepoint keeps them
+    together). Raises NotFound for an unknown user.
     """
     if cost < 0:
         raise ValueError("a cost cannot be negative")
-    b = q.balances(conn, user_id)
-    if b is None:
-        raise NotFound(f"no user with id {user_id}")
-    allowance = b.allowance_remaining
-    if b.allowance_period != period:
-        renewed = renew(conn, user_id, period, free_monthly)
-        allowance = b.allowance_remaining if renewed is None else renewed
-    before = spendable(allowance, b.purchased)
-    if cost > 0 and before < cost:
-        usage_id = q.insert_usage(
-            conn,
-            user_id,
-            endpoint,
-            request_id,
-            idempotency_key,
-            cost,
-            0,
-            period,
-            before,
-            before,
-            "rejected",
-            402,
-        )
-        return Rejected(usage_id, cost, before, b.purchased < 0)
-    from_allowance = min(cost, allowance)
-    if not q.decrement(conn, user_id, from_allowance, cost - from_allowance, period):
-        # Unreachable while this runs in the writer's transaction (nothing can change the row
-        # between the read and the update); refuse rather than ever overdraw.
-        raise RuntimeError(f"conditional decrement did not match for user {user_id}")
+    charged = q.charge(conn, user_id, endpoint, request_id, idempotency_key, cost, period)
+    if charged is None:
+        b = q.balances(conn, user_id)
+        if b is None:
+            raise NotFound(f"no user with id {user_id}")
+        if b.allowance_period != period:
+            renew(conn, user_id, period, free_monthly)
+            charged = q.charge(conn, user_id, endpoint, request_id, idempotency_key, cost, period)
+    if charged is not None:
+        return Spent(charged[0], cost, charged[1], charged[2], charged[3])
+    b = q.balances(conn, user_id)  # as renewed, if it was
+    assert b is not None
+    remaining = spendable(b.allowance_remaining, b.purchased)
     usage_id = q.insert_usage(
         conn,
         user_id,
@@ -128,13 +115,35 @@ def spend(
         request_id,
         idempotency_key,
         cost,
-        from_allowance,
+        0,
         period,
-        before,
-        before - cost,
-        "charged",
+        remaining,
+        remaining,
+        "rejected",
+        402,
     )
-    return Spent(usage_id, cost, from_allowance, before, before - cost)
+    return Rejected(usage_id, cost, remaining, b.purchased < 0)
+
+
+@self_contained
+def charge(
+    conn: Connection,
+    user_id: int,
+    endpoint: str,
+    cost: int,
+    request_id: str,
+    period: str,
+    free_monthly: int | None = None,
+) -> Spent | Rejected:
+    """:func:`spend` for the writer's hot path (no Idempotency-Key): the common case, an
+    allowance that is current, is the one atomic statement of :func:`q.charge` and needs no
+    savepoint; anything else (renewal, rejection) runs :func:`spend` in its own."""
+    if cost >= 0:
+        charged = q.charge(conn, user_id, endpoint, request_id, None, cost, period)
+        if charged is not None:
+            return Spent(charged[0], cost, charged[1], charged[2], charged[3])
+    with savepoint(conn, "spend"):
+        return spend(conn, user_id, endpoint, cost, request_id, None, period, free_monthly)
 
 
 @dataclass(frozen=True)

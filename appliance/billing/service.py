@@ -40,7 +40,7 @@ from appliance.billing.errors import (
 )
 from appliance.billing.ratelimit import RateLimiter
 from appliance.db.connection import Connection
-from appliance.db.database import Database
+from appliance.db.database import Database, self_contained
 from appliance.db.queries import billing as q
 from appliance.errors import ApplianceError
 from appliance.metrics import Metrics
@@ -160,7 +160,7 @@ class Billing:
     ) -> quota.Spent | quota.Rejected:
         period = self._period()
         return await self.db.write(
-            quota.spend, user_id, endpoint, cost, request_id, None, period, self._free
+            quota.charge, user_id, endpoint, cost, request_id, period, self._free
         )
 
     async def view(self, user_id: int) -> quota.QuotaView:
@@ -231,11 +231,25 @@ class Billing:
         limit_headers: dict[str, str],
     ) -> Response:
         period = self._period()
-        expires = self._expiry() if key is not None else ""
         request_id = str(getattr(request.state, "request_id", ""))
-        future = self.db.submit_async(
-            begin, user_id, endpoint, cost, request_id, key, digest, period, expires, self._free
-        )
+        future: asyncio.Future[Begun]
+        if key is None:
+            future = self.db.submit_async(
+                quota.charge, user_id, endpoint, cost, request_id, period, self._free
+            )
+        else:
+            future = self.db.submit_async(
+                begin,
+                user_id,
+                endpoint,
+                cost,
+                request_id,
+                key,
+                digest,
+                period,
+                self._expiry(),
+                self._free,
+            )
         try:
             outcome = await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -324,8 +338,9 @@ class Billing:
             self._finish_queued = True
         self.db.enqueue(self._apply_finishes)
 
+    @self_contained
     def _apply_finishes(self, conn: Connection) -> None:
-        """Write function, on the writer thread."""
+        """Write function, on the writer thread (one statement: atomic by itself)."""
         with self._finish_lock:
             finishes, self._finishes = self._finishes, []
             self._finish_queued = False

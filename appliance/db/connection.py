@@ -73,6 +73,19 @@ def transaction(conn: Connection, *, immediate: bool = True) -> Iterator[Connect
     conn.execute("COMMIT")
 
 
+@contextlib.contextmanager
+def savepoint(conn: Connection, name: str = "sp") -> Iterator[Connection]:
+    """SAVEPOINT ... RELEASE inside an open transaction, rolled back to on any exception."""
+    conn.execute(f"SAVEPOINT {name}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute(f"ROLLBACK TO {name}")
+        conn.execute(f"RELEASE {name}")
+        raise
+    conn.execute(f"RELEASE {name}")
+
+
 def versions(conn: Connection) -> dict[str, str]:
     row = conn.execute("SELECT sqlite_version(), vec_version()").fetchone()
     return {"sqlite": row[0], "sqlite_vec": row[1]}

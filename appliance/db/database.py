@@ -30,6 +30,17 @@ log = logging.getLogger("appliance.db")
 
 _STOP = object()
 _MAX_BATCH = 512
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def self_contained(fn: F) -> F:
+    """Mark a write function that is atomic by itself: it either changes nothing when it
+    raises (one statement, which SQLite rolls back on its own) or wraps its several
+    statements in its own savepoint. The writer then runs it without the per-write
+    SAVEPOINT/RELEASE: two SQLite calls fewer, and each call hands the GIL to the event loop
+    and back (the hot path of a billable request, see appliance/billing/quota.py)."""
+    fn.__self_contained__ = True  # type: ignore[attr-defined]
+    return fn
 
 
 class _WriteJob:
@@ -218,6 +229,14 @@ class Database:
             # skipped; see _WriteJob.start. (Delivering to a cancelled concurrent future used
             # to raise here, killing this thread and hanging every later write.)
             if not job.start():
+                continue
+            if getattr(job.fn, "__self_contained__", False):
+                try:
+                    result = job.fn(conn, *job.args)
+                except BaseException as exc:
+                    outcomes.append((job, False, exc))
+                else:
+                    outcomes.append((job, True, result))
                 continue
             conn.execute("SAVEPOINT w")
             try:

@@ -64,6 +64,24 @@ CREATE TABLE usage_events (
 );
 CREATE INDEX usage_events_user ON usage_events(user_id, id);
 
+-- A charged usage event *is* the debit: inserting one takes its cost from the user's balances
+-- (from_allowance from the allowance, the rest from purchased credits), in the same statement.
+-- So a charge can never exist without its debit, nor the other way round, and a spend is one
+-- atomic statement (see queries/billing.py charge()). The guard makes "spends never go below
+-- zero" a property of the database: a spend that would overdraw either balance, or any spend
+-- while the purchased balance is negative (a clawback), aborts.
+CREATE TRIGGER usage_events_debit AFTER INSERT ON usage_events
+WHEN NEW.status = 'charged' AND NEW.cost > 0
+BEGIN
+    UPDATE users SET
+        allowance_remaining = allowance_remaining - NEW.from_allowance,
+        quota_remaining = quota_remaining - (NEW.cost - NEW.from_allowance)
+    WHERE id = NEW.user_id;
+    SELECT RAISE(ABORT, 'a spend may not take a balance below zero')
+    FROM users
+    WHERE id = NEW.user_id AND (quota_remaining < 0 OR allowance_remaining < 0);
+END;
+
 -- Idempotency-Key records: the first request's body hash and, once done, its response.
 CREATE TABLE idempotency_keys (
     user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -120,23 +120,35 @@ def balances(conn: Connection, user_id: int) -> Balances | None:
     return Balances(row[0], row[1], row[2], row[3], row[4])
 
 
-def decrement(
-    conn: Connection, user_id: int, from_allowance: int, from_purchased: int, period: str
-) -> bool:
-    """Take credits from both balances in one conditional UPDATE.
+def charge(
+    conn: Connection,
+    user_id: int,
+    endpoint: str,
+    request_id: str,
+    idempotency_key: str | None,
+    cost: int,
+    period: str,
+) -> tuple[int, int, int, int] | None:
+    """Spend ``cost`` credits, the allowance first, in one statement: insert the charged
+    usage event, computed from the user's row and only if that row covers the cost; the
+    ``usage_events_debit`` trigger (migration 0002) applies the debit in the same statement.
 
-    Matches only when the allowance belongs to ``period`` and each balance covers its part
-    (and the purchased one is not negative), so no balance can ever go below zero, whatever
-    the caller computed. Returns whether the credits were taken.
+    Matches only when the allowance belongs to ``period`` (else renew it first), the purchased
+    balance is not negative and allowance + purchased covers the cost. Returns (usage id,
+    from_allowance, quota_before, quota_after), or None when nothing was spent.
     """
-    cur = conn.execute(
-        "UPDATE users SET allowance_remaining = allowance_remaining - ?1,"
-        " quota_remaining = quota_remaining - ?2"
-        " WHERE id = ?3 AND allowance_period = ?4 AND allowance_remaining >= ?1"
-        " AND quota_remaining >= ?2 AND quota_remaining >= 0",
-        (from_allowance, from_purchased, user_id, period),
-    )
-    return bool(cur.rowcount == 1)
+    row = conn.execute(
+        "INSERT INTO usage_events (user_id, endpoint, request_id, idempotency_key, cost,"
+        " from_allowance, allowance_period, quota_before, quota_after, status)"
+        " SELECT id, ?2, ?3, ?4, ?5, min(?5, allowance_remaining), allowance_period,"
+        " allowance_remaining + quota_remaining, allowance_remaining + quota_remaining - ?5,"
+        " 'charged'"
+        " FROM users WHERE id = ?1 AND allowance_period = ?6 AND (?5 = 0 OR"
+        " (quota_remaining >= 0 AND allowance_remaining + quota_remaining >= ?5))"
+        " RETURNING id, from_allowance, quota_before, quota_after",
+        (user_id, endpoint, request_id, idempotency_key, cost, period),
+    ).fetchone()
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def renew_allowance(
