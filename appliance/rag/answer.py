@@ -1,0 +1,106 @@
+"""The extractive answer: the few sentences of the cited chunks that best answer the question.
+
+No language model: every sentence of the answer is quoted from a cited chunk and marked
+with that citation's number, so each claim can be checked against its filing. A sentence
+scores by the question's content words it contains (rarer words across the candidate
+sentences count more), with a bonus for figures when the question asks for an amount or a
+count, weighted down the further its chunk is in the ranking.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from appliance.rag.chunking import split_units
+from appliance.rag.keyword import terms
+
+__all__ = ["Sentence", "compose", "no_answer"]
+
+_NUMBER = re.compile(r"\$?\d[\d,.]*\s*(?:%|percent|million|billion|thousand)?")
+_QUANTITY = re.compile(
+    r"\b(how (many|much|large|big)|number of|amount|headcount|percent|what (was|were|is) the)\b",
+    re.IGNORECASE,
+)
+_MAX_SENTENCE = 600  # characters: longer "sentences" are tables or lists
+_MIN_SENTENCE = 25
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    citation: int  # 1-based citation number
+    score: float
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s", "ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _sentences(text: str) -> list[str]:
+    out = []
+    for start, end, _ in split_units(text):
+        s = " ".join(text[start:end].split())
+        if _MIN_SENTENCE <= len(s) <= _MAX_SENTENCE:
+            out.append(s)
+    return out
+
+
+def best_sentences(question: str, chunks: Sequence[str], limit: int = 3) -> list[Sentence]:
+    q_terms = {_stem(t) for t in terms(question)}
+    wants_figure = bool(_QUANTITY.search(question))
+    candidates: list[tuple[int, str, set[str]]] = []
+    for n, chunk in enumerate(chunks):
+        for s in _sentences(chunk):
+            candidates.append((n, s, {_stem(t) for t in terms(s)}))
+    if not candidates:
+        return []
+    df = Counter(t for _, _, ts in candidates for t in ts & q_terms)
+    total = len(candidates)
+    scored: list[Sentence] = []
+    for n, s, ts in candidates:
+        matched = ts & q_terms
+        if not matched:
+            continue
+        score = sum(math.log(1 + total / df[t]) for t in matched)
+        if wants_figure and _NUMBER.search(s):
+            score *= 1.3
+        score /= 1.0 + 0.15 * n
+        scored.append(Sentence(s, n + 1, score))
+    scored.sort(key=lambda x: -x.score)
+    chosen: list[Sentence] = []
+    seen: set[str] = set()
+    per_chunk: Counter[int] = Counter()
+    for sent in scored:
+        key = sent.text.lower()
+        if key in seen or per_chunk[sent.citation] >= 2:
+            continue
+        if chosen and sent.score < 0.35 * chosen[0].score:
+            break
+        seen.add(key)
+        per_chunk[sent.citation] += 1
+        chosen.append(sent)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def compose(question: str, chunks: Sequence[str], limit: int = 3) -> str:
+    """The answer text: best sentences, each followed by its citation number ``[n]``."""
+    chosen = best_sentences(question, chunks, limit)
+    if not chosen and chunks:
+        first = _sentences(chunks[0]) or [" ".join(chunks[0].split())[:_MAX_SENTENCE]]
+        chosen = [Sentence(first[0], 1, 0.0)]
+    return " ".join(f"{s.text} [{s.citation}]" for s in chosen)
+
+
+def no_answer(*, ticker: str | None, cutoff: str | None, company_named: bool) -> str:
+    who = f"{ticker.upper()} " if ticker else "the named company's " if company_named else ""
+    when = f" dated on or before {cutoff}" if cutoff else ""
+    return f"No {who}filing{when} in the index answers this question, so there is nothing to cite."
