@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["STOPWORDS", "fts_query", "terms", "word_set"]
+__all__ = ["STOPWORDS", "SYNONYMS", "fts_query", "terms", "word_set"]
 
 
 def word_set(text: str) -> frozenset[str]:
@@ -51,9 +51,38 @@ def terms(text: str) -> list[str]:
     return out
 
 
+# How analysts ask -> how filings say it. Added to (never replacing) the question's terms,
+# because BM25 only matches words the filing uses.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "people": ("employees",),
+    "staff": ("employees",),
+    "workforce": ("employees",),
+    "headcount": ("employees",),
+    "employ": ("employees",),
+    "employed": ("employees",),
+    "buy": ("repurchase", "repurchased"),
+    "buyback": ("repurchase", "repurchased"),
+    "buybacks": ("repurchase", "repurchased"),
+    "headquartered": ("headquarters",),
+    "based": ("headquarters",),
+    "lawsuit": ("litigation", "legal"),
+    "lawsuits": ("litigation", "legal"),
+    "sued": ("litigation", "legal"),
+    "factories": ("manufacturing", "facilities"),
+    "plants": ("manufacturing", "facilities"),
+    "sales": ("revenue",),
+    "revenue": ("sales",),
+    "profit": ("income",),
+    "ceo": ("chief", "executive", "officer"),
+    "hacking": ("cybersecurity",),
+    "cyber": ("cybersecurity",),
+}
+
+
 def fts_query(text: str, extra: list[str] | None = None) -> str | None:
     """An FTS5 MATCH expression ORing the quoted terms, or None when nothing is left."""
-    words = terms(text) + [w for w in (extra or []) if w]
+    base = terms(text)
+    words = base + [s for w in base for s in SYNONYMS.get(w, ())] + [w for w in extra or [] if w]
     parts: list[str] = []
     for word in dict.fromkeys(words):
         # Inside double quotes FTS5 treats everything as text; the unicode61 tokenizer

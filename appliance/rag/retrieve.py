@@ -78,6 +78,8 @@ class Tuning:
     form_boost: float = 0.3
     mmr_lambda: float = 0.9
     mmr_pool: int = 30
+    # A chunk of a few tokens ("None.", "Not applicable.") matches on its header alone.
+    short_tokens: int = 24
 
 
 @dataclass(frozen=True)
@@ -385,7 +387,9 @@ class Retriever:
             return []
         meta = {r.chunk_id: r for r in q.index_rows(conn, ids)}
         catalog = self._catalog
-        newest = catalog.latest(companies, max_day, families)
+        newest = catalog.latest(
+            companies, max_day, {plan.form_hint} if plan.form_hint else families
+        )
         out = []
         for c in ids:
             rrf = 0.0

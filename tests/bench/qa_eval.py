@@ -1,7 +1,8 @@
 """Scoring retrieval on a question set: hit@k, section accuracy, point-in-time violations.
 
 A question lists the acceptable (accession, sections) pairs and an evidence phrase. A hit is
-a citation among the top k from an acceptable filing whose text contains the phrase
+a citation among the top k from an acceptable filing whose text contains the phrase (or one
+of the phrases)
 (whitespace and case folded). A question expecting nothing (a cutoff before every filing)
 is a hit when no citation comes back. Section accuracy: the first citation is from an
 acceptable filing and section. Every citation is checked against the cutoff.
@@ -87,8 +88,11 @@ def score(
             hit = section_ok = not cites
         else:
             ok = {e["accession"]: set(e["sections"]) for e in expect}
-            phrase = _norm(q["evidence"])
-            hit = any(c["accession"] in ok and phrase in _norm(c["text"]) for c in cites)
+            ev = q["evidence"]
+            phrases = [_norm(p) for p in ([ev] if isinstance(ev, str) else ev)]
+            hit = any(
+                c["accession"] in ok and any(p in _norm(c["text"]) for p in phrases) for c in cites
+            )
             section_ok = bool(cites) and cites[0]["section"] in ok.get(cites[0]["accession"], ())
         first = f"{cites[0]['accession']}/{cites[0]['section']}" if cites else "-"
         report.outcomes.append(Outcome(q["id"], hit, section_ok, violations, seconds, first))

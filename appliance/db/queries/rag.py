@@ -141,13 +141,15 @@ class IndexRow:
     form: str
     item: str
     accession: str
+    tokens: int
     embedding: bytes
 
 
 def index_rows(conn: Connection, chunk_ids: Sequence[int] | None = None) -> Iterator[IndexRow]:
     """Every chunk (or the given ones) with its vector and filter metadata."""
     sql = (
-        "SELECT c.id, coalesce(f.cik, 0), f.filing_date, f.form, s.item, c.accession, v.embedding"
+        "SELECT c.id, coalesce(f.cik, 0), f.filing_date, f.form, s.item, c.accession, c.tokens,"
+        " v.embedding"
         " FROM chunks c JOIN sections s ON s.id = c.section_id"
         " JOIN filings f ON f.accession = c.accession"
         " JOIN chunk_vectors v ON v.chunk_id = c.id"
@@ -161,7 +163,7 @@ def index_rows(conn: Connection, chunk_ids: Sequence[int] | None = None) -> Iter
             sql + f" WHERE c.id IN ({','.join('?' * len(chunk_ids))})", list(chunk_ids)
         )
     for r in cursor:
-        yield IndexRow(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], bytes(r[6]))
+        yield IndexRow(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], int(r[6]), bytes(r[7]))
 
 
 def live_chunk_ids(conn: Connection) -> set[int]:
