@@ -14,11 +14,18 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from appliance.db.connection import Connection
+from appliance.db.queries.rag import CitationRow
+from appliance.errors import UnknownTicker
 from appliance.rag.chunking import split_units
 from appliance.rag.keyword import terms
+from appliance.rag.retrieve import Retriever, SearchRequest
 
-__all__ = ["Sentence", "compose", "no_answer"]
+__all__ = ["Sentence", "answer", "citation", "compose", "filing_url", "no_answer"]
+
+SEC_ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
 
 _NUMBER = re.compile(r"\$?\d[\d,.]*\s*(?:%|percent|million|billion|thousand)?")
 _QUANTITY = re.compile(
@@ -104,3 +111,47 @@ def no_answer(*, ticker: str | None, cutoff: str | None, company_named: bool) ->
     who = f"{ticker.upper()} " if ticker else "the named company's " if company_named else ""
     when = f" dated on or before {cutoff}" if cutoff else ""
     return f"No {who}filing{when} in the index answers this question, so there is nothing to cite."
+
+
+def filing_url(row: CitationRow) -> str | None:
+    """The filing's sec.gov Archives address (the stored one, else its index page)."""
+    if row.url:
+        return row.url
+    if row.cik:
+        folder = row.accession.replace("-", "")
+        return f"{SEC_ARCHIVES}/{row.cik}/{folder}/{row.accession}-index.html"
+    return None
+
+
+def citation(row: CitationRow, score: float) -> dict[str, Any]:
+    return {
+        "ticker": row.ticker,
+        "cik": row.cik,
+        "company": row.company,
+        "form": row.form,
+        "filing_date": row.filing_date,
+        "accession": row.accession,
+        "section": row.item,
+        "section_title": row.section_title,
+        "text": row.text,
+        "url": filing_url(row),
+        "score": round(score, 6),
+    }
+
+
+def answer(conn: Connection, retriever: Retriever, req: SearchRequest) -> dict[str, Any]:
+    """The Q&A response body: extractive answer, citations, and the cutoff it was as of.
+
+    Raises UnknownTicker when ``req.ticker`` is neither imported nor in the symbol map.
+    """
+    result = retriever.search(conn, req)
+    if result.unknown_ticker:
+        raise UnknownTicker(f"unknown ticker {req.ticker!r}: not in the symbol map")
+    cites = [citation(h.citation, h.score) for h in result.hits]
+    if cites:
+        text = compose(req.query, [c["text"] for c in cites])
+    else:
+        text = no_answer(
+            ticker=req.ticker, cutoff=req.cutoff, company_named=bool(result.plan.companies)
+        )
+    return {"answer": text, "citations": cites, "as_of": req.cutoff}

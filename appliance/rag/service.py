@@ -1,0 +1,79 @@
+"""The retrieval service the app runs: retriever + background indexer, started by the lifespan.
+
+``ctx.services["rag"]`` holds a :class:`RagService` once started. Handlers reach it through
+:func:`rag_service`, which answers 503 ``not_ready`` until the vector index is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from appliance.errors import NotReady
+from appliance.indexer import Acquire, BackgroundIndexer
+from appliance.rag.embedding import TextEmbedder
+from appliance.rag.index import Indexer
+from appliance.rag.retrieve import Retriever
+
+if TYPE_CHECKING:
+    from appliance.context import AppContext
+
+__all__ = ["RagService", "rag_service", "start_rag"]
+
+log = logging.getLogger("appliance.rag")
+COMPONENT = "retrieval"
+
+
+@dataclass
+class RagService:
+    embedder: TextEmbedder
+    retriever: Retriever
+    indexer: Indexer
+    background: BackgroundIndexer
+
+    @property
+    def ready(self) -> bool:
+        return self.background.ready.is_set()
+
+
+def rag_service(ctx: AppContext) -> RagService:
+    service: RagService | None = ctx.services.get("rag")
+    if service is None:
+        raise NotReady("filings search is not available: the embedding model is not loaded")
+    if not service.ready:
+        raise NotReady("filings search is starting: the vector index is loading")
+    return service
+
+
+def start_rag(
+    ctx: AppContext, embedder: TextEmbedder, acquire: Acquire, *, index_pending: bool = True
+) -> Callable[[], Any]:
+    """Create the service, start the indexer thread; returns the stop function."""
+    ctx.components.starting(COMPONENT, "loading the vector index")
+    retriever = Retriever(embedder)
+    indexer = Indexer(embedder)
+
+    def ready(chunks: int) -> None:
+        ctx.components.ready(COMPONENT, f"{chunks} chunks indexed")
+
+    def failed(reason: str) -> None:
+        ctx.components.failed(COMPONENT, reason)
+
+    background = BackgroundIndexer(
+        ctx.db,
+        retriever,
+        indexer,
+        acquire,
+        on_ready=ready,
+        on_failure=failed,
+        index_pending_on_start=index_pending,
+    )
+    ctx.services["rag"] = RagService(embedder, retriever, indexer, background)
+    background.start()
+
+    def stop() -> None:
+        background.stop()
+
+    return stop
