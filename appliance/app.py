@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, billing, filings, health, payments, symbols
+from appliance.api import accounts, billing, filings, health, ops, payments, qa, symbols
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
 from appliance.billing import payments as payments_service
@@ -26,6 +26,7 @@ from appliance.db.queries import meta
 from appliance.errors import ApplianceError, error_body
 from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
+from appliance.rag.service import retrieval_hook
 from appliance.settings import Settings
 
 log = logging.getLogger("appliance")
@@ -75,13 +76,15 @@ def build_routes() -> list[BaseRoute]:
         *payments.routes,
         *symbols.routes,
         *filings.routes,
+        *qa.routes,
+        *ops.routes,
     ]
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
     routes = build_routes()
     ctx = AppContext(settings=settings, metrics=Metrics(), components=Components(), routes=routes)
-    hooks = [payments_service.attach, *(startup_hooks or [])]
+    hooks = [payments_service.attach, retrieval_hook, *(startup_hooks or [])]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

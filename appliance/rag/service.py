@@ -20,7 +20,7 @@ from appliance.rag.retrieve import Retriever
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = ["RagService", "rag_service", "start_rag"]
+__all__ = ["RagService", "load_embedder", "rag_service", "retrieval_hook", "start_rag"]
 
 log = logging.getLogger("appliance.rag")
 COMPONENT = "retrieval"
@@ -45,6 +45,33 @@ def rag_service(ctx: AppContext) -> RagService:
     if not service.ready:
         raise NotReady("filings search is starting: the vector index is loading")
     return service
+
+
+def load_embedder(ctx: AppContext) -> TextEmbedder | None:
+    """The app's embedder: the one the models service registered, else loaded here."""
+    shared: TextEmbedder | None = ctx.services.get("embedder")
+    if shared is not None or not ctx.settings.load_models:
+        return shared
+    from appliance.nlp.embedder import Embedder
+    from appliance.nlp.paths import ModelPaths
+
+    return Embedder(ModelPaths.locate(ctx.settings.models_dir).embedder, threads=2)
+
+
+def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
+    """Lifespan hook: start retrieval and the indexer when an embedder is available."""
+    from appliance.rag.sources import acquire_for
+
+    embedder = load_embedder(ctx)
+    if embedder is None:
+        log.info("filings search disabled: models are not loaded (load_models = false)")
+        return None
+    return start_rag(
+        ctx,
+        embedder,
+        acquire_for(ctx.settings, ctx.db),
+        index_pending=ctx.settings.index_on_start,
+    )
 
 
 def start_rag(
