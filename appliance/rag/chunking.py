@@ -39,6 +39,12 @@ _ABBREVIATIONS = word_set(
 # something that can start a sentence.
 _BOUNDARY = re.compile(r"""[.!?]["'\u201d\u2019)\]]*\s+(?=["'\u201c\u2018(\[]?[A-Z0-9$\u2022])""")
 _LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.&]*)\.?$")
+# "Item 2. Properties", "Note 10. Leases": a numbered heading, not a sentence end.
+_NUMBERED = re.compile(
+    r"(?:\b(?:item|note|part|section|article|schedule|exhibit|rule)\s+[0-9ivx]{1,4}[a-z]?"
+    r"|^\s*\(?[0-9]{1,2}[a-z]?)$",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"\S+")
 
 
@@ -83,6 +89,9 @@ def _ends_sentence(text: str, dot: int) -> bool:
     """Whether the period at ``dot`` ends a sentence (not 'Inc.', 'U.S.', 'J. Smith')."""
     if text[dot] != ".":
         return True
+    line_start = text.rfind("\n", 0, dot) + 1
+    if _NUMBERED.search(text[max(line_start, dot - 24) : dot]):
+        return False
     m = _LAST_WORD.search(text, max(0, dot - 20), dot)
     if not m:
         return True

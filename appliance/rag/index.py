@@ -121,8 +121,13 @@ class Indexer:
         """Tokens of ``text`` without the special tokens (additive over words)."""
         return self.embedder.count_tokens(text) - self._specials
 
-    def pending(self, read: Callable[..., Any], accessions: Sequence[str] | None) -> list[Any]:
-        todo: list[q.SectionTodo] = read(q.pending_sections, self.policy.version, accessions)
+    def pending(
+        self,
+        read: Callable[..., Any],
+        accessions: Sequence[str] | None,
+        items: Sequence[str] | None = None,
+    ) -> list[Any]:
+        todo: list[q.SectionTodo] = read(q.pending_sections, self.policy.version, accessions, items)
         return todo
 
     def run(
@@ -131,18 +136,19 @@ class Indexer:
         write: Callable[..., Any],
         accessions: Sequence[str] | None = None,
         *,
+        items: Sequence[str] | None = None,
         on_progress: Callable[[IndexProgress], None] | None = None,
         on_stored: Callable[[list[int], list[int]], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> IndexResult:
-        """Index every pending section (of ``accessions``, or all).
+        """Index every pending section (of ``accessions`` and ``items``, or all).
 
         ``read(fn, *args)`` and ``write(fn, *args)`` run a query function on a connection,
         ``write`` inside a transaction. ``on_stored(removed_ids, new_ids)`` is called after each
         committed batch (to keep the in-memory index in step).
         """
         started = time.perf_counter()
-        todo = self.pending(read, accessions)
+        todo = self.pending(read, accessions, items)
         progress = IndexProgress(sections_total=len(todo))
         result = IndexResult(0, 0, 0, 0.0)
         if on_progress:

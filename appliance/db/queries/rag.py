@@ -48,16 +48,20 @@ class SectionTodo:
 
 
 def pending_sections(
-    conn: Connection, policy: str, accessions: Sequence[str] | None = None
+    conn: Connection,
+    policy: str,
+    accessions: Sequence[str] | None = None,
+    items: Sequence[str] | None = None,
 ) -> list[SectionTodo]:
     """Sections never indexed, or indexed under another chunking policy; oldest filing first."""
     where = ""
     params: list[Any] = [policy]
-    if accessions is not None:
-        if not accessions:
-            return []
-        where = f" AND s.accession IN ({','.join('?' * len(accessions))})"
-        params.extend(accessions)
+    for column, values in (("s.accession", accessions), ("s.item", items)):
+        if values is not None:
+            if not values:
+                return []
+            where += f" AND {column} IN ({','.join('?' * len(values))})"
+            params.extend(values)
     rows = conn.execute(
         "SELECT s.id, s.accession, s.item, s.title, f.cik, f.ticker, f.company, f.form,"
         " f.filing_date, f.period_of_report, s.char_count"
