@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -78,7 +79,7 @@ def test_chunks_cover_the_section_in_order_and_break_at_sentences(
     missing = [i for i, ch in enumerate(text) if not ch.isspace() and not covered[i]]
     assert missing == []
     # Consecutive chunks overlap by whole sentences, at most the overlap budget.
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         if b.start < a.end:
             shared = text[b.start : a.end]
             assert _count(embedder)(shared) <= policy.overlap
