@@ -81,7 +81,8 @@ def main(n: int = 100_000) -> None:
     }
     base = _median_ms(baseline, queries)
     print(
-        f"vectors: n={n} dim={DIM} k={K} load={load_s:.2f}s threads(OPENBLAS)={os.environ.get('OPENBLAS_NUM_THREADS')}"
+        f"vectors: n={n} dim={DIM} k={K} load={load_s:.2f}s"
+        f" OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}"
     )
     print(f"  {'exact numpy scan (baseline)':32s} p50 {base:8.3f} ms   1.00x")
     for name, flt in cases.items():
@@ -94,7 +95,8 @@ def main(n: int = 100_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         conn = connect(Path(tmp) / "v.db", synchronous="NORMAL")
         conn.execute(
-            "CREATE VIRTUAL TABLE v USING vec0(id INTEGER PRIMARY KEY, e int8[384] distance_metric=cosine)"
+            "CREATE VIRTUAL TABLE v USING vec0("
+            "id INTEGER PRIMARY KEY, e int8[384] distance_metric=cosine)"
         )
         codes = quantize(vecs)
         conn.execute("BEGIN")
