@@ -50,13 +50,17 @@ Acquire = Callable[[JobContext], Acquired]
 
 
 class BackgroundIndexer:
-    """Runs queued jobs one at a time on a daemon thread named ``indexer``."""
+    """Runs queued jobs one at a time on a daemon thread named ``indexer``.
+
+    With no ``indexer`` (no embedding model) the thread loads the index for keyword search
+    and leaves jobs queued for a start that has the model.
+    """
 
     def __init__(
         self,
         db: Database,
         retriever: Retriever,
-        indexer: Indexer,
+        indexer: Indexer | None,
         acquire: Acquire,
         *,
         poll_seconds: float = 2.0,
@@ -114,6 +118,8 @@ class BackgroundIndexer:
             self.ready.set()
             if self.on_ready:
                 self.on_ready(loaded)
+            if self.indexer is None:
+                return
             if self.index_pending_on_start:
                 pending = self.db.read_sync(_pending_count, self.indexer)
                 if pending:
@@ -135,10 +141,23 @@ class BackgroundIndexer:
             if job is None:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
+                self._follow_other_writers()
                 continue
             self._run(job)
 
+    def _follow_other_writers(self) -> None:
+        """Chunks indexed by another process (``appliance index`` beside a running server)
+        become searchable here too: compare counts while idle, re-sync when they differ."""
+        try:
+            stored = self.db.read_sync(_chunk_count)
+            if stored != len(self.retriever.index):
+                self.db.read_sync(self.retriever.sync)
+        except Exception:
+            log.exception("could not re-sync the vector index")
+
     def _run(self, job: jq.Job) -> None:
+        assert self.indexer is not None
+        indexer = self.indexer
         self.current = job.id
         log.info("indexing job %d (%s) started", job.id, job.ticker)
         try:
@@ -166,7 +185,7 @@ class BackgroundIndexer:
                 self.db.read_sync(self.retriever.apply, removed, new)
 
             self.db.read_sync(self.retriever.refresh)
-            self.indexer.run(
+            indexer.run(
                 self.db.read_sync,
                 self.db.write_sync,
                 accessions,
@@ -188,6 +207,12 @@ class BackgroundIndexer:
                 log.exception("could not record the failure of job %d", job.id)
         finally:
             self.current = None
+
+
+def _chunk_count(conn: Any) -> int:
+    from appliance.db.queries import rag as rq
+
+    return rq.chunk_count(conn)
 
 
 def _pending_count(conn: Any, indexer: Indexer) -> int:

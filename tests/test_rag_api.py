@@ -13,7 +13,6 @@ import pytest
 from starlette.testclient import TestClient
 
 from appliance.app import create_app
-from appliance.bootstrap import initialize
 from appliance.db.connection import connect
 from appliance.settings import Settings
 from tests.conftest import auth, make_user
@@ -246,11 +245,25 @@ def test_api_stays_responsive_and_jobs_resume_after_restart(
     assert after[0] > chunks and after[0] == after[1] == after[2]
 
 
-def test_qa_is_503_without_models(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "d", load_models=False)
-    key = initialize(settings).admin_api_key
-    assert key
+def test_without_models_search_is_keyword_only_and_jobs_wait(rag_data: Path) -> None:
+    settings = make_settings(rag_data, load_models=False)
+    from appliance import accounts
+    from appliance.cli.common import write
+
+    key = write(settings, accounts.create_user, "kw@example.com", None, is_admin=True).api_key
     with TestClient(create_app(settings)) as c:
-        r = c.post("/v1/qa/filings", json={"query": "revenue"}, headers=auth(key))
-        assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
-        assert c.get("/readyz").status_code == 200
+        _wait_ready(c)
+        assert "keyword search only" in c.get("/readyz").json()["components"]["retrieval"]["detail"]
+        r = c.post(
+            "/v1/qa/filings",
+            json={"query": "full-time equivalent employees", "cutoff": "2025-06-01"},
+            headers=auth(key),
+        )
+        assert r.status_code == 200
+        cites = r.json()["citations"]
+        assert cites and all(x["filing_date"] <= "2025-06-01" for x in cites)
+        job = c.post("/ops/index?ticker=AAPL", headers=auth(key))
+        assert job.status_code == 202
+        time.sleep(0.5)
+        again = c.get(f"/ops/jobs/{job.json()['job_id']}", headers=auth(key)).json()
+        assert again["status"] == "queued"

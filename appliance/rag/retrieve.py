@@ -191,7 +191,8 @@ class Retriever:
     :meth:`apply` after each committed batch and :meth:`refresh` after imports.
     """
 
-    def __init__(self, embedder: TextEmbedder, tuning: Tuning | None = None) -> None:
+    def __init__(self, embedder: TextEmbedder | None, tuning: Tuning | None = None) -> None:
+        # Without an embedder (models not loaded) search is keyword-only over what is indexed.
         self.embedder = embedder
         self.tuning = tuning or Tuning()
         self.index = VectorIndex()
@@ -301,9 +302,9 @@ class Retriever:
         flt = SearchFilter(
             companies=companies, max_day=max_day, forms=form_codes, sections=section_codes
         )
-        qvec = self.embedder.embed([req.query])[0]
+        qvec = self.embedder.embed([req.query])[0] if self.embedder is not None else None
         t1 = time.perf_counter()
-        dense = self.index.search(qvec, t.candidates, flt)
+        dense = self.index.search(qvec, t.candidates, flt) if qvec is not None else []
         t2 = time.perf_counter()
         match = keyword.fts_query(req.query)
         kw: list[tuple[int, float]] = []
@@ -420,7 +421,7 @@ class Retriever:
     def _mmr(
         self,
         fused: list[tuple[int, float, float, int | None, int | None]],
-        qvec: np.ndarray,
+        qvec: np.ndarray | None,
         k: int,
     ) -> list[tuple[int, float, float, int | None, int | None]]:
         t = self.tuning
@@ -428,7 +429,7 @@ class Retriever:
         if not pool:
             return []
         vecs = self.index.vectors_for([c for c, *_ in pool])
-        cos = vecs @ qvec
+        cos = vecs @ qvec if qvec is not None else np.full(len(pool), np.nan, np.float32)
         pool = [
             (c, s, float(cos[i]) if np.isnan(cs) else cs, dr, kr)
             for i, (c, s, cs, dr, kr) in enumerate(pool)

@@ -28,9 +28,9 @@ COMPONENT = "retrieval"
 
 @dataclass
 class RagService:
-    embedder: TextEmbedder
+    embedder: TextEmbedder | None  # None: keyword-only search, indexing paused
     retriever: Retriever
-    indexer: Indexer
+    indexer: Indexer | None
     background: BackgroundIndexer
 
     @property
@@ -41,7 +41,7 @@ class RagService:
 def rag_service(ctx: AppContext) -> RagService:
     service: RagService | None = ctx.services.get("rag")
     if service is None:
-        raise NotReady("filings search is not available: the embedding model is not loaded")
+        raise NotReady("filings search is not available")
     if not service.ready:
         raise NotReady("filings search is starting: the vector index is loading")
     return service
@@ -64,8 +64,7 @@ def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
 
     embedder = load_embedder(ctx)
     if embedder is None:
-        log.info("filings search disabled: models are not loaded (load_models = false)")
-        return None
+        log.info("models not loaded: filings search is keyword-only and indexing is paused")
     return start_rag(
         ctx,
         embedder,
@@ -75,15 +74,24 @@ def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
 
 
 def start_rag(
-    ctx: AppContext, embedder: TextEmbedder, acquire: Acquire, *, index_pending: bool = True
+    ctx: AppContext,
+    embedder: TextEmbedder | None,
+    acquire: Acquire,
+    *,
+    index_pending: bool = True,
 ) -> Callable[[], Any]:
-    """Create the service, start the indexer thread; returns the stop function."""
+    """Create the service, start the indexer thread; returns the stop function.
+
+    Without an embedder the service still answers (keyword search over what is indexed)
+    and accepts jobs, which wait in the queue for a start with the models loaded.
+    """
     ctx.components.starting(COMPONENT, "loading the vector index")
     retriever = Retriever(embedder)
-    indexer = Indexer(embedder)
+    indexer = Indexer(embedder) if embedder is not None else None
 
     def ready(chunks: int) -> None:
-        ctx.components.ready(COMPONENT, f"{chunks} chunks indexed")
+        mode = "" if indexer else " (models not loaded: keyword search only, indexing paused)"
+        ctx.components.ready(COMPONENT, f"{chunks} chunks indexed{mode}")
 
     def failed(reason: str) -> None:
         ctx.components.failed(COMPONENT, reason)

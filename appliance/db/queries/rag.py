@@ -53,7 +53,11 @@ def pending_sections(
     accessions: Sequence[str] | None = None,
     items: Sequence[str] | None = None,
 ) -> list[SectionTodo]:
-    """Sections never indexed, or indexed under another chunking policy; oldest filing first."""
+    """Sections never indexed, or indexed under another chunking policy.
+
+    Newest filing first: on a first start the filing most questions are about becomes
+    searchable first.
+    """
     where = ""
     params: list[Any] = [policy]
     for column, values in (("s.accession", accessions), ("s.item", items)):
@@ -68,7 +72,7 @@ def pending_sections(
         " FROM sections s JOIN filings f ON f.accession = s.accession"
         " LEFT JOIN indexed_sections i ON i.section_id = s.id"
         " WHERE (i.section_id IS NULL OR i.policy != ?)" + where + ""
-        " ORDER BY f.filing_date, s.accession, s.ordinal",
+        " ORDER BY f.filing_date DESC, s.accession, s.ordinal",
         params,
     ).fetchall()
     return [SectionTodo(*tuple(r)) for r in rows]
