@@ -23,7 +23,15 @@ from appliance.rag.chunking import split_units
 from appliance.rag.keyword import terms
 from appliance.rag.retrieve import Retriever, SearchRequest
 
-__all__ = ["Sentence", "answer", "citation", "compose", "filing_url", "no_answer"]
+__all__ = [
+    "Sentence",
+    "answer",
+    "citation",
+    "compose",
+    "evidence_scores",
+    "filing_url",
+    "no_answer",
+]
 
 SEC_ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
 
@@ -59,18 +67,18 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-def best_sentences(question: str, chunks: Sequence[str], limit: int = 3) -> list[Sentence]:
+def _scored(question: str, chunks: Sequence[str]) -> list[Sentence]:
+    """Every sentence of the chunks that shares a content word with the question, scored
+    (without the rank decay)."""
     q_terms = {_stem(t) for t in terms(question)}
     wants_figure = bool(_QUANTITY.search(question))
     candidates: list[tuple[int, str, set[str]]] = []
     for n, chunk in enumerate(chunks):
         for s in _sentences(chunk):
             candidates.append((n, s, {_stem(t) for t in terms(s)}))
-    if not candidates:
-        return []
     df = Counter(t for _, _, ts in candidates for t in ts & q_terms)
     total = len(candidates)
-    scored: list[Sentence] = []
+    out: list[Sentence] = []
     for n, s, ts in candidates:
         matched = ts & q_terms
         if not matched:
@@ -78,8 +86,23 @@ def best_sentences(question: str, chunks: Sequence[str], limit: int = 3) -> list
         score = sum(math.log(1 + total / df[t]) for t in matched)
         if wants_figure and _NUMBER.search(s):
             score *= 1.3
-        score /= 1.0 + 0.15 * n
-        scored.append(Sentence(s, n + 1, score))
+        out.append(Sentence(s, n + 1, score))
+    return out
+
+
+def evidence_scores(question: str, chunks: Sequence[str]) -> list[float]:
+    """Per chunk, the score of its best sentence for the question (0 when none matches)."""
+    best = [0.0] * len(chunks)
+    for s in _scored(question, chunks):
+        best[s.citation - 1] = max(best[s.citation - 1], s.score)
+    return best
+
+
+def best_sentences(question: str, chunks: Sequence[str], limit: int = 3) -> list[Sentence]:
+    scored = [
+        Sentence(s.text, s.citation, s.score / (1.0 + 0.15 * (s.citation - 1)))
+        for s in _scored(question, chunks)
+    ]
     scored.sort(key=lambda x: -x.score)
     chosen: list[Sentence] = []
     seen: set[str] = set()

@@ -59,8 +59,8 @@ class ChunkPolicy:
     """
 
     max_tokens: int = 256
-    target: int = 200
-    overlap: int = 40
+    target: int = 128
+    overlap: int = 32
     min_tokens: int = 12  # a lone fragment shorter than this joins its neighbour
 
     @property
