@@ -163,15 +163,15 @@ class BackgroundIndexer:
         try:
             if job.ticker == jq.ALL:
                 accessions: Sequence[str] | None = None
-                source = "database"
+                self.db.write_sync(_progress, job.id, "indexing", "database")
             else:
 
                 def report(phase: str) -> None:
                     self.db.write_sync(_progress, job.id, phase)
 
                 got = self.acquire(JobContext(job, report))
-                accessions, source = got.accessions, got.source
-                self.db.write_sync(_progress, job.id, "indexing", source, len(got.accessions))
+                accessions = got.accessions
+                self.db.write_sync(_progress, job.id, "indexing", got.source, len(got.accessions))
             if self._stop.is_set():
                 self.db.write_sync(jq.requeue, job.id)
                 return

@@ -70,3 +70,14 @@ def test_extractive_answer_marks_citations() -> None:
     assert "166,000 full-time equivalent employees. [1]" in text
     assert "weather" not in text
     assert "2024-01-01" in no_answer(ticker="AAPL", cutoff="2024-01-01", company_named=False)
+
+
+def test_context_words_do_not_pick_the_answer() -> None:
+    chunks = [
+        "As of September 27, 2025, the Company had approximately 166,000 full-time "
+        "equivalent employees.",
+        "The Company offers programs through Apple University on leadership and Apple culture.",
+    ]
+    header = "Apple Inc. (AAPL) 10-K for fiscal year 2025. Item 1. Business."
+    text = compose("How many employees does Apple have?", chunks, context=header)
+    assert text.startswith("As of September 27, 2025") and "Apple University" not in text

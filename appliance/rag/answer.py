@@ -67,10 +67,17 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-def _scored(question: str, chunks: Sequence[str]) -> list[Sentence]:
+def _scored(question: str, chunks: Sequence[str], context: str = "") -> list[Sentence]:
     """Every sentence of the chunks that shares a content word with the question, scored
-    (without the rank decay)."""
+    (without the rank decay).
+
+    Words of the question that only set its context (the company, the form, the Item: the
+    words of the cited chunks' headers) do not score: every cited sentence is already about
+    Apple's 10-K, and "Apple University" is no answer to "How many employees does Apple have".
+    """
     q_terms = {_stem(t) for t in terms(question)}
+    focus = q_terms - {_stem(t) for t in terms(context)}
+    q_terms = focus or q_terms
     wants_figure = bool(_QUANTITY.search(question))
     candidates: list[tuple[int, str, set[str]]] = []
     for n, chunk in enumerate(chunks):
@@ -90,18 +97,20 @@ def _scored(question: str, chunks: Sequence[str]) -> list[Sentence]:
     return out
 
 
-def evidence_scores(question: str, chunks: Sequence[str]) -> list[float]:
+def evidence_scores(question: str, chunks: Sequence[str], context: str = "") -> list[float]:
     """Per chunk, the score of its best sentence for the question (0 when none matches)."""
     best = [0.0] * len(chunks)
-    for s in _scored(question, chunks):
+    for s in _scored(question, chunks, context):
         best[s.citation - 1] = max(best[s.citation - 1], s.score)
     return best
 
 
-def best_sentences(question: str, chunks: Sequence[str], limit: int = 3) -> list[Sentence]:
+def best_sentences(
+    question: str, chunks: Sequence[str], limit: int = 3, context: str = ""
+) -> list[Sentence]:
     scored = [
         Sentence(s.text, s.citation, s.score / (1.0 + 0.15 * (s.citation - 1)))
-        for s in _scored(question, chunks)
+        for s in _scored(question, chunks, context)
     ]
     scored.sort(key=lambda x: -x.score)
     chosen: list[Sentence] = []
@@ -121,9 +130,13 @@ def best_sentences(question: str, chunks: Sequence[str], limit: int = 3) -> list
     return chosen
 
 
-def compose(question: str, chunks: Sequence[str], limit: int = 3) -> str:
-    """The answer text: best sentences, each followed by its citation number ``[n]``."""
-    chosen = best_sentences(question, chunks, limit)
+def compose(question: str, chunks: Sequence[str], limit: int = 3, context: str = "") -> str:
+    """The answer text: best sentences, each followed by its citation number ``[n]``.
+
+    ``context``: text whose words set the question's context rather than its subject (the
+    cited chunks' headers).
+    """
+    chosen = best_sentences(question, chunks, limit, context)
     if not chosen and chunks:
         first = _sentences(chunks[0]) or [" ".join(chunks[0].split())[:_MAX_SENTENCE]]
         chosen = [Sentence(first[0], 1, 0.0)]
@@ -172,7 +185,8 @@ def answer(conn: Connection, retriever: Retriever, req: SearchRequest) -> dict[s
         raise UnknownTicker(f"unknown ticker {req.ticker!r}: not in the symbol map")
     cites = [citation(h.citation, h.score) for h in result.hits]
     if cites:
-        text = compose(req.query, [c["text"] for c in cites])
+        headers = " ".join(h.citation.header for h in result.hits)
+        text = compose(req.query, [c["text"] for c in cites], context=headers)
     else:
         text = no_answer(
             ticker=req.ticker, cutoff=req.cutoff, company_named=bool(result.plan.companies)
