@@ -408,6 +408,8 @@ class Retriever:
                     if plan.years:
                         if info.fiscal_year in plan.years:
                             boost += t.year_boost
+                        elif int(info.filing_date[:4]) in plan.years:
+                            boost += t.year_boost / 2  # "the 10-K filed in 2025"
                     elif row.accession in newest:
                         boost += t.latest_boost if plan.latest else t.recency_boost
                     if plan.form_hint and info.family == plan.form_hint:
