@@ -32,7 +32,9 @@ def admin(rag_settings: Settings) -> str:
     from appliance import accounts
     from appliance.cli.common import write
 
-    created = write(rag_settings, accounts.create_user, "ops@example.com", None, is_admin=True)
+    created = write(
+        rag_settings, accounts.create_user, "ops@example.com", None, is_admin=True, credits=10_000
+    )
     return created.api_key
 
 
@@ -121,6 +123,19 @@ def test_qa_bad_input_is_400(app_client: TestClient, admin: str, payload: dict[s
     r = app_client.post("/v1/qa/filings", json=payload, headers=auth(admin))
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "invalid_payload"
+
+
+def test_qa_is_billed_and_refunded_when_it_fails(app_client: TestClient, admin: str) -> None:
+    user = make_user(app_client, admin, "payg@example.com")  # the free monthly allowance
+    key = auth(user["api_key"])
+    quota = app_client.get("/v1/quota", headers=key).json()["remaining"]
+    r = app_client.post("/v1/qa/filings", json={"query": "cybersecurity"}, headers=key)
+    assert r.status_code == 200 and r.headers["x-credits-remaining"] == str(quota - 1)
+    r = app_client.post("/v1/qa/filings", json={"query": "x", "ticker": "ZZZZZ"}, headers=key)
+    assert r.status_code == 404  # unknown ticker: refunded
+    r = app_client.post("/v1/qa/filings", json={"query": ""}, headers=key)
+    assert r.status_code == 400  # rejected before any spend
+    assert app_client.get("/v1/quota", headers=key).json()["remaining"] == quota - 1
 
 
 def test_qa_needs_auth_and_known_ticker(app_client: TestClient, admin: str) -> None:
@@ -221,6 +236,7 @@ def test_api_stays_responsive_and_jobs_resume_after_restart(
             assert r.status_code == 200 and r.json()["citations"]
             answers.append(time.perf_counter() - t)
             running = c.get(f"/ops/jobs/{job['job_id']}", headers=auth(admin)).json()
+            time.sleep(0.1)  # under the billable rate limit
         assert running["status"] == "running" and running["progress"]["done"] > 0
     # The event loop never waited on the indexer.
     assert statistics.median(health) < 0.05 and max(health) < 1.0
@@ -250,7 +266,9 @@ def test_without_models_search_is_keyword_only_and_jobs_wait(rag_data: Path) -> 
     from appliance import accounts
     from appliance.cli.common import write
 
-    key = write(settings, accounts.create_user, "kw@example.com", None, is_admin=True).api_key
+    key = write(
+        settings, accounts.create_user, "kw@example.com", None, is_admin=True, credits=100
+    ).api_key
     with TestClient(create_app(settings)) as c:
         _wait_ready(c)
         assert "keyword search only" in c.get("/readyz").json()["components"]["retrieval"]["detail"]

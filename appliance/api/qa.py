@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from appliance.api.responses import JSON
 from appliance.auth import current_user
 from appliance.context import AppContext, get_ctx
 from appliance.openapi import spec
@@ -81,15 +80,16 @@ async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any]:
 
 
 @spec(
-    "Answer a question from filings, with citations (point-in-time with `cutoff`)",
+    "Answer a question from filings, with citations (billable: cost_qa credits)",
     body=QARequest,
-    statuses=(200, 400, 401, 404, 503),
+    statuses=(200, 400, 401, 402, 404, 409, 422, 429, 503),
     tags=("filings",),
 )
 async def qa_filings(request: Request) -> Response:
     current_user(request)
-    body = await parse_json(request, QARequest)
-    return JSON(await ask(get_ctx(request), body))
+    body = await parse_json(request, QARequest)  # a 400 costs nothing
+    ctx = get_ctx(request)
+    return await ctx.billing.run(request, "qa", ctx.settings.cost_qa, lambda: ask(ctx, body))
 
 
 routes = [Route("/v1/qa/filings", qa_filings, methods=["POST"])]
