@@ -285,3 +285,31 @@ def test_without_models_search_is_keyword_only_and_jobs_wait(rag_data: Path) -> 
         time.sleep(0.5)
         again = c.get(f"/ops/jobs/{job.json()['job_id']}", headers=auth(key)).json()
         assert again["status"] == "queued"
+
+
+def test_a_job_that_cannot_get_its_filings_fails_with_the_reason(rag_data: Path) -> None:
+    from appliance import accounts
+    from appliance.cli.common import write
+    from tests.live import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = make_settings(
+        rag_data,
+        edgar_user_agent="Appliance Tests tests@example.com",
+        edgar_www_url=dead,
+        edgar_data_url=dead,
+        edgar_max_retries=0,
+        edgar_timeout_seconds=2,
+    )
+    key = write(
+        settings, accounts.create_user, "fail@example.com", None, is_admin=True, credits=10
+    ).api_key
+    with TestClient(create_app(settings)) as c:
+        _wait_ready(c)
+        job = c.post("/ops/index?ticker=MSFT", headers=auth(key)).json()
+        failed = _wait_job(c, key, job["job_id"], {"done", "failed"}, timeout=60)
+        assert failed["status"] == "failed" and failed["error"], failed
+        assert failed["finished_at"] and failed["attempts"] == 1
+        # A failed job is not live: asking again queues a new one.
+        again = c.post("/ops/index?ticker=MSFT", headers=auth(key)).json()
+        assert again["job_id"] != job["job_id"]
