@@ -83,6 +83,18 @@ class BackgroundIndexer:
         self.current: int | None = None
 
     # ----- lifecycle -----
+    def load(self) -> int:
+        """Re-queue interrupted jobs and load the vector index (start-up, before serving)."""
+        resumed = self.db.write_sync(jq.requeue_interrupted)
+        if resumed:
+            log.info("re-queued %d interrupted indexing job(s)", resumed)
+        loaded: int = self.db.read_sync(self.retriever.load)
+        log.info("vector index loaded: %d chunks", loaded)
+        self.ready.set()
+        if self.on_ready:
+            self.on_ready(loaded)
+        return loaded
+
     def start(self) -> None:
         if self._thread is not None:
             return
@@ -110,14 +122,8 @@ class BackgroundIndexer:
     # ----- the thread -----
     def _main(self) -> None:
         try:
-            resumed = self.db.write_sync(jq.requeue_interrupted)
-            if resumed:
-                log.info("re-queued %d interrupted indexing job(s)", resumed)
-            loaded = self.db.read_sync(self.retriever.load)
-            log.info("vector index loaded: %d chunks", loaded)
-            self.ready.set()
-            if self.on_ready:
-                self.on_ready(loaded)
+            if not self.ready.is_set():
+                self.load()
             if self.indexer is None:
                 return
             if self.index_pending_on_start:

@@ -106,6 +106,9 @@ def start_rag(
         index_pending_on_start=index_pending,
     )
     ctx.services["rag"] = RagService(embedder, retriever, indexer, background)
+    # Loaded before the app serves (about a second per 100k chunks), so /readyz is 200 and
+    # every answer searches the whole index from the first request.
+    background.load()
     background.start()
 
     def stop() -> None:
