@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, billing, filings, health, nlp, payments, symbols
+from appliance.api import accounts, billing, filings, health, nlp, ops, payments, qa, symbols
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
 from appliance.billing import payments as payments_service
@@ -28,6 +28,7 @@ from appliance.errors import ApplianceError, error_body
 from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
 from appliance.nlp.service import models_hook
+from appliance.rag.service import retrieval_hook
 from appliance.settings import Settings
 
 log = logging.getLogger("appliance")
@@ -78,13 +79,16 @@ def build_routes() -> list[BaseRoute]:
         *symbols.routes,
         *filings.routes,
         *nlp.routes,
+        *qa.routes,
+        *ops.routes,
     ]
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
     routes = build_routes()
     ctx = AppContext(settings=settings, metrics=Metrics(), components=Components(), routes=routes)
-    hooks = [payments_service.attach, models_hook, *(startup_hooks or [])]
+    # models_hook first: it registers the embedder the retrieval hook shares.
+    hooks = [payments_service.attach, models_hook, retrieval_hook, *(startup_hooks or [])]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

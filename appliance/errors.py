@@ -75,3 +75,7 @@ def error_body(code: str, message: str, request_id: str, details: Any = None) ->
     if details is not None:
         err["details"] = details
     return {"error": err}
+
+
+class UnknownTicker(NotFound):
+    code = "unknown_ticker"

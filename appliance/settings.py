@@ -190,6 +190,13 @@ class Settings(BaseSettings):
             return self.payment_provider
         return "stripe" if self.stripe_secret_key else "disabled"
 
+    # --- retrieval ---
+    index_on_start: bool = Field(
+        True,
+        description="At start-up, queue indexing of imported filings not yet indexed (the "
+        "bundled sample on a first start).",
+    )
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "appliance.sqlite3"

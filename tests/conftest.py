@@ -51,3 +51,30 @@ def make_user(client: TestClient, admin_key: str, email: str, **extra: Any) -> d
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Any:
+    """The real int8 MiniLM embedder (built by ``make models``)."""
+    from appliance.nlp.embedder import Embedder
+    from appliance.nlp.paths import ModelPaths
+
+    return Embedder(ModelPaths.locate().embedder, threads=2)
+
+
+@pytest.fixture(scope="session")
+def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
+    """A data dir with the Apple sample imported and a few Items indexed (built once)."""
+    from tests.rag_support import build_index
+
+    data_dir = tmp_path_factory.mktemp("rag") / "data"
+    build_index(data_dir, embedder)
+    return data_dir
+
+
+@pytest.fixture
+def rag_data(tmp_path: Path, rag_template: Path) -> Path:
+    """A private copy of the indexed data dir."""
+    from tests.rag_support import copy_data_dir
+
+    return copy_data_dir(rag_template, tmp_path / "data")

@@ -11,10 +11,20 @@ import sys
 from collections.abc import Sequence
 
 from appliance import __version__
-from appliance.cli import admin, billing, filings, license, payments, serve, symbols, users
+from appliance.cli import (
+    admin,
+    billing,
+    filings,
+    index,
+    license,
+    payments,
+    serve,
+    symbols,
+    users,
+)
 from appliance.errors import ApplianceError
 
-COMMAND_MODULES = [serve, admin, users, billing, license, payments, symbols, filings]
+COMMAND_MODULES = [serve, admin, users, billing, license, payments, symbols, filings, index]
 
 
 def build_parser() -> argparse.ArgumentParser:

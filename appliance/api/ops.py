@@ -1,0 +1,90 @@
+"""Operations (admin): indexing jobs."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from appliance.api.responses import JSON
+from appliance.auth import current_admin
+from appliance.context import get_ctx
+from appliance.db.connection import MAX_SQL_INT
+from appliance.db.queries import jobs as jq
+from appliance.db.queries import rag as rq
+from appliance.errors import NotFound, UnknownTicker
+from appliance.openapi import spec
+from appliance.rag.service import rag_service
+from appliance.validation import parse_query
+
+_TICKER = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}$"
+
+
+class IndexQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ticker: str = Field(min_length=1, max_length=12, pattern=_TICKER)
+
+
+class JobsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(None, pattern=r"^(queued|running|done|failed)$")
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=MAX_SQL_INT)
+
+
+@spec(
+    "Queue 'get this ticker's filings and index them' (admin); 202 with the job",
+    query=IndexQuery,
+    statuses=(202, 400, 403, 404, 503),
+    tags=("operations",),
+)
+async def index_ticker(request: Request) -> Response:
+    user = current_admin(request)
+    params = parse_query(request, IndexQuery)
+    ctx = get_ctx(request)
+    service = rag_service(ctx)
+    ticker = params.ticker.upper()
+    cik = await ctx.db.read(rq.resolve_ticker, ticker)
+    inbox = ctx.settings.data_dir / "inbox" / ticker
+    if cik is None and not (re.fullmatch(r"[A-Z0-9.\-]+", ticker) and inbox.is_dir()):
+        raise UnknownTicker(f"unknown ticker {ticker!r}: not in the symbol map")
+    job, _created = await ctx.db.write(jq.enqueue, ticker, cik, user.id)
+    service.background.wake()
+    return JSON({**job.public(), "job_id": job.id, "status": job.status}, status_code=202)
+
+
+@spec(
+    "One indexing job: state and progress (admin)", statuses=(200, 403, 404), tags=("operations",)
+)
+async def get_job(request: Request) -> Response:
+    current_admin(request)
+    job_id = request.path_params["job_id"]
+    job = None if job_id > MAX_SQL_INT else await get_ctx(request).db.read(jq.get, job_id)
+    if job is None:
+        raise NotFound(f"no indexing job with id {job_id}")
+    return JSON(job.public())
+
+
+@spec(
+    "Indexing jobs, newest first (admin)",
+    query=JobsQuery,
+    statuses=(200, 403),
+    tags=("operations",),
+)
+async def list_jobs(request: Request) -> Response:
+    current_admin(request)
+    params = parse_query(request, JobsQuery)
+    jobs = await get_ctx(request).db.read(
+        jq.list_jobs, status=params.status, limit=params.limit, offset=params.offset
+    )
+    return JSON({"jobs": [j.public() for j in jobs]})
+
+
+routes = [
+    Route("/ops/index", index_ticker, methods=["POST"]),
+    Route("/ops/jobs", list_jobs, methods=["GET"]),
+    Route("/ops/jobs/{job_id:int}", get_job, methods=["GET"]),
+]

@@ -1,0 +1,171 @@
+"""The background indexer's durable job queue (``index_jobs``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.db.connection import Connection
+
+__all__ = [
+    "ALL",
+    "Job",
+    "claim_next",
+    "enqueue",
+    "finish",
+    "get",
+    "list_jobs",
+    "progress",
+    "requeue",
+    "requeue_interrupted",
+]
+
+ALL = "*"  # the ticker of a job that indexes every imported filing not yet indexed
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
+_COLS = (
+    "id, ticker, cik, status, source, phase, progress_done, progress_total, filings, chunks,"
+    " attempts, error, requested_by, created_at, started_at, updated_at, finished_at"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    ticker: str
+    cik: int | None
+    status: str
+    source: str | None
+    phase: str | None
+    progress_done: int
+    progress_total: int
+    filings: int
+    chunks: int
+    attempts: int
+    error: str | None
+    requested_by: int | None
+    created_at: str
+    started_at: str | None
+    updated_at: str
+    finished_at: str | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "job_id": self.id,
+            "ticker": None if self.ticker == ALL else self.ticker,
+            "status": self.status,
+            "source": self.source,
+            "phase": self.phase,
+            "progress": {
+                "done": self.progress_done,
+                "total": self.progress_total,
+                "filings": self.filings,
+                "chunks": self.chunks,
+            },
+            "attempts": self.attempts,
+            "error": self.error,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+            "finished_at": self.finished_at,
+        }
+
+
+def _job(row: Any) -> Job:
+    return Job(*tuple(row))
+
+
+def get(conn: Connection, job_id: int) -> Job | None:
+    row = conn.execute(f"SELECT {_COLS} FROM index_jobs WHERE id = ?", (job_id,)).fetchone()
+    return None if row is None else _job(row)
+
+
+def enqueue(
+    conn: Connection, ticker: str, cik: int | None, requested_by: int | None
+) -> tuple[Job, bool]:
+    """The live (queued or running) job for ``ticker``, or a new queued one.
+
+    Returns ``(job, created)``. A partial unique index guarantees one live job per ticker
+    even if two requests race (both run inside the single writer anyway).
+    """
+    row = conn.execute(
+        f"SELECT {_COLS} FROM index_jobs WHERE ticker = ? AND status IN ('queued', 'running')",
+        (ticker,),
+    ).fetchone()
+    if row is not None:
+        return _job(row), False
+    row = conn.execute(
+        f"INSERT INTO index_jobs (ticker, cik, requested_by) VALUES (?, ?, ?) RETURNING {_COLS}",
+        (ticker, cik, requested_by),
+    ).fetchone()
+    return _job(row), True
+
+
+def claim_next(conn: Connection) -> Job | None:
+    """Mark the oldest queued job running and return it (None when the queue is empty)."""
+    row = conn.execute(
+        f"UPDATE index_jobs SET status = 'running', attempts = attempts + 1, error = NULL,"
+        f" started_at = coalesce(started_at, {_NOW}), updated_at = {_NOW}"
+        " WHERE id = (SELECT id FROM index_jobs WHERE status = 'queued' ORDER BY id LIMIT 1)"
+        f" RETURNING {_COLS}"
+    ).fetchone()
+    return None if row is None else _job(row)
+
+
+def requeue_interrupted(conn: Connection) -> int:
+    """Jobs left running by a crash or restart go back to the queue (indexing resumes)."""
+    cur = conn.execute(
+        f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {_NOW}"
+        " WHERE status = 'running'"
+    )
+    return int(cur.rowcount)
+
+
+def requeue(conn: Connection, job_id: int) -> None:
+    """A running job stopped by shutdown goes back to the queue, to resume at next start."""
+    conn.execute(
+        f"UPDATE index_jobs SET status = 'queued', phase = 'interrupted', updated_at = {_NOW}"
+        " WHERE id = ? AND status = 'running'",
+        (job_id,),
+    )
+
+
+def progress(
+    conn: Connection,
+    job_id: int,
+    *,
+    phase: str | None = None,
+    source: str | None = None,
+    done: int | None = None,
+    total: int | None = None,
+    filings: int | None = None,
+    chunks: int | None = None,
+) -> None:
+    conn.execute(
+        "UPDATE index_jobs SET phase = coalesce(?, phase), source = coalesce(?, source),"
+        " progress_done = coalesce(?, progress_done), progress_total = coalesce(?, progress_total),"
+        " filings = coalesce(?, filings), chunks = coalesce(?, chunks),"
+        f" updated_at = {_NOW} WHERE id = ?",
+        (phase, source, done, total, filings, chunks, job_id),
+    )
+
+
+def finish(conn: Connection, job_id: int, status: str, error: str | None = None) -> None:
+    if status not in ("done", "failed"):
+        raise ValueError(f"not a final status: {status}")
+    conn.execute(
+        f"UPDATE index_jobs SET status = ?, error = ?, phase = NULL,"
+        f" finished_at = {_NOW}, updated_at = {_NOW} WHERE id = ?",
+        (status, error, job_id),
+    )
+
+
+def list_jobs(
+    conn: Connection, *, status: str | None = None, limit: int = 50, offset: int = 0
+) -> list[Job]:
+    where = "WHERE status = ?" if status else ""
+    params: list[Any] = [status] if status else []
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM index_jobs {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    ).fetchall()
+    return [_job(r) for r in rows]

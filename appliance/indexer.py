@@ -1,0 +1,237 @@
+"""The background indexer: one named thread working through a durable job queue.
+
+Jobs live in ``index_jobs`` (queued -> running -> done | failed, with progress counts,
+error text and timestamps), so they survive a restart: a job left ``running`` by a crash or
+a stop is queued again at start-up, and because indexing skips every section already
+stored, it resumes where it stopped instead of starting over.
+
+The thread never touches the event loop. It embeds chunks itself (onnxruntime releases the
+GIL while it computes) and writes through the app's single writer in small batches, one
+transaction per batch of sections, so API readers never wait long behind it. After each
+committed batch the in-memory vector index is updated, so new filings become searchable as
+they are indexed, not only when the job ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.db.database import Database
+from appliance.db.queries import jobs as jq
+from appliance.rag.index import Indexer, IndexProgress
+from appliance.rag.retrieve import Retriever
+
+__all__ = ["Acquired", "BackgroundIndexer", "JobContext"]
+
+log = logging.getLogger("appliance.indexer")
+
+
+@dataclass
+class Acquired:
+    """What getting a ticker's filings produced: where from, and which filings to index."""
+
+    source: str  # "edgar" | "inbox" | "database"
+    accessions: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JobContext:
+    job: jq.Job
+    report: Callable[[str], None]  # a phase or status line for the job's progress
+
+
+# Gets a ticker's filings (fetch from EDGAR or import the inbox) and names them.
+Acquire = Callable[[JobContext], Acquired]
+
+
+class BackgroundIndexer:
+    """Runs queued jobs one at a time on a daemon thread named ``indexer``.
+
+    With no ``indexer`` (no embedding model) the thread loads the index for keyword search
+    and leaves jobs queued for a start that has the model.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        retriever: Retriever,
+        indexer: Indexer | None,
+        acquire: Acquire,
+        *,
+        poll_seconds: float = 2.0,
+        on_ready: Callable[[int], None] | None = None,
+        on_failure: Callable[[str], None] | None = None,
+        index_pending_on_start: bool = True,
+    ) -> None:
+        self.db = db
+        self.retriever = retriever
+        self.indexer = indexer
+        self.acquire = acquire
+        self.poll_seconds = poll_seconds
+        self.on_ready = on_ready
+        self.on_failure = on_failure
+        self.index_pending_on_start = index_pending_on_start
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+        self.current: int | None = None
+
+    # ----- lifecycle -----
+    def load(self) -> int:
+        """Re-queue interrupted jobs and load the vector index (start-up, before serving)."""
+        resumed = self.db.write_sync(jq.requeue_interrupted)
+        if resumed:
+            log.info("re-queued %d interrupted indexing job(s)", resumed)
+        loaded: int = self.db.read_sync(self.retriever.load)
+        log.info("vector index loaded: %d chunks", loaded)
+        self.ready.set()
+        if self.on_ready:
+            self.on_ready(loaded)
+        return loaded
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._main, name="indexer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to stop after the batch in progress; a running job is re-queued."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("indexer did not stop within %.0f s", timeout)
+            self._thread = None
+
+    def wake(self) -> None:
+        """A job was queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ----- the thread -----
+    def _main(self) -> None:
+        try:
+            if not self.ready.is_set():
+                self.load()
+            if self.indexer is None:
+                return
+            if self.index_pending_on_start:
+                pending = self.db.read_sync(_pending_count, self.indexer)
+                if pending:
+                    self.db.write_sync(jq.enqueue, jq.ALL, None, None)
+        except Exception as exc:
+            log.exception("indexer failed to start")
+            if self.on_failure:
+                self.on_failure(f"{type(exc).__name__}: {exc}")
+            return
+        while not self._stop.is_set():
+            try:
+                job = self.db.write_sync(jq.claim_next)
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("could not read the job queue")
+                self._stop.wait(self.poll_seconds)
+                continue
+            if job is None:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                self._follow_other_writers()
+                continue
+            self._run(job)
+
+    def _follow_other_writers(self) -> None:
+        """Chunks indexed by another process (``appliance index`` beside a running server)
+        become searchable here too: compare counts while idle, re-sync when they differ."""
+        try:
+            stored = self.db.read_sync(_chunk_count)
+            if stored != len(self.retriever.index):
+                self.db.read_sync(self.retriever.sync)
+        except Exception:
+            log.exception("could not re-sync the vector index")
+
+    def _run(self, job: jq.Job) -> None:
+        assert self.indexer is not None
+        indexer = self.indexer
+        self.current = job.id
+        log.info("indexing job %d (%s) started", job.id, job.ticker)
+        try:
+            if job.ticker == jq.ALL:
+                accessions: Sequence[str] | None = None
+                self.db.write_sync(_progress, job.id, "indexing", "database")
+            else:
+
+                def report(phase: str) -> None:
+                    self.db.write_sync(_progress, job.id, phase)
+
+                got = self.acquire(JobContext(job, report))
+                accessions = got.accessions
+                self.db.write_sync(_progress, job.id, "indexing", got.source, len(got.accessions))
+            if self._stop.is_set():
+                self.db.write_sync(jq.requeue, job.id)
+                return
+
+            def on_progress(p: IndexProgress) -> None:
+                self.db.write_sync(
+                    _counts, job.id, p.sections_done, p.sections_total, len(p.filings), p.chunks
+                )
+
+            def on_stored(removed: list[int], new: list[int]) -> None:
+                self.db.read_sync(self.retriever.apply, removed, new)
+
+            self.db.read_sync(self.retriever.refresh)
+            indexer.run(
+                self.db.read_sync,
+                self.db.write_sync,
+                accessions,
+                on_progress=on_progress,
+                on_stored=on_stored,
+                should_stop=self._stop.is_set,
+            )
+            if self._stop.is_set():
+                self.db.write_sync(jq.requeue, job.id)
+                log.info("indexing job %d interrupted by shutdown; it will resume", job.id)
+                return
+            self.db.write_sync(jq.finish, job.id, "done")
+            log.info("indexing job %d done", job.id)
+        except Exception as exc:
+            log.exception("indexing job %d failed", job.id)
+            try:
+                self.db.write_sync(jq.finish, job.id, "failed", f"{type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("could not record the failure of job %d", job.id)
+        finally:
+            self.current = None
+
+
+def _chunk_count(conn: Any) -> int:
+    from appliance.db.queries import rag as rq
+
+    return rq.chunk_count(conn)
+
+
+def _pending_count(conn: Any, indexer: Indexer) -> int:
+    from appliance.db.queries import rag as rq
+
+    return len(rq.pending_sections(conn, indexer.policy.version))
+
+
+def _progress(
+    conn: Any, job_id: int, phase: str, source: str | None = None, filings: int | None = None
+) -> None:
+    jq.progress(conn, job_id, phase=phase, source=source, filings=filings)
+
+
+def _counts(conn: Any, job_id: int, done: int, total: int, filings: int, chunks: int) -> None:
+    jq.progress(conn, job_id, done=done, total=total, filings=filings, chunks=chunks)

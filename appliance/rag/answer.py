@@ -1,0 +1,194 @@
+"""The extractive answer: the few sentences of the cited chunks that best answer the question.
+
+No language model: every sentence of the answer is quoted from a cited chunk and marked
+with that citation's number, so each claim can be checked against its filing. A sentence
+scores by the question's content words it contains (rarer words across the candidate
+sentences count more), with a bonus for figures when the question asks for an amount or a
+count, weighted down the further its chunk is in the ranking.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.db.connection import Connection
+from appliance.db.queries.rag import CitationRow
+from appliance.errors import UnknownTicker
+from appliance.rag.chunking import split_units
+from appliance.rag.keyword import terms
+from appliance.rag.retrieve import Retriever, SearchRequest
+
+__all__ = [
+    "Sentence",
+    "answer",
+    "citation",
+    "compose",
+    "evidence_scores",
+    "filing_url",
+    "no_answer",
+]
+
+SEC_ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
+
+_NUMBER = re.compile(r"\$?\d[\d,.]*\s*(?:%|percent|million|billion|thousand)?")
+_QUANTITY = re.compile(
+    r"\b(how (many|much|large|big)|number of|amount|headcount|percent|what (was|were|is) the)\b",
+    re.IGNORECASE,
+)
+_MAX_SENTENCE = 600  # characters: longer "sentences" are tables or lists
+_MIN_SENTENCE = 25
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    citation: int  # 1-based citation number
+    score: float
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ies", "es", "s", "ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+def _sentences(text: str) -> list[str]:
+    out = []
+    for start, end, _ in split_units(text):
+        s = " ".join(text[start:end].split())
+        if _MIN_SENTENCE <= len(s) <= _MAX_SENTENCE:
+            out.append(s)
+    return out
+
+
+def _scored(question: str, chunks: Sequence[str], context: str = "") -> list[Sentence]:
+    """Every sentence of the chunks that shares a content word with the question, scored
+    (without the rank decay).
+
+    Words of the question that only set its context (the company, the form, the Item: the
+    words of the cited chunks' headers) do not score: every cited sentence is already about
+    Apple's 10-K, and "Apple University" is no answer to "How many employees does Apple have".
+    """
+    q_terms = {_stem(t) for t in terms(question)}
+    focus = q_terms - {_stem(t) for t in terms(context)}
+    q_terms = focus or q_terms
+    wants_figure = bool(_QUANTITY.search(question))
+    candidates: list[tuple[int, str, set[str]]] = []
+    for n, chunk in enumerate(chunks):
+        for s in _sentences(chunk):
+            candidates.append((n, s, {_stem(t) for t in terms(s)}))
+    df = Counter(t for _, _, ts in candidates for t in ts & q_terms)
+    total = len(candidates)
+    out: list[Sentence] = []
+    for n, s, ts in candidates:
+        matched = ts & q_terms
+        if not matched:
+            continue
+        score = sum(math.log(1 + total / df[t]) for t in matched)
+        if wants_figure and _NUMBER.search(s):
+            score *= 1.3
+        out.append(Sentence(s, n + 1, score))
+    return out
+
+
+def evidence_scores(question: str, chunks: Sequence[str], context: str = "") -> list[float]:
+    """Per chunk, the score of its best sentence for the question (0 when none matches)."""
+    best = [0.0] * len(chunks)
+    for s in _scored(question, chunks, context):
+        best[s.citation - 1] = max(best[s.citation - 1], s.score)
+    return best
+
+
+def best_sentences(
+    question: str, chunks: Sequence[str], limit: int = 3, context: str = ""
+) -> list[Sentence]:
+    scored = [
+        Sentence(s.text, s.citation, s.score / (1.0 + 0.15 * (s.citation - 1)))
+        for s in _scored(question, chunks, context)
+    ]
+    scored.sort(key=lambda x: -x.score)
+    chosen: list[Sentence] = []
+    seen: set[str] = set()
+    per_chunk: Counter[int] = Counter()
+    for sent in scored:
+        key = sent.text.lower()
+        if key in seen or per_chunk[sent.citation] >= 2:
+            continue
+        if chosen and sent.score < 0.35 * chosen[0].score:
+            break
+        seen.add(key)
+        per_chunk[sent.citation] += 1
+        chosen.append(sent)
+        if len(chosen) >= limit:
+            break
+    return chosen
+
+
+def compose(question: str, chunks: Sequence[str], limit: int = 3, context: str = "") -> str:
+    """The answer text: best sentences, each followed by its citation number ``[n]``.
+
+    ``context``: text whose words set the question's context rather than its subject (the
+    cited chunks' headers).
+    """
+    chosen = best_sentences(question, chunks, limit, context)
+    if not chosen and chunks:
+        first = _sentences(chunks[0]) or [" ".join(chunks[0].split())[:_MAX_SENTENCE]]
+        chosen = [Sentence(first[0], 1, 0.0)]
+    return " ".join(f"{s.text} [{s.citation}]" for s in chosen)
+
+
+def no_answer(*, ticker: str | None, cutoff: str | None, company_named: bool) -> str:
+    who = f"{ticker.upper()} " if ticker else "the named company's " if company_named else ""
+    when = f" dated on or before {cutoff}" if cutoff else ""
+    return f"No {who}filing{when} in the index answers this question, so there is nothing to cite."
+
+
+def filing_url(row: CitationRow) -> str | None:
+    """The filing's sec.gov Archives address (the stored one, else its index page)."""
+    if row.url:
+        return row.url
+    if row.cik:
+        folder = row.accession.replace("-", "")
+        return f"{SEC_ARCHIVES}/{row.cik}/{folder}/{row.accession}-index.html"
+    return None
+
+
+def citation(row: CitationRow, score: float) -> dict[str, Any]:
+    return {
+        "ticker": row.ticker,
+        "cik": row.cik,
+        "company": row.company,
+        "form": row.form,
+        "filing_date": row.filing_date,
+        "accession": row.accession,
+        "section": row.item,
+        "section_title": row.section_title,
+        "text": row.text,
+        "url": filing_url(row),
+        "score": round(score, 6),
+    }
+
+
+def answer(conn: Connection, retriever: Retriever, req: SearchRequest) -> dict[str, Any]:
+    """The Q&A response body: extractive answer, citations, and the cutoff it was as of.
+
+    Raises UnknownTicker when ``req.ticker`` is neither imported nor in the symbol map.
+    """
+    result = retriever.search(conn, req)
+    if result.unknown_ticker:
+        raise UnknownTicker(f"unknown ticker {req.ticker!r}: not in the symbol map")
+    cites = [citation(h.citation, h.score) for h in result.hits]
+    if cites:
+        headers = " ".join(h.citation.header for h in result.hits)
+        text = compose(req.query, [c["text"] for c in cites], context=headers)
+    else:
+        text = no_answer(
+            ticker=req.ticker, cutoff=req.cutoff, company_named=bool(result.plan.companies)
+        )
+    return {"answer": text, "citations": cites, "as_of": req.cutoff}

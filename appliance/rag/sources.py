@@ -1,0 +1,61 @@
+"""Where the background indexer gets a ticker's filings: EDGAR when online fetch is
+configured (``edgar_user_agent`` set), else the offline inbox ``<data_dir>/inbox/<TICKER>/``.
+
+Either way the files go through the EDGAR importer (which skips filings already imported),
+and the job then indexes every imported filing of that company, so a ticker whose filings
+were imported earlier (the bundled sample, ``appliance filings import``) is indexed too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from appliance.db.database import Database
+from appliance.db.queries import filings as fq
+from appliance.edgar.client import EdgarClient
+from appliance.edgar.fetch import fetch_filings
+from appliance.edgar.importer import import_paths
+from appliance.indexer import Acquired, JobContext
+from appliance.settings import Settings
+
+__all__ = ["acquire_for", "company_accessions"]
+
+
+def company_accessions(conn: object, ticker: str, cik: int | None) -> list[str]:
+    rows = fq.list_filings(conn, cik=cik, limit=100_000) if cik is not None else []
+    rows += fq.list_filings(conn, ticker=ticker, limit=100_000)
+    return sorted({r.accession for r in rows})
+
+
+def acquire_for(settings: Settings, db: Database) -> Callable[[JobContext], Acquired]:
+    """The job's "get this ticker's filings" step, bound to the app's settings and database."""
+
+    def acquire(ctx: JobContext) -> Acquired:
+        ticker = ctx.job.ticker
+        failures: list[str] = []
+        if settings.edgar_user_agent:
+            ctx.report("fetching")
+            client = EdgarClient(
+                settings.edgar_user_agent,
+                www_url=settings.edgar_www_url,
+                data_url=settings.edgar_data_url,
+                max_rps=settings.edgar_max_rps,
+                timeout=settings.edgar_timeout_seconds,
+                max_retries=settings.edgar_max_retries,
+            )
+            report = fetch_filings(db, client, ticker, settings.data_dir / "filings")
+            failures = [f"{f.accession or f.path}: {f.reason}" for f in report.failed]
+            source = "edgar"
+            cik: int | None = report.cik
+        else:
+            ctx.report("importing")
+            inbox = settings.data_dir / "inbox" / ticker
+            if inbox.is_dir():
+                imported = import_paths(db, [inbox])
+                failures = [f"{f.path}: {f.reason}" for f in imported.failed]
+            source = "inbox"
+            cik = ctx.job.cik
+        accessions = db.read_sync(company_accessions, ticker, cik)
+        return Acquired(source=source, accessions=accessions, failures=failures)
+
+    return acquire

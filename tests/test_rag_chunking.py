@@ -1,0 +1,144 @@
+"""The chunker on real filing sections, counted with the real tokenizer."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from appliance.db.connection import connect
+from appliance.db.queries import filings as fq
+from appliance.db.queries import rag as rq
+from appliance.rag.chunking import ChunkPolicy, chunk_text, split_units
+from appliance.rag.index import header_for, item_label
+from tests.rag_support import AAPL_10K_2025
+
+
+@pytest.fixture(scope="module")
+def sections(rag_template: Any) -> dict[str, str]:
+    conn = connect(rag_template / "appliance.sqlite3")
+    try:
+        out = {}
+        for info in fq.filing_sections(conn, AAPL_10K_2025):
+            row = fq.section(conn, AAPL_10K_2025, info.item)
+            assert row is not None
+            out[info.item] = row.text
+        return out
+    finally:
+        conn.close()
+
+
+def _count(embedder: Any) -> Any:
+    specials = embedder.count_tokens("")
+    return lambda text: embedder.count_tokens(text) - specials
+
+
+@pytest.mark.parametrize("target,overlap", [(200, 40), (128, 32), (64, 0)])
+def test_every_chunk_fits_the_embedder_whole(
+    embedder: Any, sections: dict[str, str], target: int, overlap: int
+) -> None:
+    policy = ChunkPolicy(target=target, overlap=overlap)
+    count = _count(embedder)
+    header = (
+        "Apple Inc. (AAPL) 10-K for fiscal year 2025 (ended 2025-09-27). Item 1A. Risk Factors."
+    )
+    header_tokens = embedder.count_tokens(header)
+    for item in ("1", "1A", "7", "8"):
+        text = sections[item]
+        chunks = chunk_text(text, count, policy, header_tokens=header_tokens)
+        assert len(chunks) > 3
+        for c in chunks:
+            assert text[c.start : c.end] == c.text
+            # What the embedder reads: header + chunk, special tokens included.
+            assert embedder.count_tokens(f"{header}\n{c.text}") <= policy.max_tokens
+            assert c.tokens == count(c.text)
+        # The sizes are near the target (not 1,800-character chunks cut at 256 tokens).
+        sizes = sorted(c.tokens for c in chunks)
+        assert sizes[len(sizes) // 2] <= target + overlap
+
+
+def test_chunks_cover_the_section_in_order_and_break_at_sentences(
+    embedder: Any, sections: dict[str, str]
+) -> None:
+    text = sections["1"]
+    policy = ChunkPolicy(target=128, overlap=32)
+    chunks = chunk_text(text, _count(embedder), policy, header_tokens=40)
+    starts = {s for s, _, _ in split_units(text)}
+    covered = [False] * len(text)
+    prev_start = -1
+    for c in chunks:
+        assert c.start > prev_start  # progress, in document order
+        prev_start = c.start
+        assert c.start in starts or text[c.start - 1].isspace()
+        for i in range(c.start, c.end):
+            covered[i] = True
+    missing = [i for i, ch in enumerate(text) if not ch.isspace() and not covered[i]]
+    assert missing == []
+    # Consecutive chunks overlap by whole sentences, at most the overlap budget.
+    for a, b in itertools.pairwise(chunks):
+        if b.start < a.end:
+            shared = text[b.start : a.end]
+            assert _count(embedder)(shared) <= policy.overlap
+
+
+def test_sentence_splitter_keeps_abbreviations_and_joins_hard_wrapped_lines() -> None:
+    text = (
+        "Apple Inc. designs products in the U.S. and sells them worldwide. Net sales rose\n"
+        "by 5% over the prior year.\nItem 2. Properties\nThe Company's headquarters are in"
+        " Cupertino, California."
+    )
+    units = [text[s:e].strip() for s, e, _ in split_units(text)]
+    assert units == [
+        "Apple Inc. designs products in the U.S. and sells them worldwide.",
+        "Net sales rose\nby 5% over the prior year.",
+        "Item 2. Properties",
+        "The Company's headquarters are in Cupertino, California.",
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(categories=["L", "N", "P", "Zs"]), max_size=300),
+        max_size=12,
+    ),
+    st.integers(16, 120),
+)
+def test_no_text_is_lost_and_no_chunk_exceeds_the_budget(parts: list[str], target: int) -> None:
+    text = "\n".join(parts)
+    count = lambda s: len(s.split())  # noqa: E731 - a word counter stands in for WordPiece
+    policy = ChunkPolicy(max_tokens=target + 20, target=target, overlap=8)
+    chunks = chunk_text(text, count, policy, header_tokens=20)
+    joined = " ".join(c.text for c in chunks)
+    for word in text.split():
+        assert word in joined
+    for c in chunks:
+        assert c.tokens <= target
+        assert text[c.start : c.end] == c.text
+
+
+def test_header_names_company_form_period_and_item() -> None:
+    todo = rq.SectionTodo(
+        1,
+        "0000320193-25-000057",
+        "part2_item1a",
+        "Risk Factors",
+        320193,
+        "AAPL",
+        "Apple Inc.",
+        "10-Q",
+        "2025-05-02",
+        "2025-03-29",
+        100,
+    )
+    header = header_for(todo)
+    assert header == (
+        "Apple Inc. (AAPL) 10-Q for the quarter ended 2025-03-29, filed 2025-05-02."
+        " Part II, Item 1A. Risk Factors."
+    )
+    assert item_label("7A") == "Item 7A"
+    assert re.fullmatch(r"Document", item_label("document"))

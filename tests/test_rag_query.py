@@ -1,0 +1,83 @@
+"""Query analysis, keyword queries and the extractive answer."""
+
+from __future__ import annotations
+
+from appliance.db.queries.rag import CompanyRow
+from appliance.rag.answer import best_sentences, compose, no_answer
+from appliance.rag.keyword import fts_query, terms
+from appliance.rag.query import CompanyMatcher, analyze, normalize_name
+
+COMPANIES = [
+    CompanyRow(320193, ("APPLE COMPUTER INC", "Apple Inc."), ("AAPL",)),
+    CompanyRow(1045810, ("NVIDIA CORP",), ("NVDA",)),
+    CompanyRow(1318605, ("Tesla, Inc.",), ("TSLA",)),
+    CompanyRow(859368, ("MEDICIS PHARMACEUTICAL CORPORATION",), ()),
+    CompanyRow(1253347, ("COMMONWEALTH INCOME & GROWTH FUND V",), ()),
+    CompanyRow(9, ("Apple Hospitality REIT, Inc.",), ("APLE",)),
+    CompanyRow(10, ("American Express Co",), ("AXP",)),
+]
+
+
+def test_normalize_name() -> None:
+    assert normalize_name("Apple Computer, Inc.") == "apple computer"
+    assert normalize_name("Commonwealth Income & Growth Fund V") == (
+        "commonwealth income and growth fund v"
+    )
+    assert normalize_name("Tesla's") == "tesla"
+
+
+def test_company_names_short_forms_and_tickers() -> None:
+    m = CompanyMatcher(COMPANIES)
+    assert m.find("How many employees does Nvidia have?") == {1045810}
+    assert m.find("Compare AAPL and TSLA margins") == {320193, 1318605}
+    assert m.find("What did Apple Computer say in 1995?") == {320193}
+    assert m.find("Medicis acne products") == {859368}
+    assert m.find("Apple Hospitality REIT dividends") == {9}
+    # "apple" alone is ambiguous between two companies here: exact name only.
+    assert m.find("apple orchards") == {320193}
+    # Generic first words are never aliases on their own; ordinary capitals are not tickers.
+    assert m.find("American consumers and the CEO of IT") == set()
+
+
+def test_plan_years_latest_form_and_items() -> None:
+    m = CompanyMatcher(COMPANIES)
+    p = analyze("What legal proceedings did Apple disclose in its latest 10-Q?", m)
+    assert p.companies == {320193} and p.latest and p.form_hint == "10-Q"
+    assert {"3", "part2_item1"} <= p.items
+    p = analyze("Apple's headcount at the end of fiscal 2023 (FY24 too)", m)
+    assert p.years == (2023, 2024) and "1" in p.items and not p.latest
+    p = analyze("Risk factors in the annual report", m)
+    assert p.form_hint == "10-K" and "1A" in p.items and p.companies == frozenset()
+
+
+def test_keyword_query_is_quoted_and_expanded() -> None:
+    assert terms("How many people does Tesla's company employ?") == ["people", "tesla", "employ"]
+    q = fts_query('How many people? "NEAR" AND (10-K) -x')
+    assert q is not None
+    assert q.startswith('"people" OR "near" OR "10-k"') and '"employees"' in q
+    assert fts_query("what is the") is None
+
+
+def test_extractive_answer_marks_citations() -> None:
+    chunks = [
+        "The Company designs smartphones. As of September 27, 2025, the Company had "
+        "approximately 166,000 full-time equivalent employees.",
+        "Employees may participate in the stock plan. The weather was fine.",
+    ]
+    best = best_sentences("How many employees does Apple have?", chunks)
+    assert best[0].citation == 1 and "166,000" in best[0].text
+    text = compose("How many employees does Apple have?", chunks)
+    assert "166,000 full-time equivalent employees. [1]" in text
+    assert "weather" not in text
+    assert "2024-01-01" in no_answer(ticker="AAPL", cutoff="2024-01-01", company_named=False)
+
+
+def test_context_words_do_not_pick_the_answer() -> None:
+    chunks = [
+        "As of September 27, 2025, the Company had approximately 166,000 full-time "
+        "equivalent employees.",
+        "The Company offers programs through Apple University on leadership and Apple culture.",
+    ]
+    header = "Apple Inc. (AAPL) 10-K for fiscal year 2025. Item 1. Business."
+    text = compose("How many employees does Apple have?", chunks, context=header)
+    assert text.startswith("As of September 27, 2025") and "Apple University" not in text

@@ -1,0 +1,203 @@
+"""Retrieval on real Apple filings with the real embedder: point-in-time, filters, MMR,
+answers, and indexing that is incremental, resumable and leaves no orphans."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from appliance.db.connection import Connection, connect
+from appliance.rag.answer import answer
+from appliance.rag.index import Indexer
+from appliance.rag.retrieve import Retriever, SearchRequest
+from tests.rag_support import (
+    AAPL_10K_2024,
+    AAPL_10K_2025,
+    AAPL_10Q_2025_05,
+    ITEMS,
+    run_write,
+)
+
+EMPLOYEES = "How many employees does Apple have?"
+
+
+@pytest.fixture
+def conn(rag_data: Path) -> Any:
+    c = connect(rag_data / "appliance.sqlite3")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def retriever(conn: Connection, embedder: Any) -> Retriever:
+    r = Retriever(embedder)
+    assert r.load(conn) > 50
+    return r
+
+
+def _search(r: Retriever, conn: Connection, query: str, **kw: Any) -> list[Any]:
+    return [h.citation for h in r.search(conn, SearchRequest(query=query, **kw)).hits]
+
+
+def test_latest_filing_answers_by_default(retriever: Retriever, conn: Connection) -> None:
+    body = answer(conn, retriever, SearchRequest(query=EMPLOYEES))
+    assert body["as_of"] is None and len(body["citations"]) == 5
+    top = body["citations"][0]
+    assert top["accession"] == AAPL_10K_2025 and top["section"] == "1"
+    assert "166,000" in top["text"] and "166,000" in body["answer"]
+    assert "[1]" in body["answer"]
+    assert top["url"].startswith("https://www.sec.gov/Archives/edgar/data/320193/")
+    assert top["ticker"] == "AAPL" and top["cik"] == 320193 and top["company"] == "Apple Inc."
+    assert top["section_title"] and top["filing_date"] == "2025-10-31"
+
+
+def test_cutoff_between_two_10ks_cites_only_older_filings(
+    retriever: Retriever, conn: Connection
+) -> None:
+    body = answer(conn, retriever, SearchRequest(query=EMPLOYEES, cutoff="2025-06-01"))
+    cites = body["citations"]
+    # The filter runs inside the search: top_k still comes back from the older filings.
+    assert len(cites) == 5
+    assert all(c["filing_date"] <= "2025-06-01" for c in cites)
+    assert AAPL_10K_2025 not in {c["accession"] for c in cites}
+    assert cites[0]["accession"] == AAPL_10K_2024
+    assert any("164,000" in c["text"] for c in cites) and "164,000" in body["answer"]
+    assert body["as_of"] == "2025-06-01"
+
+
+def test_cutoff_before_every_filing_returns_no_citations(
+    retriever: Retriever, conn: Connection
+) -> None:
+    body = answer(conn, retriever, SearchRequest(query=EMPLOYEES, cutoff="2024-01-01"))
+    assert body["citations"] == []
+    assert "2024-01-01" in body["answer"] and "No" in body["answer"]
+    body = answer(
+        conn, retriever, SearchRequest(query=EMPLOYEES, ticker="AAPL", cutoff="1999-12-31")
+    )
+    assert body["citations"] == [] and "AAPL" in body["answer"]
+
+
+@pytest.mark.parametrize("cutoff", ["2024-08-02", "2024-11-01", "2025-05-02", "2025-08-01"])
+def test_no_citation_is_ever_newer_than_the_cutoff(
+    retriever: Retriever, conn: Connection, cutoff: str
+) -> None:
+    for query in (EMPLOYEES, "legal proceedings", "latest quarterly report", "cybersecurity"):
+        for hit in _search(retriever, conn, query, cutoff=cutoff, top_k=20):
+            assert hit.filing_date <= cutoff
+
+
+def test_form_section_and_ticker_filters(retriever: Retriever, conn: Connection) -> None:
+    hits = _search(retriever, conn, "legal proceedings", forms=("10-Q",), top_k=10)
+    assert len(hits) == 10 and {h.form for h in hits} == {"10-Q"}
+    n_1c = conn.execute(
+        "SELECT count(*) FROM chunks c JOIN sections s ON s.id = c.section_id WHERE s.item = '1C'"
+    ).fetchone()[0]
+    assert n_1c >= 4
+    hits = _search(retriever, conn, "who manages security risk", sections=("1C",), top_k=20)
+    assert len(hits) == n_1c and {h.item for h in hits} == {"1C"}
+    hits = _search(retriever, conn, EMPLOYEES, ticker="MSFT")
+    assert hits == []  # a known ticker with no filings here
+    result = retriever.search(conn, SearchRequest(query=EMPLOYEES, ticker="NOPE"))
+    assert result.unknown_ticker
+
+
+def test_latest_quarterly_report_follows_the_cutoff(retriever: Retriever, conn: Connection) -> None:
+    hits = _search(
+        retriever,
+        conn,
+        "What legal proceedings did Apple report in its latest 10-Q?",
+        cutoff="2025-06-01",
+    )
+    assert hits[0].accession == AAPL_10Q_2025_05 and hits[0].item == "part2_item1"
+
+
+def test_mmr_pushes_down_near_duplicates(retriever: Retriever, conn: Connection) -> None:
+    query = "Where are Apple's headquarters and what properties does it own?"
+    plain = dataclasses.replace(retriever.tuning, mmr_lambda=1.0)
+    diverse = dataclasses.replace(retriever.tuning, mmr_lambda=0.5)
+
+    def pick(tuning: Any) -> tuple[list[int], float]:
+        retriever.tuning = tuning
+        ids = [h.chunk_id for h in retriever.search(conn, SearchRequest(query, top_k=4)).hits]
+        v = retriever.index.vectors_for(ids)
+        sims = v @ v.T
+        np.fill_diagonal(sims, -1)
+        return ids, float(sims.max())
+
+    (without, redundancy), (with_mmr, spread) = pick(plain), pick(diverse)
+    # Item 2 is nearly the same text in both 10-Ks: relevance alone ranks the copies together.
+    assert redundancy > 0.95
+    assert with_mmr[0] == without[0]  # the most relevant chunk stays first
+    assert spread < redundancy and set(with_mmr) != set(without)
+
+
+def _consistent(conn: Connection) -> tuple[int, int]:
+    chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    vectors = conn.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0]
+    fts = conn.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
+    marked = conn.execute("SELECT coalesce(sum(chunks), 0) FROM indexed_sections").fetchone()[0]
+    dupes = conn.execute(
+        "SELECT count(*) FROM (SELECT section_id, ordinal FROM chunks"
+        " GROUP BY section_id, ordinal HAVING count(*) > 1)"
+    ).fetchone()[0]
+    orphans = conn.execute(
+        "SELECT count(*) FROM chunk_vectors v LEFT JOIN chunks c ON c.id = v.chunk_id"
+        " WHERE c.id IS NULL"
+    ).fetchone()[0]
+    assert chunks == vectors == fts == marked and dupes == 0 and orphans == 0
+    return chunks, conn.execute("SELECT count(*) FROM indexed_sections").fetchone()[0]
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_indexing_is_incremental_and_resumes_after_a_crash(conn: Connection, embedder: Any) -> None:
+    before, sections_before = _consistent(conn)
+    indexer = Indexer(embedder, batch=8)
+    read = lambda fn, *a: fn(conn, *a)  # noqa: E731
+    # Already indexed: nothing to do.
+    assert indexer.run(read, lambda fn, *a: run_write(conn, fn, *a), items=ITEMS).sections == 0
+    more = ("3", "5", "part2_item1a")
+    todo = len(indexer.pending(read, None, more))
+    assert todo > 4
+    batches = 0
+
+    def crashing_write(fn: Any, *args: Any) -> Any:
+        nonlocal batches
+        batches += 1
+        if batches == 3:
+            raise _Crash("killed mid-run")
+        return run_write(conn, fn, *args)
+
+    with pytest.raises(_Crash):
+        indexer.run(read, crashing_write, items=more)
+    partial, sections_partial = _consistent(conn)
+    assert before < partial and sections_before < sections_partial
+    result = indexer.run(read, lambda fn, *a: run_write(conn, fn, *a), items=more)
+    assert 0 < result.sections < todo  # only what the crash left
+    after, sections_after = _consistent(conn)
+    assert sections_after == sections_before + todo
+    assert after == partial + result.chunks
+
+
+def test_deleting_a_filing_removes_its_chunks_vectors_and_keywords(
+    conn: Connection, retriever: Retriever
+) -> None:
+    _consistent(conn)
+    run_write(
+        conn, lambda c: c.execute("DELETE FROM filings WHERE accession = ?", (AAPL_10K_2025,))
+    )
+    _consistent(conn)
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM chunks WHERE accession = ?", (AAPL_10K_2025,)
+        ).fetchone()[0]
+        == 0
+    )
+    retriever.sync(conn)
+    assert all(h.accession != AAPL_10K_2025 for h in _search(retriever, conn, EMPLOYEES, top_k=20))
