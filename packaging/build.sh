@@ -16,6 +16,9 @@ if [ ! -x "$venv/bin/python" ] || [ pyproject.toml -nt "$venv/.installed" ]; the
   "$venv/bin/python" -m pip install --quiet . "pyinstaller>=6.10,<7"
   touch "$venv/.installed"
 fi
+# The project itself is reinstalled on every build: PyInstaller collects the package (its
+# migrations and resources) from the venv, which must match the working tree.
+"$venv/bin/python" -m pip install --quiet --no-deps --force-reinstall --no-cache-dir .
 for required in models/minilm-l6-v2/model.int8.onnx; do
   [ -e "$required" ] || { echo "missing $required: run 'make models' first" >&2; exit 1; }
 done
