@@ -8,10 +8,12 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from appliance import accounts
+from appliance.db.backup import backup_to, default_backup_path
 from appliance.db.connection import connect, transaction
-from appliance.db.migrate import migrate
+from appliance.db.migrate import applied, migrate, pending
 from appliance.db.queries import meta
 from appliance.db.queries import users as q
 from appliance.settings import Settings
@@ -23,6 +25,7 @@ class InitResult:
     migrations_applied: list[str] = field(default_factory=list)
     admin_email: str | None = None
     admin_api_key: str | None = None  # only when the admin was created just now
+    backup: Path | None = None  # the copy taken before upgrading an existing database
 
 
 def initialize(settings: Settings) -> InitResult:
@@ -34,11 +37,19 @@ def initialize(settings: Settings) -> InitResult:
         busy_timeout_ms=settings.db_busy_timeout_ms,
     )
     try:
+        upgrade = pending(conn)
+        result_backup: Path | None = None
+        if upgrade and applied(conn):
+            # An existing database about to be migrated (an upgrade): keep a copy first, so a
+            # failed or unwanted upgrade can be undone by restoring one file.
+            result_backup = backup_to(
+                conn, default_backup_path(settings.data_dir, f"pre-{upgrade[0]}")
+            )
         ran = migrate(conn)
         with transaction(conn):
             install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
             meta.put_if_absent(conn, "token_secret", secrets.token_hex(32))
-            result = InitResult(install_id=install_id, migrations_applied=ran)
+            result = InitResult(install_id=install_id, migrations_applied=ran, backup=result_backup)
             if q.count_admins(conn) == 0:
                 created = accounts.create_user(
                     conn, settings.admin_email, password=None, is_admin=True

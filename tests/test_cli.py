@@ -61,3 +61,50 @@ def test_config_show_and_db_optimize(
     assert "hunter2" not in out
     code, out = run(capsys, "db", "optimize", "--data-dir", d)
     assert code == 0 and json.loads(out)["optimized"] is True
+
+
+def test_backup_is_a_consistent_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = str(tmp_path / "d")
+    run(capsys, "users", "create", "bk@example.com", "--data-dir", d)
+    out_file = tmp_path / "copy.sqlite3"
+    code, out = run(capsys, "backup", "--out", str(out_file), "--data-dir", d)
+    assert code == 0 and "backup written" in out
+    import sqlean
+
+    copy = sqlean.connect(str(out_file))
+    emails = {r[0] for r in copy.execute("SELECT email FROM users")}
+    copy.close()
+    assert emails == {"admin@localhost", "bk@example.com"}
+    # Never overwrites.
+    assert main(["backup", "--out", str(out_file), "--data-dir", d]) == 2
+
+
+def test_upgrade_takes_a_backup_before_migrating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from appliance.db.connection import connect
+    from appliance.db.migrate import migrate
+    from appliance.paths import migrations_dir
+
+    # An install from the first release: only the spine's migration applied.
+    old = tmp_path / "old-migrations"
+    old.mkdir()
+    shutil.copy(migrations_dir() / "0001_spine.sql", old)
+    d = tmp_path / "d"
+    d.mkdir()
+    conn = connect(d / "appliance.sqlite3")
+    migrate(conn, old)
+    conn.close()
+    code, out = run(capsys, "init", "--json", "--data-dir", str(d))
+    result = json.loads(out)
+    assert code == 0 and result["migrations_applied"][0] == "0002_billing"
+    backup = Path(result["backup"])
+    assert backup.parent == d / "backups" and "pre-0002_billing" in backup.name
+    import sqlean
+
+    copy = sqlean.connect(str(backup))
+    names = [r[0] for r in copy.execute("SELECT name FROM schema_migrations")]
+    copy.close()
+    assert names == ["0001_spine"]  # the copy is the database as it was before the upgrade

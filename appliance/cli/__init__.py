@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApplianceError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2 if exc.status < 500 else 1
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from appliance.bootstrap import initialize
 from appliance.cli.common import emit_json, open_db, settings_from
 from appliance.db import maintenance
+from appliance.db.backup import backup_to, default_backup_path
 from appliance.settings import masked
 
 
@@ -20,6 +22,12 @@ def register(sub: Any) -> None:
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
     show = cfg_sub.add_parser("show", help="print the effective settings (secrets masked)")
     show.set_defaults(func=config_show)
+
+    bk = sub.add_parser("backup", help="copy the database with SQLite's online backup")
+    bk.add_argument(
+        "--out", help="target file (default: <data_dir>/backups/appliance-<time>.sqlite3)"
+    )
+    bk.set_defaults(func=backup)
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -38,12 +46,15 @@ def init(args: argparse.Namespace) -> int:
                 "migrations_applied": result.migrations_applied,
                 "admin_email": result.admin_email,
                 "admin_api_key": result.admin_api_key,
+                "backup": str(result.backup) if result.backup else None,
             }
         )
         return 0
     print(f"data dir: {settings.data_dir}")
     print(f"install id: {result.install_id}")
     print(f"migrations applied: {', '.join(result.migrations_applied) or 'none (up to date)'}")
+    if result.backup:
+        print(f"backup taken before upgrading: {result.backup}")
     if result.admin_api_key:
         print(f"created admin {result.admin_email}; API key (shown once):")
         print(f"  {result.admin_api_key}")
@@ -62,4 +73,16 @@ def db_optimize(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     emit_json(report)
+    return 0
+
+
+def backup(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    dest = Path(args.out) if args.out else default_backup_path(settings.data_dir)
+    conn = open_db(settings)
+    try:
+        written = backup_to(conn, dest)
+    finally:
+        conn.close()
+    print(f"backup written: {written} ({written.stat().st_size} bytes)")
     return 0
