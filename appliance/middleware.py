@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance.errors import ApplianceError, error_body
+from appliance.errors import ApplianceError, PayloadTooLarge, error_body
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
 access_log = logging.getLogger("appliance.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() accepts '²', int() does not
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -31,6 +32,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {limit} bytes (max_body_bytes)")
+
+
+def limit_body(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises 413 once the body passes ``limit`` bytes, so a handler reading
+    the body (in one piece or streamed) never holds more than that in memory."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit)
+        return message
+
+    return limited
 
 
 async def send_error(send: Send, exc: ApplianceError, request_id: str) -> None:
@@ -91,13 +113,19 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        limit = self.ctx.settings.max_body_bytes
         try:
             try:
+                length = _header(scope, b"content-length")
+                # A declared length over the cap is refused before a byte is read; chunked or
+                # lying clients are stopped by limit_body as the bytes arrive.
+                if length and _DIGITS.fullmatch(length.strip()) and int(length) > limit:
+                    raise _too_large(limit)
                 await self.ctx.auth.authenticate(scope, state)
             except ApplianceError as exc:
                 await send_error(send_wrapper, exc, request_id)
             else:
-                await self.app(scope, receive, send_wrapper)
+                await self.app(scope, limit_body(receive, limit), send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = self.route_template(scope)
