@@ -108,3 +108,30 @@ def test_request_id_is_echoed_or_replaced(client: TestClient, given: str) -> Non
         assert echoed == given
     else:
         assert echoed != given and len(echoed) == 32
+
+
+def test_bad_credentials_fail_protected_routes_only(client: TestClient, admin_key: str) -> None:
+    for header in ("Basic dXNlcjpwdw==", "Bearer apk_nope_nope", "Bearer"):
+        bad = {"Authorization": header}
+        assert client.get("/healthz", headers=bad).status_code == 200, header
+        assert client.get("/version", headers=bad).status_code == 200, header
+        r = client.post("/auth/token", json={"email": "x@y.z", "password": "pw"}, headers=bad)
+        assert_error(r, 401, "invalid_credentials")  # the password check, not the header
+        assert_error(client.get("/v1/me", headers=bad), 401, "unauthorized")
+    # A good credential on a public route is still fine.
+    assert client.get("/healthz", headers=auth(admin_key)).status_code == 200
+
+
+def test_unexpected_failure_while_authenticating_is_a_json_500(
+    settings: Settings, admin_key: str
+) -> None:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as c:
+
+        async def broken(credential: str) -> None:
+            raise RuntimeError("database on fire")
+
+        app.state.ctx.auth.resolve_credential = broken
+        r = c.get("/v1/me", headers=auth(admin_key))
+        err = assert_error(r, 500, "internal_error")
+        assert "fire" not in err["message"]
