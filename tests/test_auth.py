@@ -106,3 +106,27 @@ def test_key_cache_never_serves_balances_and_expires(tmp_path: Path) -> None:
         assert client.get("/v1/me", headers=auth(key)).status_code == 200
         time.sleep(0.6)
         assert client.get("/v1/me", headers=auth(key)).status_code == 401
+
+
+def test_last_used_bookkeeping_is_bounded_and_still_written(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "d", load_models=False, access_log=False)
+    admin = initialize(settings).admin_api_key
+    assert admin
+    app = create_app(settings)
+    with TestClient(app) as client:
+        ctx = app.state.ctx
+        ctx.auth.touched_max = 4
+        keys = [make_user(client, admin, f"t{i}@example.com")["api_key"] for i in range(10)]
+        for key in keys:
+            assert client.get("/v1/me", headers=auth(key)).status_code == 200
+            assert len(ctx.auth._touched) <= 4
+        ctx.db.write_sync(lambda conn: None)  # writes apply in order: the touches are in
+    conn = connect(settings.db_path)
+    try:
+        unused = conn.execute(
+            "SELECT count(*) FROM api_keys k JOIN users u ON u.id = k.user_id "
+            "WHERE u.email LIKE 't%@example.com' AND k.last_used_at IS NULL"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert unused == 0
