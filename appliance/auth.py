@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -32,6 +33,9 @@ TOKEN_PREFIX = "at1"
 KEY_PREFIX = "apk"
 _CACHE_MAX = 10_000
 _TOUCH_SECONDS = 60.0
+# scrypt (16 MiB, ~50 ms of CPU) for POST /auth/token runs at most this many at a time, so a
+# burst of logins (anonymous callers) cannot take every core from the models and the writer.
+PASSWORD_CHECKS_AT_ONCE = 2
 
 
 def hash_password(password: str) -> str:
@@ -136,12 +140,18 @@ class Authenticator:
         self.token_secret = token_secret
         self._touched: dict[int, float] = {}  # key id -> when last_used_at was last written
         self.touched_max = _CACHE_MAX
+        self.password_slots = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
         # key hash -> (expires at, user, key id). A database read per request was a large
         # share of a cheap billable request's cost; entries live ``cache_seconds`` and the
         # whole cache is dropped when this process revokes a key. Balances are never taken
         # from here: billing and /v1/me read them from the database.
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, User, int]] = {}
+
+    async def check_password(self, password: str, stored: str | None) -> bool:
+        """:func:`verify_password` on a worker thread, a bounded number at a time."""
+        async with self.password_slots:
+            return await asyncio.to_thread(verify_password, password, stored)
 
     async def authenticate(self, scope: Scope, state: dict[str, Any]) -> None:
         """Sets ``state["user"]`` for a valid credential; raises Unauthorized for a bad one.
