@@ -100,6 +100,9 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
             synchronous=settings.db_synchronous,
             busy_timeout_ms=settings.db_busy_timeout_ms,
             readers=settings.db_readers,
+            on_writer_stopped=lambda reason: ctx.components.failed(
+                "database", f"the writer thread stopped: {reason}"
+            ),
         )
         ctx.db.start()
         secret = (

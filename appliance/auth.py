@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -31,6 +32,10 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 TOKEN_PREFIX = "at1"
 KEY_PREFIX = "apk"
 _CACHE_MAX = 10_000
+_TOUCH_SECONDS = 60.0
+# scrypt (16 MiB, ~50 ms of CPU) for POST /auth/token runs at most this many at a time, so a
+# burst of logins (anonymous callers) cannot take every core from the models and the writer.
+PASSWORD_CHECKS_AT_ONCE = 2
 
 
 def hash_password(password: str) -> str:
@@ -133,13 +138,20 @@ class Authenticator:
     def __init__(self, db: Database, token_secret: bytes, *, cache_seconds: float = 0.0) -> None:
         self.db = db
         self.token_secret = token_secret
-        self._touched: dict[int, float] = {}
+        self._touched: dict[int, float] = {}  # key id -> when last_used_at was last written
+        self.touched_max = _CACHE_MAX
+        self.password_slots = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
         # key hash -> (expires at, user, key id). A database read per request was a large
         # share of a cheap billable request's cost; entries live ``cache_seconds`` and the
         # whole cache is dropped when this process revokes a key. Balances are never taken
         # from here: billing and /v1/me read them from the database.
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, User, int]] = {}
+
+    async def check_password(self, password: str, stored: str | None) -> bool:
+        """:func:`verify_password` on a worker thread, a bounded number at a time."""
+        async with self.password_slots:
+            return await asyncio.to_thread(verify_password, password, stored)
 
     async def authenticate(self, scope: Scope, state: dict[str, Any]) -> None:
         """Sets ``state["user"]`` for a valid credential; raises Unauthorized for a bad one.
@@ -189,7 +201,15 @@ class Authenticator:
     def _note_use(self, key_id: int) -> None:
         # last_used_at is advisory: write it at most once a minute per key, fire-and-forget,
         # so authentication never waits on the writer.
+        # enqueue, not submit: nobody waits on the result, and the writer logs a failure
+        # instead of leaving it on a Future no one reads.
         now = time.monotonic()
-        if now - self._touched.get(key_id, -1e9) >= 60:
+        if now - self._touched.get(key_id, -1e9) >= _TOUCH_SECONDS:
+            if len(self._touched) >= self.touched_max:
+                # One entry per key ever used: bounded like the key cache. Entries older than
+                # a minute decide nothing; if all are recent, forgetting them only costs an
+                # early last_used_at write.
+                fresh = {k: t for k, t in self._touched.items() if now - t < _TOUCH_SECONDS}
+                self._touched = fresh if len(fresh) < self.touched_max // 2 else {}
             self._touched[key_id] = now
-            self.db.submit(users_q.touch_key, key_id)
+            self.db.enqueue(users_q.touch_key, key_id)

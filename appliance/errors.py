@@ -64,6 +64,11 @@ class Conflict(ApplianceError):
     code = "conflict"
 
 
+class PayloadTooLarge(ApplianceError):
+    status = 413
+    code = "payload_too_large"
+
+
 class NotReady(ApplianceError):
     status = 503
     code = "not_ready"

@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from appliance.errors import ApplianceError, error_body
+from appliance.errors import ApplianceError, PayloadTooLarge, error_body
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
 access_log = logging.getLogger("appliance.access")
+log = logging.getLogger("appliance.middleware")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() accepts '²', int() does not
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -31,6 +33,27 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {limit} bytes (max_body_bytes)")
+
+
+def limit_body(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises 413 once the body passes ``limit`` bytes, so a handler reading
+    the body (in one piece or streamed) never holds more than that in memory."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit)
+        return message
+
+    return limited
 
 
 async def send_error(send: Send, exc: ApplianceError, request_id: str) -> None:
@@ -47,7 +70,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
-        self._route_cache: dict[tuple[str, str], str] = {}
+        self._route_cache: dict[tuple[str, str], tuple[str, bool]] = {}
         # Request ids: a random prefix per app instance and a counter. uuid4 read the OS
         # random source on every request, a system call that hands the GIL to the database
         # writer thread and waits to get it back (measured ~70 us per request under load).
@@ -58,19 +81,36 @@ class RequestContextMiddleware:
         return f"{self._id_prefix}{next(self._id_counter):016x}"
 
     def route_template(self, scope: Scope) -> str:
+        return self.route_info(scope)[0]
+
+    def route_info(self, scope: Scope) -> tuple[str, bool]:
+        """The matched route's template and whether it is public (``@spec(auth=False)``)."""
         key = (scope["method"], scope["path"])
         cached = self._route_cache.get(key)
         if cached is not None:
             return cached
-        template = "<unmatched>"
+        info = ("<unmatched>", False)
         for route in self.ctx.routes:
             match, _ = route.matches(scope)
             if match == Match.FULL:
-                template = getattr(route, "path", template)
+                endpoint_spec = getattr(getattr(route, "endpoint", None), "__openapi__", None)
+                public = endpoint_spec is not None and not endpoint_spec.auth
+                info = (getattr(route, "path", info[0]), public)
                 break
         if len(self._route_cache) < 10_000:  # unmatched paths are unbounded; stop caching
-            self._route_cache[key] = template
-        return template
+            self._route_cache[key] = info
+        return info
+
+    async def _authenticate(self, scope: Scope, state: dict[str, Any]) -> None:
+        try:
+            await self.ctx.auth.authenticate(scope, state)
+        except ApplianceError:
+            # A bad credential fails protected routes only: a public one (/healthz, the
+            # Stripe webhook, /auth/token) is served as if no credential had been sent.
+            if not self.route_info(scope)[1]:
+                raise
+            state.pop("user", None)
+            state.pop("credential_id", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,13 +131,26 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        limit = self.ctx.settings.max_body_bytes
         try:
             try:
-                await self.ctx.auth.authenticate(scope, state)
+                length = _header(scope, b"content-length")
+                # A declared length over the cap is refused before a byte is read; chunked or
+                # lying clients are stopped by limit_body as the bytes arrive.
+                if length and _DIGITS.fullmatch(length.strip()) and int(length) > limit:
+                    raise _too_large(limit)
+                await self._authenticate(scope, state)
             except ApplianceError as exc:
                 await send_error(send_wrapper, exc, request_id)
+            except Exception:
+                # Outside the app's exception handlers: answer here, in the same JSON shape
+                # and with the X-Request-ID, rather than a bare server error.
+                log.exception("authentication failed", extra={"request_id": request_id})
+                await send_error(
+                    send_wrapper, ApplianceError("internal error; see the server log"), request_id
+                )
             else:
-                await self.app(scope, receive, send_wrapper)
+                await self.app(scope, limit_body(receive, limit), send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
             route = self.route_template(scope)

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         "info", description="Log level of the structured JSON logs."
     )
     access_log: bool = Field(True, description="Emit one JSON access-log line per request.")
+    max_body_bytes: int = Field(
+        1_048_576,
+        ge=1024,
+        description="Largest request body accepted (bytes); larger ones get 413 "
+        "payload_too_large before they are read into memory.",
+    )
 
     # --- database ---
     db_synchronous: Literal["FULL", "NORMAL"] = Field(

@@ -39,6 +39,13 @@ async def parse_json(request: Request, model: type[M]) -> M:
             f"request body is not valid JSON: {exc}",
             details=[{"field": "body", "error": "malformed JSON"}],
         ) from exc
+    except RecursionError as exc:
+        # ``[[[[...`` a few thousand deep exhausts the decoder's recursion limit; no request
+        # body of this API nests more than a few levels.
+        raise InvalidPayload(
+            "request body is nested too deeply",
+            details=[{"field": "body", "error": "JSON nested too deeply"}],
+        ) from exc
     if not isinstance(data, dict):
         raise InvalidPayload(
             "request body must be a JSON object",

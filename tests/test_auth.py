@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from pathlib import Path
 
+import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from appliance.app import create_app
@@ -106,3 +110,68 @@ def test_key_cache_never_serves_balances_and_expires(tmp_path: Path) -> None:
         assert client.get("/v1/me", headers=auth(key)).status_code == 200
         time.sleep(0.6)
         assert client.get("/v1/me", headers=auth(key)).status_code == 401
+
+
+def test_last_used_bookkeeping_is_bounded_and_still_written(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "d", load_models=False, access_log=False)
+    admin = initialize(settings).admin_api_key
+    assert admin
+    app = create_app(settings)
+    with TestClient(app) as client:
+        ctx = app.state.ctx
+        ctx.auth.touched_max = 4
+        keys = [make_user(client, admin, f"t{i}@example.com")["api_key"] for i in range(10)]
+        for key in keys:
+            assert client.get("/v1/me", headers=auth(key)).status_code == 200
+            assert len(ctx.auth._touched) <= 4
+        ctx.db.write_sync(lambda conn: None)  # writes apply in order: the touches are in
+    conn = connect(settings.db_path)
+    try:
+        unused = conn.execute(
+            "SELECT count(*) FROM api_keys k JOIN users u ON u.id = k.user_id "
+            "WHERE u.email LIKE 't%@example.com' AND k.last_used_at IS NULL"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert unused == 0
+
+
+def test_password_checks_run_a_bounded_number_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import appliance.auth
+
+    settings = load_settings(data_dir=tmp_path / "d", load_models=False, access_log=False)
+    initialize(settings)
+    real = appliance.auth.verify_password
+    lock = threading.Lock()
+    running = [0, 0]  # now, most at once
+
+    def counted(password: str, stored: str | None) -> bool:
+        with lock:
+            running[0] += 1
+            running[1] = max(running[1], running[0])
+        try:
+            time.sleep(0.05)
+            return real(password, stored)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(appliance.auth, "verify_password", counted)
+    # Wherever the handler takes it from (before this bound it imported it by name).
+    monkeypatch.setattr("appliance.api.accounts.verify_password", counted, raising=False)
+
+    async def scenario() -> list[int]:
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                body = {"email": "nobody@example.com", "password": "pw"}
+                answers = await asyncio.gather(
+                    *(c.post("/auth/token", json=body) for _ in range(8))
+                )
+        return [r.status_code for r in answers]
+
+    assert asyncio.run(scenario()) == [401] * 8
+    assert 1 <= running[1] <= appliance.auth.PASSWORD_CHECKS_AT_ONCE

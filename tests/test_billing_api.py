@@ -333,6 +333,19 @@ def test_usage_pagination_and_date_filters(client: TestClient, admin_key: str) -
     assert r.status_code == 400 and r.json()["error"]["details"][0]["field"] == "since"
 
 
+@pytest.mark.parametrize(
+    ("field", "moment"),
+    [("since", "0001-01-01T00:00:00+14:00"), ("until", "9999-12-31T23:59:59-14:00")],
+)
+def test_usage_date_out_of_range_in_utc_is_400(
+    client: TestClient, admin_key: str, field: str, moment: str
+) -> None:
+    r = client.get("/v1/usage", params={field: moment}, headers=auth(admin_key))
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["code"] == "invalid_payload" and err["details"][0]["field"] == field
+
+
 async def _concurrently(settings: Settings, admin: str, scenario: Any) -> Any:
     app = build(settings)
     async with app.router.lifespan_context(app):

@@ -155,3 +155,83 @@ def test_self_contained_writes_skip_the_savepoint_but_stay_atomic(tmp_path: Path
     assert outcomes == [True, False, True] and all(seen)
     # The failed statement left nothing behind, without a savepoint of its own.
     assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [1, 2, 10, 11]
+
+
+def test_a_transaction_sqlite_rolled_back_fails_its_batch_and_the_writer_goes_on(
+    tmp_path: Path,
+) -> None:
+    """SQLite can end the whole transaction itself (disk full, I/O error); ``ROLLBACK TO w``
+    then raised "no such savepoint", escaped the batch and killed the writer thread."""
+    path = tmp_path / "r.db"
+    conn = connect(path)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    db = Database(path)
+    db.start()
+    gate, started = threading.Event(), threading.Event()
+
+    def wait(c) -> None:  # type: ignore[no-untyped-def]
+        started.set()
+        gate.wait(5)
+
+    def insert(c, x: int) -> int:  # type: ignore[no-untyped-def]
+        c.execute("INSERT INTO t VALUES (?)", (x,))
+        return x
+
+    def rolls_back(c, fail: bool) -> None:  # type: ignore[no-untyped-def]
+        c.execute("INSERT INTO t VALUES (100)")
+        c.execute("ROLLBACK")  # what SQLite does on its own after SQLITE_FULL / SQLITE_IOERR
+        if fail:
+            raise OSError("disk full")
+
+    try:
+        for fail in (True, False):
+            blocker = db.submit(wait)  # holds the writer so the next three share a batch
+            assert started.wait(5)
+            started.clear()
+            futures = [db.submit(insert, 1), db.submit(rolls_back, fail), db.submit(insert, 2)]
+            gate.set()
+            blocker.result(timeout=5)
+            gate.clear()
+            errors = [f.exception(timeout=5) for f in futures]
+            assert all(e is not None for e in errors), errors
+            assert isinstance(errors[1], OSError) if fail else "rolled back" in str(errors[1])
+            assert "rolled back" in str(errors[0]) and "rolled back" in str(errors[2])
+            # Nothing of that batch is stored, and the writer still works.
+            assert db.write_sync(insert, 3) == 3
+        assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [3, 3]
+    finally:
+        gate.set()
+        db.close()
+
+
+def test_a_dead_writer_is_reported_not_waited_on(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from appliance.app import create_app
+    from appliance.bootstrap import initialize
+    from appliance.settings import load_settings
+
+    settings = load_settings(data_dir=tmp_path / "d", load_models=False, access_log=False)
+    admin = initialize(settings).admin_api_key
+    assert admin
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        db = app.state.ctx.db
+
+        def die(conn, batch) -> None:  # type: ignore[no-untyped-def]
+            raise SystemExit("injected: the writer thread ends")
+
+        db._apply = die
+        headers = {"Authorization": f"Bearer {admin}"}
+        r = client.post("/v1/users", json={"email": "a@b.io"}, headers=headers)
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+        db._writer.join(5)
+        assert not db.writer_alive
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["components"]["database"]["ready"] is False
+        assert "writer" in ready.json()["components"]["database"]["detail"]
+        with pytest.raises(RuntimeError, match="writer stopped"):
+            db.submit(lambda conn: None)
+        r = client.post("/v1/users", json={"email": "c@d.io"}, headers=headers)
+        assert r.status_code == 500

@@ -50,6 +50,36 @@ def test_validation_errors_name_the_fields(client: TestClient, admin_key: str) -
     assert assert_error(r, 400, "invalid_payload")["details"][0]["field"] == "limit"
 
 
+def test_deeply_nested_json_is_400_not_500(client: TestClient) -> None:
+    headers = {"content-type": "application/json"}
+    for body in (b"[" * 100_000, b'{"a":' * 50_000):
+        r = client.post("/auth/token", content=body, headers=headers)
+        assert_error(r, 400, "invalid_payload")
+
+
+def test_body_over_max_body_bytes_is_413(settings: Settings, admin_key: str) -> None:
+    settings.max_body_bytes = 4096
+    big = b'{"email": "' + b"x" * 5000 + b'", "password": "pw"}'
+    with TestClient(create_app(settings)) as c:
+        # Declared length over the cap: refused before the body is read.
+        assert_error(c.post("/auth/token", content=big), 413, "payload_too_large")
+        # Chunked (no Content-Length): stopped as the chunks arrive, on any route.
+        chunks = [big[i : i + 1000] for i in range(0, len(big), 1000)]
+        r = c.post("/auth/token", content=iter(chunks))
+        assert "content-length" not in r.request.headers
+        assert_error(r, 413, "payload_too_large")
+        r = c.post("/billing/webhook", content=iter(chunks))
+        assert_error(r, 413, "payload_too_large")
+        # Under the cap nothing changes.
+        r = c.post("/auth/token", json={"email": "x@y.z", "password": "pw"})
+        assert_error(r, 401, "invalid_credentials")
+        # A non-ASCII "digit" Content-Length is not a crash.
+        r = c.post(
+            "/auth/token", content=b"{}", headers={"content-length": "\u00b2".encode("latin-1")}
+        )
+        assert r.status_code < 500
+
+
 def test_unexpected_exception_is_500_without_traceback(settings: Settings, admin_key: str) -> None:
     app = create_app(settings)
 
@@ -78,3 +108,30 @@ def test_request_id_is_echoed_or_replaced(client: TestClient, given: str) -> Non
         assert echoed == given
     else:
         assert echoed != given and len(echoed) == 32
+
+
+def test_bad_credentials_fail_protected_routes_only(client: TestClient, admin_key: str) -> None:
+    for header in ("Basic dXNlcjpwdw==", "Bearer apk_nope_nope", "Bearer"):
+        bad = {"Authorization": header}
+        assert client.get("/healthz", headers=bad).status_code == 200, header
+        assert client.get("/version", headers=bad).status_code == 200, header
+        r = client.post("/auth/token", json={"email": "x@y.z", "password": "pw"}, headers=bad)
+        assert_error(r, 401, "invalid_credentials")  # the password check, not the header
+        assert_error(client.get("/v1/me", headers=bad), 401, "unauthorized")
+    # A good credential on a public route is still fine.
+    assert client.get("/healthz", headers=auth(admin_key)).status_code == 200
+
+
+def test_unexpected_failure_while_authenticating_is_a_json_500(
+    settings: Settings, admin_key: str
+) -> None:
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as c:
+
+        async def broken(credential: str) -> None:
+            raise RuntimeError("database on fire")
+
+        app.state.ctx.auth.resolve_credential = broken
+        r = c.get("/v1/me", headers=auth(admin_key))
+        err = assert_error(r, 500, "internal_error")
+        assert "fire" not in err["message"]

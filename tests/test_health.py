@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -43,6 +44,25 @@ def test_readyz_is_503_while_a_component_is_not_ready(settings: Settings, admin_
         assert c.get("/readyz").status_code == 200
         holder["ctx"].components.failed("models", "checksum mismatch")
         assert "checksum mismatch" in c.get("/readyz").json()["error"]["message"]
+
+
+def test_missing_models_leave_the_app_up_and_readyz_says_why(
+    settings: Settings, admin_key: str, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    settings.models_dir = empty
+    settings.load_models = True
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/healthz").status_code == 200
+        r = c.get("/readyz")
+        assert r.status_code == 503
+        body = r.json()
+        assert body["components"]["models"]["ready"] is False
+        assert "models" in body["error"]["message"]
+        # Retrieval runs keyword-only instead of taking the app down with it.
+        assert body["components"]["retrieval"]["ready"] is True
+        assert "keyword" in body["components"]["retrieval"]["detail"]
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient, admin_key: str) -> None:

@@ -144,6 +144,13 @@ def test_a_key_from_an_untrusted_vendor_is_invalid(vendor: licenses.KeyPairFiles
         licenses.verify(forged, trusted)
 
 
+def test_a_deeply_nested_payload_is_malformed_not_a_crash(vendor: licenses.KeyPairFiles) -> None:
+    trusted = licenses.parse_public_keys([vendor.public_entry])
+    body = base64.urlsafe_b64encode(b"[" * 1500).rstrip(b"=").decode()
+    with pytest.raises(InvalidLicense, match="malformed"):
+        licenses.verify(f"APL1.{body}.AAAA", trusted)
+
+
 # ----- redemption through the API -----
 
 

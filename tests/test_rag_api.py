@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from appliance.api.qa import QARequest
 from appliance.app import create_app
 from appliance.db.connection import connect
 from appliance.settings import Settings
@@ -152,6 +153,22 @@ def test_qa_needs_auth_and_known_ticker(app_client: TestClient, admin: str) -> N
     )
     assert r.status_code == 200
     assert {(c["form"], c["section"]) for c in r.json()["citations"]} == {("10-K", "1C")}
+
+
+def test_qa_section_codes_are_matched_whatever_their_case(
+    app_client: TestClient, admin: str
+) -> None:
+    for given, stored in (("Part1_Item4", "part1_item4"), ("PART2_ITEM1", "part2_item1")):
+        r = app_client.post(
+            "/v1/qa/filings",
+            json={"query": "controls and procedures", "ticker": "AAPL", "sections": [given]},
+            headers=auth(admin),
+        )
+        assert r.status_code == 200, r.text
+        sections = {c["section"] for c in r.json()["citations"]}
+        assert sections == {stored}, given
+    request = QARequest(query="x", sections=["Document", "1c", "Part2_Item1A"])
+    assert request.search_request().sections == ("document", "1C", "part2_item1a")
 
 
 def test_ops_index_from_inbox_auth_idempotency_and_progress(

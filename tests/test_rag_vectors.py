@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -106,3 +108,20 @@ def test_re_adding_and_vectors_for() -> None:
     assert 5 not in index.ids() and len(index) == 49
     index.compact()
     assert len(index) == 49 and 5 not in {c for c, _ in index.search(vecs[4], 5)}
+
+
+def test_removing_unknown_or_removed_ids_keeps_the_count_exact() -> None:
+    rows, vecs = _data(40)
+    index = VectorIndex()
+    index.load(rows[:20], vecs[:20])
+    index.add(rows[20:30], vecs[20:30])  # in the tail, not merged
+    index.remove([5, 25, 999, 1000])  # 999 and 1000 were never there
+    assert len(index) == 28 == len(index.ids())
+    index.remove([5, 25])  # already removed
+    assert len(index) == 28 == len(index.ids())
+    # A removed id re-added (SQLite can reuse a rowid): one live copy, the new vector.
+    index.add([dataclasses.replace(rows[30], chunk_id=5)], vecs[30:31])
+    assert len(index) == 29 == len(index.ids())
+    assert np.allclose(index.vectors_for([5]), vecs[30:31])
+    hits = [c for c, _ in index.search(vecs[30], 40)]
+    assert hits.count(5) == 1 and len(hits) == 29

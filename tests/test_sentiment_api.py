@@ -171,3 +171,17 @@ def test_503_without_models_costs_nothing(tmp_path: Path) -> None:
         r = post(client, u["api_key"], {"text": "Profit rose"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"
         assert remaining(client, u["api_key"]) == before
+
+
+def test_anonymous_caller_gets_401_before_validation_or_readiness(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=tmp_path / "d",
+        load_models=False,
+        access_log=False,
+        edgar_sample_on_first_start=False,
+    )
+    initialize(settings)
+    with TestClient(create_app(settings)) as client:
+        for body in ({"text": ""}, {"nope": 1}, {"text": "Profit rose"}):
+            r = client.post("/v1/nlp/sentiment", json=body)
+            assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", body

@@ -6,6 +6,7 @@ the way Stripe signs them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -190,6 +192,27 @@ def test_forged_deliveries_are_refused(
     header = f"{good[0]},v1={'ab' * 32},{good[1]}"
     r = client.post("/billing/webhook", content=payload, headers={"Stripe-Signature": header})
     assert r.status_code == 200 and balance(client, buyer) == 200
+
+
+def test_non_ascii_digit_timestamp_is_refused_not_a_crash(
+    client: TestClient, fake: FakeStripe, buyer: dict[str, Any]
+) -> None:
+    # Headers are latin-1: superscript digits pass str.isdigit() but not int(). TestClient
+    # re-encodes header bytes as UTF-8, so the raw bytes go through httpx's ASGI transport.
+    payload, _ = fake.delivery(fake.complete(checkout(client, buyer)))
+
+    async def post(header: bytes) -> httpx.Response:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            return await c.post(
+                "/billing/webhook", content=payload, headers={"Stripe-Signature": header}
+            )
+
+    for digits in ("\u00b2", "1\u00b9"):
+        r = asyncio.run(post(f"t={digits},v1={'0' * 64}".encode("latin-1")))
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "invalid_signature"
+    assert balance(client, buyer) == 0
 
 
 def test_stale_and_future_signatures_are_refused(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,7 +10,7 @@ from starlette.routing import Route
 from appliance import accounts
 from appliance.accounts import EMAIL_PATTERN
 from appliance.api.responses import JSON
-from appliance.auth import current_admin, current_user, issue_token, verify_password
+from appliance.auth import current_admin, current_user, issue_token
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import users as q
@@ -58,7 +56,7 @@ async def token(request: Request) -> Response:
     found = await ctx.db.read(q.password_hash, body.email)
     # verify_password runs scrypt even for unknown users (constant-ish time); off the loop.
     stored = found[1] if found else None
-    ok = await asyncio.to_thread(verify_password, body.password, stored)
+    ok = await ctx.auth.check_password(body.password, stored)
     if found is None or not ok:
         raise InvalidCredentials("wrong e-mail or password")
     ttl = ctx.settings.token_ttl_seconds

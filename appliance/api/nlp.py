@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from appliance.auth import current_user
 from appliance.context import get_ctx
 from appliance.nlp.sentiment import SentimentResult
 from appliance.nlp.service import models
@@ -75,6 +76,7 @@ def _result(result: SentimentResult) -> dict[str, Any]:
 )
 async def sentiment(request: Request) -> Response:
     ctx = get_ctx(request)
+    current_user(request)  # 401 first: an anonymous caller learns nothing of the body
     body = await parse_json(request, SentimentRequest)
     loaded = models(ctx)  # 503 before anything is spent
     texts = body.inputs()

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from appliance.auth import current_user
 from appliance.context import AppContext, get_ctx
+from appliance.edgar.filing import FULL_DOCUMENT_CODE
 from appliance.openapi import spec
 from appliance.rag.answer import answer
 from appliance.rag.retrieve import SearchRequest
@@ -19,6 +20,13 @@ from appliance.rag.service import rag_service
 from appliance.validation import parse_json
 
 Form = Literal["10-K", "10-Q", "8-K", "10-K/A", "10-Q/A", "10-K405", "10-KT", "10-QT", "20-F"]
+
+
+def section_code(code: str) -> str:
+    """A caller's section code as the importer stores it: ``document`` and 10-Q ``part*``
+    codes lower-case (``part1_item2``), plain 10-K Item codes upper-case (``1A``)."""
+    lowered = code.lower()
+    return lowered if lowered == FULL_DOCUMENT_CODE or lowered.startswith("part") else code.upper()
 
 
 class QARequest(BaseModel):
@@ -65,9 +73,7 @@ class QARequest(BaseModel):
             ticker=self.ticker.upper() if self.ticker else None,
             cutoff=self.cutoff,
             forms=tuple(self.forms) if self.forms else None,
-            sections=tuple(s if s.startswith("part") else s.upper() for s in self.sections)
-            if self.sections
-            else None,
+            sections=tuple(section_code(s) for s in self.sections) if self.sections else None,
             top_k=self.top_k,
         )
 

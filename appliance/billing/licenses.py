@@ -190,7 +190,9 @@ def verify(key: str, trusted: Mapping[str, Ed25519PublicKey]) -> License:
     try:
         payload_bytes, signature = _unb64(body), _unb64(sig)
         payload = _Payload.model_validate(json.loads(payload_bytes))
-    except (ValueError, ValidationError, UnicodeDecodeError) as exc:
+    except (ValueError, ValidationError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: the payload is parsed before the signature is checked, and 2 KiB
+        # of base64 can hold ``[[[...`` deeper than the JSON decoder's recursion limit.
         raise InvalidLicense("the license key is malformed") from exc
     public_key = trusted.get(payload.kid)
     if public_key is None:

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 from appliance.errors import ApplianceError
 
 TOLERANCE_SECONDS = 300
 MAX_HEADER_LENGTH = 4096
+# ASCII digits only: str.isdigit() also accepts '²' and other scripts' digits, which int()
+# then refuses (or reads as a number Stripe never sent).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class InvalidSignature(ApplianceError):
@@ -56,7 +60,7 @@ def verify(
         if not sep:
             continue
         if key == "t":
-            if timestamp is not None or not value.isdigit() or len(value) > 12:
+            if timestamp is not None or not _TIMESTAMP.fullmatch(value):
                 raise InvalidSignature("malformed timestamp in Stripe-Signature")
             timestamp = int(value)
         elif key == "v1":

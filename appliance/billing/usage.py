@@ -35,7 +35,12 @@ def parse_moment(text: str) -> str:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return timestamp(moment)
+    try:
+        return timestamp(moment)
+    except OverflowError as exc:
+        # Year 1 at +14:00 (or 9999 at -14:00) has no UTC equivalent; callers (pydantic
+        # validators, the CLI) only turn ValueError into a clean 400 / usage message.
+        raise ValueError(f"{text!r} is out of range once converted to UTC") from exc
 
 
 def finish(

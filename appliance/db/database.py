@@ -94,8 +94,12 @@ class Database:
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         busy_timeout_ms: int = 5000,
         readers: int = 4,
+        on_writer_stopped: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
+        # Told (with the reason) if the writer thread ever dies, so readiness can say so.
+        self._on_writer_stopped = on_writer_stopped
+        self._writer_error: str | None = None
         self._connect_kwargs: dict[str, Any] = {
             "synchronous": synchronous,
             "busy_timeout_ms": busy_timeout_ms,
@@ -160,9 +164,16 @@ class Database:
     def _put(self, job: _WriteJob) -> None:
         if self._closed:
             raise RuntimeError("database is closed")
+        if self._writer_error is not None:
+            # Queued, the write would wait forever: nothing reads the queue any more.
+            raise RuntimeError(f"the database writer stopped: {self._writer_error}")
         if self._writer is None:
             self.start()
         self._queue.put(job)
+
+    @property
+    def writer_alive(self) -> bool:
+        return self._writer_error is None and (self._writer is None or self._writer.is_alive())
 
     def submit(
         self, fn: Callable[..., T], *args: Any, **kwargs: Any
@@ -195,6 +206,7 @@ class Database:
         return self.submit(fn, *args, **kwargs).result()
 
     def _write_loop(self, conn: Connection) -> None:
+        batch: list[_WriteJob] = []
         try:
             while True:
                 first = self._queue.get()
@@ -211,11 +223,43 @@ class Database:
                         stop = True
                         break
                     batch.append(item)
-                self._apply(conn, batch)
+                try:
+                    self._apply(conn, batch)
+                except Exception as exc:
+                    # _apply answers every job itself; this is the last guard, so one bad
+                    # batch fails its callers instead of killing the thread (and every
+                    # later write with it).
+                    log.exception("write batch failed")
+                    with contextlib.suppress(Exception):
+                        conn.execute("ROLLBACK")
+                    self._settle([(job, False, exc) for job in batch])
                 if stop:
                     return
+        except BaseException as exc:
+            # Logged and reported (not re-raised: in a thread that only prints it again).
+            self._writer_died(f"{type(exc).__name__}: {exc}", batch)
         finally:
             conn.close()
+
+    def _writer_died(self, reason: str, batch: list[_WriteJob]) -> None:
+        log.critical("the database writer thread stopped: %s", reason)
+        self._writer_error = reason
+        if self._on_writer_stopped is not None:
+            with contextlib.suppress(Exception):
+                self._on_writer_stopped(reason)
+        # Fail the batch in hand and whatever is still queued rather than leave their
+        # callers waiting (_settle skips the ones already answered).
+        error = RuntimeError(f"the database writer stopped: {reason}")
+        with contextlib.suppress(Exception):
+            self._settle([(job, False, error) for job in batch])
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _WriteJob):
+                with contextlib.suppress(Exception):
+                    self._settle([(item, False, error)])
 
     def _apply(self, conn: Connection, batch: list[_WriteJob]) -> None:
         outcomes: list[tuple[_WriteJob, bool, Any]] = []
@@ -224,30 +268,39 @@ class Database:
         except Exception as exc:  # the file is gone or locked beyond busy_timeout
             self._settle([(job, False, exc) for job in batch if job.start()])
             return
-        for job in batch:
+        for n, job in enumerate(batch):
             # A caller that gave up before its write started (its task was cancelled) is
             # skipped; see _WriteJob.start. (Delivering to a cancelled concurrent future used
             # to raise here, killing this thread and hanging every later write.)
             if not job.start():
                 continue
-            if getattr(job.fn, "__self_contained__", False):
-                try:
-                    result = job.fn(conn, *job.args)
-                except BaseException as exc:
-                    outcomes.append((job, False, exc))
-                else:
-                    outcomes.append((job, True, result))
-                continue
-            conn.execute("SAVEPOINT w")
             try:
-                result = job.fn(conn, *job.args)
-            except BaseException as exc:
-                conn.execute("ROLLBACK TO w")
-                conn.execute("RELEASE w")
+                ok, value = self._run_job(conn, job)
+            except Exception as exc:  # the SAVEPOINT bookkeeping itself failed
+                broken: BaseException | None = exc
                 outcomes.append((job, False, exc))
             else:
-                conn.execute("RELEASE w")
-                outcomes.append((job, True, result))
+                outcomes.append((job, ok, value))
+                broken = None
+            if broken is not None or not conn.in_transaction:
+                # SQLite rolled the whole transaction back itself (disk full, I/O error, a
+                # write that ran ROLLBACK): the batch's earlier writes are gone too, so every
+                # job fails, including those that had returned; the rest never run.
+                error = RuntimeError(
+                    "the write batch was rolled back"
+                    + (f": {broken}" if broken is not None else " by SQLite")
+                )
+                error.__cause__ = broken
+                if broken is not None:
+                    outcomes[-1] = (job, False, error)
+                with contextlib.suppress(Exception):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                log.error("write batch rolled back: %s", error)
+                failed = [(j, False, value if not ok else error) for j, ok, value in outcomes]
+                rest = [(j, False, error) for j in batch[n + 1 :] if j.start()]
+                self._settle(failed + rest)
+                return
         try:
             conn.execute("COMMIT")
         except Exception as exc:
@@ -258,12 +311,34 @@ class Database:
             return
         self._settle(outcomes)
 
+    @staticmethod
+    def _run_job(conn: Connection, job: _WriteJob) -> tuple[bool, Any]:
+        """(True, result) or (False, the exception) for one write, inside its own SAVEPOINT
+        unless it is self-contained. Raises only when the savepoint handling fails."""
+        if getattr(job.fn, "__self_contained__", False):
+            try:
+                return True, job.fn(conn, *job.args)
+            except BaseException as exc:
+                return False, exc
+        conn.execute("SAVEPOINT w")
+        try:
+            result = job.fn(conn, *job.args)
+        except BaseException as exc:
+            if conn.in_transaction:  # else SQLite already rolled everything back
+                conn.execute("ROLLBACK TO w")
+                conn.execute("RELEASE w")
+            return False, exc
+        conn.execute("RELEASE w")
+        return True, result
+
     def _settle(self, outcomes: list[tuple[_WriteJob, bool, Any]]) -> None:
         """Answer each caller once its batch has committed (or failed)."""
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, ok, value in outcomes:
             future = job.future
             if isinstance(future, concurrent.futures.Future):
+                if future.done():  # answered already, or cancelled before it started
+                    continue
                 if ok:
                     future.set_result(value)
                 else:

@@ -53,9 +53,15 @@ def load_embedder(ctx: AppContext) -> TextEmbedder | None:
     if shared is not None or not ctx.settings.load_models:
         return shared
     from appliance.nlp.embedder import Embedder
-    from appliance.nlp.paths import ModelPaths
+    from appliance.nlp.paths import ModelMissing, ModelPaths
 
-    return Embedder(ModelPaths.locate(ctx.settings.models_dir).embedder, threads=2)
+    try:
+        return Embedder(ModelPaths.locate(ctx.settings.models_dir).embedder, threads=2)
+    except ModelMissing as exc:
+        # The models hook has already marked its component failed (so /readyz says why);
+        # search stays up, keyword-only, rather than the whole app refusing to start.
+        log.error("embedder not available, filings search is keyword-only: %s", exc.message)
+        return None
 
 
 def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:

@@ -221,17 +221,31 @@ class VectorIndex:
             if not keep:
                 return
             seg = self._segment([rows[i] for i in keep], vectors[keep])
+            if snap.dead & set(seg.ids.tolist()):
+                # A removed id coming back (SQLite may reuse the largest rowid): drop the old
+                # row first, or un-marking it dead would revive the stale copy beside the new.
+                snap = self._merged(snap)
             tail = _concat(snap.tail, seg)
-            new = _Snapshot(snap.body, tail, snap.dead - set(seg.ids.tolist()))
+            new = _Snapshot(snap.body, tail, snap.dead)
             limit = max(self._merge_min, int(self._merge_ratio * new.body.size))
             if tail.size > limit:
                 new = self._merged(new)
             self._snap = new
 
     def remove(self, chunk_ids: Iterable[int]) -> None:
+        """Remove rows; ids not in the index are ignored."""
+        wanted = np.fromiter(set(chunk_ids), np.int64)
+        if not wanted.size:
+            return
         with self._lock:
             snap = self._snap
-            dead = snap.dead | frozenset(chunk_ids)
+            # Only ids actually stored count as dead: ``size`` subtracts them, and an unknown
+            # id would make len() under-count (the idle check would then re-sync forever).
+            present = [seg.ids[np.isin(seg.ids, wanted)] for seg in (snap.body, snap.tail)]
+            found = frozenset(np.concatenate(present).tolist())
+            if found <= snap.dead:
+                return
+            dead = snap.dead | found
             self._snap = _Snapshot(snap.body, snap.tail, dead)
             if len(dead) > max(self._merge_min, int(self._merge_ratio * snap.body.size)):
                 self._snap = self._merged(self._snap)
