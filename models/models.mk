@@ -15,12 +15,13 @@ EMBEDDER_SOURCES := models/build_embedder.py models/bert_graph.py models/quantiz
 models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/verify.py
 
-$(EMBEDDER_DIR)/manifest.json: $(EMBEDDER_SOURCES)
-	@$(PY) -c "import onnx, safetensors" 2>/dev/null || $(MAKE) models-deps
+$(EMBEDDER_DIR)/manifest.json: $(EMBEDDER_SOURCES) | models-deps
 	$(PY) models/build_embedder.py --force
 
+# Installs only what is missing, so builds stay offline once the deps are there.
 models-deps:
-	$(PY) -m pip install "onnx>=1.16" "safetensors>=0.4"
+	@$(PY) -c "import onnx, safetensors" 2>/dev/null || \
+		$(PY) -m pip install "onnx>=1.16" "safetensors>=0.4"
 
 # torch from the local CPU wheel: `pip install torch` from PyPI pulls a multi-GB CUDA build.
 sentiment-deps: models-deps

@@ -11,8 +11,8 @@ Recipe (chosen on the dev sets, see MODEL_CARD.md and ``--search``):
   4. Optional self-training: the model labels unlabelled SEC filing sentences
      (``data/edgar_sentences.txt``); its confident, class-balanced predictions join the
      tweets to train a fresh student.
-  5. Export through ``bert_graph.build_bert`` (no torch exporter), quantize to static int8
-     (calibrated on tweets + filing sentences) with an int8 embedding table: <= 30 MB.
+  5. Export through ``bert_graph.build_bert`` (no torch exporter); 8-bit weights with
+     per-row activation quantization (batch-independent) and an int8 embedding table: <= 30 MB.
 
 Usage:
   python models/train_sentiment.py             # train the chosen recipe, export, write card
@@ -48,7 +48,7 @@ from build_embedder import (  # noqa: E402
     session,
     sha256,
 )
-from quantize import quantize_embedding, to_static_int8  # noqa: E402
+from quantize import quantize_embedding, to_int8  # noqa: E402
 from sentiment_data import (  # noqa: E402
     DATA,
     LABELS,
@@ -81,7 +81,9 @@ class Recipe:
     pseudo_per_class: int = 400
 
 
-CHOSEN = Recipe("frozen3-balanced-selftrain", class_weight=0.5, self_train=True)
+CHOSEN = Recipe(
+    "frozen2-balanced-selftrain-e4", freeze=2, class_weight=0.5, epochs=4, self_train=True
+)
 CANDIDATES = [
     Recipe("frozen1", freeze=1, lr=5e-5),  # close to plain end-to-end fine-tuning
     Recipe("frozen3", freeze=3),
@@ -321,16 +323,11 @@ def export(run: Run, enc: Encoder, data: dict[str, object]) -> dict[str, object]
     WORK.mkdir(parents=True, exist_ok=True)
     onnx.save(fp32, WORK / "model.fp32.onnx")
 
-    # Calibrate on training-side text only (tweets + filing sentences), never on dev text.
-    rng = np.random.default_rng(SEED)
-    train_texts: list[str] = data["train_texts"]  # type: ignore[assignment]
-    edgar: list[str] = data["edgar_texts"]  # type: ignore[assignment]
-    calib = [train_texts[i] for i in rng.choice(len(train_texts), 160, replace=False)]
-    calib += [edgar[i] for i in rng.choice(len(edgar), 160, replace=False)]
-    from build_embedder import calibrate
-
-    stats = calibrate(fp32, enc.tokenizer, calib)
-    int8 = quantize_embedding(to_static_int8(fp32, stats, alpha=0.75), "word_emb")
+    # 8-bit weights per block of 32 inputs; activations quantized per row and block at run
+    # time (MatMulNBits, accuracy level 4). Unlike the embedder's static scales this needs no
+    # calibration and agreed better with fp32 on the dev sets (labels 0.996 tweets, 1.0
+    # formal, against 0.990 / 0.987 static); sentence scoring is not throughput-bound.
+    int8 = quantize_embedding(to_int8(fp32, block_size=32), "word_emb")
     path = OUT / "model.int8.onnx"
     onnx.save(int8, path)
     tok_path = OUT / "tokenizer.json"

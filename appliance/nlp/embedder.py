@@ -50,6 +50,10 @@ class Embedder:
         """Tokens the model would see for ``text`` before truncation, [CLS] and [SEP] included."""
         return len(self._counter.encode(text).ids)
 
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """:meth:`count_tokens` for many texts in one (parallel) tokenizer call."""
+        return [len(e.ids) for e in self._counter.encode_batch(list(texts))]
+
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Truncated token ids per text (what :meth:`embed` feeds the model)."""
         return [e.ids for e in self._tokenizer.encode_batch(list(texts))]

@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from appliance.nlp.paths import ModelPaths
-from appliance.nlp.sentiment import SentimentModel
-
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # runnable as a plain script from a source checkout
+
+from appliance.nlp.paths import ModelPaths  # noqa: E402
+from appliance.nlp.sentiment import SentimentModel  # noqa: E402
 
 
 def main() -> None:

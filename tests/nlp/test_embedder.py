@@ -102,6 +102,8 @@ def test_truncates_at_256_tokens(embedder_fp32: Embedder) -> None:
 def test_count_tokens_counts_special_tokens(embedder_fp32: Embedder) -> None:
     assert embedder_fp32.count_tokens("") == 2
     assert embedder_fp32.count_tokens("profit") == 3
+    texts = ["", "profit", "Net sales rose 2% to $391.0 billion."]
+    assert embedder_fp32.count_tokens_many(texts) == [embedder_fp32.count_tokens(t) for t in texts]
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
