@@ -5,7 +5,7 @@ measured in the same run.
 
 The corpus (all of shared/data/edgar: Apple 1995-2025, NVIDIA, Tesla, Medicis, GAINSCO,
 a 2016 fund, CARBO) is imported and indexed with the real int8 embedder once, then cached
-under ``.bench-cache/`` keyed by the chunking policy; later runs only query.
+under ``.bench-cache/`` keyed by the chunking policy and the embedder graph; later runs only query.
 
 Run: ``python tests/bench/bench_retrieval.py [--rebuild] [--verbose]``
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import os
 import shutil
 import sys
@@ -113,8 +114,11 @@ def main() -> None:
     from appliance.nlp.embedder import Embedder
     from appliance.nlp.paths import ModelPaths
 
-    embedder = Embedder(ModelPaths.locate().embedder, threads=2)
-    cache = ROOT / ".bench-cache" / DEFAULT_POLICY.version
+    paths = ModelPaths.locate()
+    embedder = Embedder(paths.embedder, threads=2)
+    # The cached index is only valid for the same chunking policy and the same embedder graph.
+    graph = hashlib.sha256((paths.embedder / "model.int8.onnx").read_bytes()).hexdigest()[:12]
+    cache = ROOT / ".bench-cache" / f"{DEFAULT_POLICY.version}-{graph}"
     if args.rebuild and cache.exists():
         shutil.rmtree(cache)
     if not (cache / "appliance.sqlite3").exists():
