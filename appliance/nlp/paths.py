@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import NotReady
+from appliance.paths import default_models_dir
 
 EMBEDDER_DIR = "minilm-l6-v2"
 SENTIMENT_DIR = "sentiment"
@@ -18,14 +18,6 @@ class ModelMissing(NotReady):
     """A model artifact is not on disk (``make models`` builds the embedder)."""
 
     code = "model_missing"
-
-
-def default_models_dir() -> Path:
-    """``sys._MEIPASS/models`` when frozen by PyInstaller, else the repository's ``models/``."""
-    frozen = getattr(sys, "_MEIPASS", None)
-    if frozen is not None:
-        return Path(frozen) / "models"
-    return Path(__file__).resolve().parents[2] / "models"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.nlp.paths import ModelPaths, default_models_dir
+from appliance.nlp.paths import ModelPaths
 from appliance.nlp.tokens import plan_batches
+from appliance.paths import default_models_dir
 
 
 def test_batches_hold_equal_lengths_and_cover_every_row_once() -> None:
