@@ -25,6 +25,7 @@ from appliance.context import AppContext
 from appliance.db.database import Database
 from appliance.db.queries import meta
 from appliance.errors import ApplianceError, error_body
+from appliance.instance import InstanceLock
 from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
 from appliance.nlp.service import models_hook
@@ -84,6 +85,51 @@ def build_routes() -> list[BaseRoute]:
     ]
 
 
+@contextlib.asynccontextmanager
+async def _serving(
+    ctx: AppContext, settings: Settings, hooks: list[StartupHook]
+) -> AsyncIterator[None]:
+    ctx.components.starting("database")
+    result = initialize(settings)
+    ctx.install_id = result.install_id
+    ctx.db = Database(
+        settings.db_path,
+        synchronous=settings.db_synchronous,
+        busy_timeout_ms=settings.db_busy_timeout_ms,
+        readers=settings.db_readers,
+        on_writer_stopped=lambda reason: ctx.components.failed(
+            "database", f"the writer thread stopped: {reason}"
+        ),
+    )
+    ctx.db.start()
+    secret = (
+        settings.token_secret.get_secret_value()
+        if settings.token_secret
+        else await ctx.db.read(meta.get, "token_secret")
+    )
+    assert secret
+    ctx.auth = Authenticator(ctx.db, secret.encode(), cache_seconds=settings.auth_cache_seconds)
+    ctx.billing = Billing(ctx.db, settings, ctx.metrics)
+    await ctx.billing.start()
+    ctx.components.ready("database", "migrations applied")
+    stops: list[Callable[[], Any]] = []
+    try:
+        for hook in hooks:
+            stop = hook(ctx)
+            if callable(stop):
+                stops.append(stop)
+        yield
+    finally:
+        for stop in reversed(stops):
+            try:
+                stopped = stop()
+                if inspect.isawaitable(stopped):
+                    await stopped
+            except Exception:
+                log.exception("error while stopping a component")
+        ctx.db.close()
+
+
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
     routes = build_routes()
     ctx = AppContext(settings=settings, metrics=Metrics(), components=Components(), routes=routes)
@@ -92,45 +138,14 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        ctx.components.starting("database")
-        result = initialize(settings)
-        ctx.install_id = result.install_id
-        ctx.db = Database(
-            settings.db_path,
-            synchronous=settings.db_synchronous,
-            busy_timeout_ms=settings.db_busy_timeout_ms,
-            readers=settings.db_readers,
-            on_writer_stopped=lambda reason: ctx.components.failed(
-                "database", f"the writer thread stopped: {reason}"
-            ),
-        )
-        ctx.db.start()
-        secret = (
-            settings.token_secret.get_secret_value()
-            if settings.token_secret
-            else await ctx.db.read(meta.get, "token_secret")
-        )
-        assert secret
-        ctx.auth = Authenticator(ctx.db, secret.encode(), cache_seconds=settings.auth_cache_seconds)
-        ctx.billing = Billing(ctx.db, settings, ctx.metrics)
-        await ctx.billing.start()
-        ctx.components.ready("database", "migrations applied")
-        stops: list[Callable[[], Any]] = []
+        # One server per data dir: taken before start-up recovery, released last.
+        instance = InstanceLock(settings.data_dir)
+        instance.acquire()
         try:
-            for hook in hooks:
-                stop = hook(ctx)
-                if callable(stop):
-                    stops.append(stop)
-            yield
+            async with _serving(ctx, settings, hooks):
+                yield
         finally:
-            for stop in reversed(stops):
-                try:
-                    stopped = stop()
-                    if inspect.isawaitable(stopped):
-                        await stopped
-                except Exception:
-                    log.exception("error while stopping a component")
-            ctx.db.close()
+            instance.release()
 
     app = Starlette(
         routes=routes,

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from appliance.cli.common import settings_from
+from appliance.instance import InstanceLock
 
 
 def register(sub: Any) -> None:
@@ -52,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from appliance.bootstrap import initialize
 
     settings = settings_from(args, host=args.host, port=args.port)
+    # A clear refusal before any start-up work; the app's lifespan holds the lock for real.
+    probe = InstanceLock(settings.data_dir)
+    probe.acquire()
+    probe.release()
     result = initialize(settings)
     if settings.edgar_sample_on_first_start:
         _install_sample(settings)
