@@ -235,3 +235,34 @@ def test_a_dead_writer_is_reported_not_waited_on(tmp_path: Path) -> None:
             db.submit(lambda conn: None)
         r = client.post("/v1/users", json={"email": "c@d.io"}, headers=headers)
         assert r.status_code == 500
+
+
+def test_long_reads_never_hold_up_short_reads(tmp_path: Path) -> None:
+    import asyncio
+
+    db = Database(tmp_path / "l.db", readers=1, long_readers=2)
+    release = threading.Event()
+    started = threading.Barrier(3)
+
+    def long_read(conn) -> int:  # type: ignore[no-untyped-def]
+        started.wait(timeout=10)
+        release.wait(timeout=10)
+        return int(conn.execute("SELECT 1").fetchone()[0])
+
+    def short_read(conn) -> int:  # type: ignore[no-untyped-def]
+        return int(conn.execute("SELECT 2").fetchone()[0])
+
+    async def scenario() -> None:
+        longs = [asyncio.ensure_future(db.read_long(long_read)) for _ in range(2)]
+        await asyncio.to_thread(started.wait, 10)  # both long-read threads are busy now
+        # The short read completes while every long-read thread is still blocked.
+        assert await asyncio.wait_for(db.read(short_read), timeout=5) == 2
+        assert not any(t.done() for t in longs)
+        release.set()
+        assert await asyncio.gather(*longs) == [1, 1]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        db.close()

@@ -79,9 +79,11 @@ class QARequest(BaseModel):
 
 
 async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any]:
-    """Embedding and search run on a reader thread, never on the event loop."""
+    """Embedding and search run on a long-read thread, never on the event loop."""
     service = rag_service(ctx)
-    result: dict[str, Any] = await ctx.db.read(answer, service.retriever, body.search_request())
+    result: dict[str, Any] = await ctx.db.read_long(
+        answer, service.retriever, body.search_request()
+    )
     return result
 
 

@@ -94,6 +94,7 @@ class Database:
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         busy_timeout_ms: int = 5000,
         readers: int = 4,
+        long_readers: int = 2,
         on_writer_stopped: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
@@ -109,6 +110,12 @@ class Database:
         self._reader_lock = threading.Lock()
         self._read_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=readers, thread_name_prefix="db-read"
+        )
+        # Long reads (a Q&A embeds its query and searches: tens of ms of CPU) get their own
+        # threads, so a burst of them never queues the short reads every request needs
+        # (authentication, quota) behind it.
+        self._long_read_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=long_readers, thread_name_prefix="db-read-long"
         )
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
@@ -131,6 +138,7 @@ class Database:
             self._queue.put(_STOP)
             self._writer.join(timeout=30)
         self._read_pool.shutdown(wait=True)
+        self._long_read_pool.shutdown(wait=True)
         with self._reader_lock:
             for conn in self._reader_conns:
                 with contextlib.suppress(Exception):
@@ -155,6 +163,12 @@ class Database:
         loop = asyncio.get_running_loop()
         call = functools.partial(fn, **kwargs) if kwargs else fn
         return await loop.run_in_executor(self._read_pool, self._run_read, call, args)
+
+    async def read_long(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like :meth:`read`, on the separate pool for long, CPU-heavy reads."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, **kwargs) if kwargs else fn
+        return await loop.run_in_executor(self._long_read_pool, self._run_read, call, args)
 
     def read_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         call = functools.partial(fn, **kwargs) if kwargs else fn
