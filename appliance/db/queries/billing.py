@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection
+from appliance.db.queries import row_fields
 
 # ----- the credit ledger -----
 
@@ -29,16 +30,7 @@ class LedgerRow:
 
 
 def _ledger(row: Any) -> LedgerRow:
-    return LedgerRow(
-        id=row["id"],
-        user_id=row["user_id"],
-        source=row["source"],
-        source_ref=row["source_ref"],
-        pool=row["pool"],
-        delta=row["delta"],
-        balance_after=row["balance_after"],
-        created_at=row["created_at"],
-    )
+    return LedgerRow(**row_fields(row))
 
 
 def ledger_by_ref(conn: Connection, source: str, source_ref: str) -> LedgerRow | None:

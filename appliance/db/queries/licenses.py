@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from appliance.db.connection import Connection
-
-
-def _fields(row: Any) -> dict[str, Any]:
-    # A sqlean.Row iterates over its values, not its keys.
-    return dict(zip(row.keys(), tuple(row), strict=True))
+from appliance.db.queries import row_fields
 
 
 @dataclass(frozen=True)
@@ -44,4 +39,4 @@ def insert_redemption(
         f" RETURNING {_COLS}",
         (license_id, key_id, user_id, credits, issued_at, expires),
     ).fetchone()
-    return None if row is None else Redemption(**_fields(row))
+    return None if row is None else Redemption(**row_fields(row))

@@ -6,12 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection
-
-
-def _fields(row: Any) -> dict[str, Any]:
-    # A sqlean.Row iterates over its values, not its keys.
-    return dict(zip(row.keys(), tuple(row), strict=True))
-
+from appliance.db.queries import row_fields
 
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
 
@@ -38,7 +33,7 @@ _CHECKOUT_COLS = (
 
 
 def _checkout(row: Any) -> Checkout:
-    return Checkout(**_fields(row))
+    return Checkout(**row_fields(row))
 
 
 def insert_checkout(
@@ -117,7 +112,7 @@ def event_by_id(conn: Connection, event_id: str) -> EventRecord | None:
         " FROM stripe_events WHERE event_id = ?",
         (event_id,),
     ).fetchone()
-    return None if row is None else EventRecord(**_fields(row))
+    return None if row is None else EventRecord(**row_fields(row))
 
 
 def insert_event(
@@ -164,7 +159,7 @@ def record_refund(
         " RETURNING payment_intent, charge_id, amount_cents, refunded_cents",
         (payment_intent, charge_id, amount_cents, refunded_cents),
     ).fetchone()
-    return Refund(**_fields(row))
+    return Refund(**row_fields(row))
 
 
 def refund_by_intent(conn: Connection, payment_intent: str) -> Refund | None:
@@ -173,4 +168,4 @@ def refund_by_intent(conn: Connection, payment_intent: str) -> Refund | None:
         " FROM stripe_refunds WHERE payment_intent = ?",
         (payment_intent,),
     ).fetchone()
-    return None if row is None else Refund(**_fields(row))
+    return None if row is None else Refund(**row_fields(row))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection
+from appliance.db.queries import row_fields
 
 
 @dataclass(frozen=True)
@@ -121,15 +122,7 @@ _KEY_COLS = "id, user_id, prefix, name, created_at, last_used_at, revoked_at"
 
 
 def _key(row: Any) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        user_id=row["user_id"],
-        prefix=row["prefix"],
-        name=row["name"],
-        created_at=row["created_at"],
-        last_used_at=row["last_used_at"],
-        revoked_at=row["revoked_at"],
-    )
+    return ApiKey(**row_fields(row))
 
 
 def insert_key(
