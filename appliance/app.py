@@ -22,7 +22,7 @@ from appliance.billing.service import Billing
 from appliance.bootstrap import initialize
 from appliance.components import Components
 from appliance.context import AppContext
-from appliance.db.database import Database
+from appliance.db.database import open_database
 from appliance.errors import ApplianceError, error_body
 from appliance.instance import InstanceLock
 from appliance.metrics import Metrics
@@ -92,11 +92,8 @@ async def _serving(
     ctx.components.starting("database")
     result = initialize(settings)
     ctx.install_id = result.install_id
-    ctx.db = Database(
-        settings.db_path,
-        synchronous=settings.db_synchronous,
-        busy_timeout_ms=settings.db_busy_timeout_ms,
-        readers=settings.db_readers,
+    ctx.db = open_database(
+        settings,
         on_writer_stopped=lambda reason: ctx.components.failed(
             "database", f"the writer thread stopped: {reason}"
         ),

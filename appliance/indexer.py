@@ -18,8 +18,8 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from appliance.db.connection import Connection
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
 from appliance.rag.index import Indexer, IndexProgress
@@ -85,10 +85,10 @@ class BackgroundIndexer:
     # ----- lifecycle -----
     def load(self) -> int:
         """Re-queue interrupted jobs and load the vector index (start-up, before serving)."""
-        resumed = self.db.write_sync(jq.requeue_interrupted)
+        resumed = self.db.sync.write(jq.requeue_interrupted)
         if resumed:
             log.info("re-queued %d interrupted indexing job(s)", resumed)
-        loaded: int = self.db.read_sync(self.retriever.load)
+        loaded: int = self.db.sync.read(self.retriever.load)
         log.info("vector index loaded: %d chunks", loaded)
         self.ready.set()
         if self.on_ready:
@@ -127,9 +127,9 @@ class BackgroundIndexer:
             if self.indexer is None:
                 return
             if self.index_pending_on_start:
-                pending = self.db.read_sync(_pending_count, self.indexer)
+                pending = self.db.sync.read(_pending_count, self.indexer)
                 if pending:
-                    self.db.write_sync(jq.enqueue, jq.ALL, None, None)
+                    self.db.sync.write(jq.enqueue, jq.ALL, None, None)
         except Exception as exc:
             log.exception("indexer failed to start")
             if self.on_failure:
@@ -137,7 +137,7 @@ class BackgroundIndexer:
             return
         while not self._stop.is_set():
             try:
-                job = self.db.write_sync(jq.claim_next)
+                job = self.db.sync.write(jq.claim_next)
             except Exception:
                 if self._stop.is_set():
                     return
@@ -155,9 +155,9 @@ class BackgroundIndexer:
         """Chunks indexed by another process (``appliance index`` beside a running server)
         become searchable here too: compare counts while idle, re-sync when they differ."""
         try:
-            stored = self.db.read_sync(_chunk_count)
+            stored = self.db.sync.read(_chunk_count)
             if stored != len(self.retriever.index):
-                self.db.read_sync(self.retriever.sync)
+                self.db.sync.read(self.retriever.sync)
         except Exception:
             log.exception("could not re-sync the vector index")
 
@@ -169,69 +169,70 @@ class BackgroundIndexer:
         try:
             if job.ticker == jq.ALL:
                 accessions: Sequence[str] | None = None
-                self.db.write_sync(_progress, job.id, "indexing", "database")
+                self.db.sync.write(_progress, job.id, "indexing", "database")
             else:
 
                 def report(phase: str) -> None:
-                    self.db.write_sync(_progress, job.id, phase)
+                    self.db.sync.write(_progress, job.id, phase)
 
                 got = self.acquire(JobContext(job, report))
                 accessions = got.accessions
-                self.db.write_sync(_progress, job.id, "indexing", got.source, len(got.accessions))
+                self.db.sync.write(_progress, job.id, "indexing", got.source, len(got.accessions))
             if self._stop.is_set():
-                self.db.write_sync(jq.requeue, job.id)
+                self.db.sync.write(jq.requeue, job.id)
                 return
 
             def on_progress(p: IndexProgress) -> None:
-                self.db.write_sync(
+                self.db.sync.write(
                     _counts, job.id, p.sections_done, p.sections_total, len(p.filings), p.chunks
                 )
 
             def on_stored(removed: list[int], new: list[int]) -> None:
-                self.db.read_sync(self.retriever.apply, removed, new)
+                self.db.sync.read(self.retriever.apply, removed, new)
 
-            self.db.read_sync(self.retriever.refresh)
+            self.db.sync.read(self.retriever.refresh)
             indexer.run(
-                self.db.read_sync,
-                self.db.write_sync,
+                self.db.sync,
                 accessions,
                 on_progress=on_progress,
                 on_stored=on_stored,
                 should_stop=self._stop.is_set,
             )
             if self._stop.is_set():
-                self.db.write_sync(jq.requeue, job.id)
+                self.db.sync.write(jq.requeue, job.id)
                 log.info("indexing job %d interrupted by shutdown; it will resume", job.id)
                 return
-            self.db.write_sync(jq.finish, job.id, "done")
+            self.db.sync.write(jq.finish, job.id, "done")
             log.info("indexing job %d done", job.id)
         except Exception as exc:
             log.exception("indexing job %d failed", job.id)
             try:
-                self.db.write_sync(jq.finish, job.id, "failed", f"{type(exc).__name__}: {exc}")
+                self.db.sync.write(jq.finish, job.id, "failed", f"{type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("could not record the failure of job %d", job.id)
         finally:
             self.current = None
 
 
-def _chunk_count(conn: Any) -> int:
+def _chunk_count(conn: Connection) -> int:
     from appliance.db.queries import rag as rq
 
     return rq.chunk_count(conn)
 
 
-def _pending_count(conn: Any, indexer: Indexer) -> int:
+def _pending_count(conn: Connection, indexer: Indexer) -> int:
     from appliance.db.queries import rag as rq
 
     return len(rq.pending_sections(conn, indexer.policy.version))
 
 
 def _progress(
-    conn: Any, job_id: int, phase: str, source: str | None = None, filings: int | None = None
+    conn: Connection, job_id: int, phase: str, source: str | None = None, filings: int | None = None
 ) -> None:
     jq.progress(conn, job_id, phase=phase, source=source, filings=filings)
 
 
-def _counts(conn: Any, job_id: int, done: int, total: int, filings: int, chunks: int) -> None:
+def _counts(
+    conn: Connection, job_id: int, done: int, total: int, filings: int, chunks: int
+) -> None:
     jq.progress(conn, job_id, done=done, total=total, filings=filings, chunks=chunks)

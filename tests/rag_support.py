@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.bootstrap import initialize
-from appliance.db.connection import Connection, connect, transaction
+from appliance.db.database import open_session
 from appliance.edgar.sample import install_sample
 from appliance.rag.index import Indexer
 from appliance.settings import Settings, load_settings
@@ -35,22 +35,12 @@ def make_settings(data_dir: Path, **extra: Any) -> Settings:
     )
 
 
-def run_write(conn: Connection, fn: Any, *args: Any) -> Any:
-    with transaction(conn):
-        return fn(conn, *args)
-
-
 def build_index(data_dir: Path, embedder: Any, items: tuple[str, ...] = ITEMS) -> Settings:
     settings = make_settings(data_dir)
     initialize(settings)
-    conn = connect(settings.db_path)
-    try:
-        install_sample(conn)
-        Indexer(embedder).run(
-            lambda fn, *a: fn(conn, *a), lambda fn, *a: run_write(conn, fn, *a), items=items
-        )
-    finally:
-        conn.close()
+    with open_session(settings) as db:
+        install_sample(db)
+        Indexer(embedder).run(db, items=items)
     return settings
 
 

@@ -100,7 +100,7 @@ def test_key_cache_never_serves_balances_and_expires(tmp_path: Path) -> None:
         key = user["api_key"]
         assert client.get("/v1/me", headers=auth(key)).json()["quota_remaining"] == 3
         db = client.app.state.ctx.db  # type: ignore[attr-defined]
-        db.write_sync(add_credits, user["id"], 4, "admin", "cache-test")
+        db.sync.write(add_credits, user["id"], 4, "admin", "cache-test")
         # The key is cached, the balance is not.
         assert client.get("/v1/me", headers=auth(key)).json()["quota_remaining"] == 7
         # A revocation from another process (the CLI) applies once the entry expires.
@@ -124,7 +124,7 @@ def test_last_used_bookkeeping_is_bounded_and_still_written(tmp_path: Path) -> N
         for key in keys:
             assert client.get("/v1/me", headers=auth(key)).status_code == 200
             assert len(ctx.auth._touched) <= 4
-        ctx.db.write_sync(lambda conn: None)  # writes apply in order: the touches are in
+        ctx.db.sync.write(lambda conn: None)  # writes apply in order: the touches are in
     conn = connect(settings.db_path)
     try:
         unused = conn.execute(

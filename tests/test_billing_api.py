@@ -26,6 +26,7 @@ from appliance.bootstrap import initialize
 from appliance.context import get_ctx
 from appliance.db.connection import connect, transaction
 from appliance.db.queries import billing as bq
+from appliance.db.queries.billing import Charge
 from appliance.errors import ApplianceError
 from appliance.settings import Settings, load_settings
 from tests.conftest import auth, make_user
@@ -187,7 +188,7 @@ def test_quota_exhausted_says_how_to_top_up(
     assert metric(client, "appliance_quota_exhausted_total", "echo") == 1
     # An admin grant (the CLI's write function) makes it spendable again.
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
-    ctx.db.write_sync(add_credits, user["id"], 5, "admin", "grant-1")
+    ctx.db.sync.write(add_credits, user["id"], 5, "admin", "grant-1")
     r = client.post("/v1/echo", json={"text": "x"}, headers=auth(key))
     assert r.status_code == 200 and r.headers["X-Credits-Remaining"] == "4"
 
@@ -233,7 +234,7 @@ def test_a_failed_or_refused_keyed_request_can_be_retried(
     r = client.post("/test/billable", json={"mode": "ok", "cost": 4}, headers=h2)
     assert r.status_code == 402
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
-    ctx.db.write_sync(add_credits, user["id"], 1, "admin", "topup")
+    ctx.db.sync.write(add_credits, user["id"], 1, "admin", "topup")
     r = client.post("/test/billable", json={"mode": "ok", "cost": 4}, headers=h2)
     assert r.status_code == 200 and r.headers["X-Credits-Remaining"] == "0"
     statuses = [(e["idempotency_key"], e["status"]) for e in reversed(events(client, key))]
@@ -416,7 +417,7 @@ def test_start_up_refunds_interrupted_charges_and_orphaned_keys(
     # Simulate a process that stopped mid-request: a charge with no finish, and its key.
     conn = connect(settings.db_path)
     with transaction(conn):
-        lost = quota.spend(conn, user["id"], "test", 3, "req-lost", "key-lost", "2025-06")
+        lost = quota.spend(conn, Charge(user["id"], "test", 3, "2025-06", "req-lost", "key-lost"))
         assert isinstance(lost, quota.Spent)
         bq.idempotency_insert(conn, user["id"], "key-lost", "test", "digest")
     conn.close()
@@ -441,7 +442,7 @@ def test_in_progress_elsewhere_and_expired_keys(
     ctx = client.app.state.ctx  # type: ignore[attr-defined]
     raw = json.dumps({"mode": "ok", "text": "t"}).encode()
     digest = idempotency.body_hash("test", raw)
-    ctx.db.write_sync(bq.idempotency_insert, user["id"], "elsewhere", "test", digest)
+    ctx.db.sync.write(bq.idempotency_insert, user["id"], "elsewhere", "test", digest)
     h = {**auth(key), "Idempotency-Key": "elsewhere", "Content-Type": "application/json"}
     r = client.post("/test/billable", content=raw, headers=h)
     assert r.status_code == 409 and r.json()["error"]["code"] == "idempotency_in_progress"
@@ -451,7 +452,7 @@ def test_in_progress_elsewhere_and_expired_keys(
     h = {**auth(key), "Idempotency-Key": "old"}
     first = client.post("/test/billable", json=body, headers=h)
     assert client.post("/test/billable", json=body, headers=h).headers["Idempotent-Replayed"]
-    ctx.db.write_sync(
+    ctx.db.sync.write(
         lambda c: c.execute(
             "UPDATE idempotency_keys SET created_at = '2000-01-01T00:00:00.000Z' WHERE key = 'old'"
         )

@@ -13,6 +13,7 @@ from appliance.billing import quota
 from appliance.cli import main
 from appliance.db.connection import connect, transaction
 from appliance.db.queries import billing as bq
+from appliance.db.queries.billing import Charge
 from tests.test_cli import run
 
 REQUIRED = {
@@ -73,7 +74,7 @@ def test_usage_export_csv_and_jsonl(tmp_path: Path, capsys: pytest.CaptureFixtur
     with transaction(conn):
         for uid, n in [(a, 3), (b, 2)]:
             for i in range(n):
-                quota.spend(conn, uid, "qa", 1, f"r{uid}-{i}", None, "2025-06")
+                quota.spend(conn, Charge(uid, "qa", 1, "2025-06", f"r{uid}-{i}", None))
         conn.execute(
             "UPDATE usage_events SET created_at = '2025-06-01T10:00:00.000Z' WHERE id <= 2"
         )

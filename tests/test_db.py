@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from appliance.db.connection import connect, transaction
-from appliance.db.database import Database
 from appliance.db.migrate import applied, discover, migrate, pending
+from appliance.db.sqlite import SqliteDatabase
 
 
 def test_sqlite_vec_is_loaded_and_pragmas_set(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_writer_group_commit_is_exact_under_concurrency(tmp_path: Path) -> None:
     with transaction(conn):
         conn.execute("CREATE TABLE counter (id INTEGER PRIMARY KEY, value INTEGER)")
         conn.execute("INSERT INTO counter VALUES (1, 0)")
-    db = Database(path)
+    db = SqliteDatabase(path)
     db.start()
     results: list[int] = []
     errors: list[Exception] = []
@@ -75,11 +75,11 @@ def test_writer_group_commit_is_exact_under_concurrency(tmp_path: Path) -> None:
         for i in range(200):
             if i % 50 == 0:
                 try:
-                    db.write_sync(_fail)
+                    db.sync.write(_fail)
                 except ValueError as exc:
                     with lock:
                         errors.append(exc)
-            value = db.write_sync(_bump, 1)
+            value = db.sync.write(_bump, 1)
             with lock:
                 results.append(value)
 
@@ -91,7 +91,7 @@ def test_writer_group_commit_is_exact_under_concurrency(tmp_path: Path) -> None:
     # Each write saw a distinct running total, failed writes left no trace.
     assert sorted(results) == list(range(1, 16 * 200 + 1))
     assert len(errors) == 16 * 4
-    assert db.read_sync(lambda c: c.execute("SELECT value FROM counter").fetchone()[0]) == 3200
+    assert db.sync.read(lambda c: c.execute("SELECT value FROM counter").fetchone()[0]) == 3200
     db.close()
     assert connect(path).execute("SELECT value FROM counter").fetchone()[0] == 3200
 
@@ -105,7 +105,7 @@ def test_writer_survives_a_caller_that_gave_up(tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     conn = connect(path)
     conn.execute("CREATE TABLE t (x INTEGER)")
-    db = Database(path)
+    db = SqliteDatabase(path)
     db.start()
 
     def slow(c) -> None:  # type: ignore[no-untyped-def]
@@ -140,7 +140,7 @@ def test_self_contained_writes_skip_the_savepoint_but_stay_atomic(tmp_path: Path
     path = tmp_path / "s.db"
     conn = connect(path)
     conn.execute("CREATE TABLE t (x INTEGER CHECK (x < 100))")
-    db = Database(path)
+    db = SqliteDatabase(path)
     db.start()
     seen: list[bool] = []
 
@@ -165,7 +165,7 @@ def test_a_transaction_sqlite_rolled_back_fails_its_batch_and_the_writer_goes_on
     path = tmp_path / "r.db"
     conn = connect(path)
     conn.execute("CREATE TABLE t (x INTEGER)")
-    db = Database(path)
+    db = SqliteDatabase(path)
     db.start()
     gate, started = threading.Event(), threading.Event()
 
@@ -197,7 +197,7 @@ def test_a_transaction_sqlite_rolled_back_fails_its_batch_and_the_writer_goes_on
             assert isinstance(errors[1], OSError) if fail else "rolled back" in str(errors[1])
             assert "rolled back" in str(errors[0]) and "rolled back" in str(errors[2])
             # Nothing of that batch is stored, and the writer still works.
-            assert db.write_sync(insert, 3) == 3
+            assert db.sync.write(insert, 3) == 3
         assert [r[0] for r in conn.execute("SELECT x FROM t ORDER BY x")] == [3, 3]
     finally:
         gate.set()
@@ -240,7 +240,7 @@ def test_a_dead_writer_is_reported_not_waited_on(tmp_path: Path) -> None:
 def test_long_reads_never_hold_up_short_reads(tmp_path: Path) -> None:
     import asyncio
 
-    db = Database(tmp_path / "l.db", readers=1, long_readers=2)
+    db = SqliteDatabase(tmp_path / "l.db", readers=1, long_readers=2)
     release = threading.Event()
     started = threading.Barrier(3)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from appliance.db.connection import connect
+from appliance.db.database import open_session
 from appliance.edgar.importer import import_paths
 from appliance.edgar.sample import install_sample
 from appliance.settings import Settings
@@ -17,13 +17,10 @@ from tests.edgar_data import FILINGS
 
 @pytest.fixture
 def loaded(client: TestClient, settings: Settings) -> Iterator[TestClient]:
-    conn = connect(settings.db_path)
-    try:
-        result = install_sample(conn)
+    with open_session(settings) as db:
+        result = install_sample(db)
         assert result.filings is not None and len(result.filings.imported) == 5
-        import_paths(conn, [FILINGS / "TSLA"])
-    finally:
-        conn.close()
+        import_paths(db, [FILINGS / "TSLA"])
     yield client
 
 

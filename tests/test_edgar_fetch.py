@@ -15,6 +15,7 @@ from appliance.bootstrap import initialize
 from appliance.cli import main
 from appliance.db.connection import Connection, connect
 from appliance.db.queries import filings as fq
+from appliance.db.sqlite import SqliteSession
 from appliance.edgar.client import EdgarClient, RateLimiter
 from appliance.edgar.errors import EdgarConfigError, EdgarUnavailable
 from appliance.edgar.fetch import fetch_filings
@@ -50,7 +51,12 @@ def test_fetch_downloads_and_imports_and_is_polite(
     stub: EdgarStub, conn: Connection, tmp_path: Path
 ) -> None:
     report = fetch_filings(
-        conn, client(stub), "aapl", tmp_path / "dl", forms=["10-K"], since=date(2024, 1, 1)
+        SqliteSession(conn),
+        client(stub),
+        "aapl",
+        tmp_path / "dl",
+        forms=["10-K"],
+        since=date(2024, 1, 1),
     )
     assert report.cik == 320193 and report.failed == []
     assert report.downloaded == ["0000320193-25-000079", "0000320193-24-000123"]
@@ -74,8 +80,14 @@ def test_fetch_downloads_and_imports_and_is_polite(
     times = [r.at for r in stub.requests]
     assert times[-1] - times[0] >= 0.3 - 0.03
     # Again: nothing new to download.
-    again = fetch_filings(conn, client(stub), "AAPL", tmp_path / "dl", forms=["10-K"],
-                          since=date(2024, 1, 1))  # fmt: skip
+    again = fetch_filings(
+        SqliteSession(conn),
+        client(stub),
+        "AAPL",
+        tmp_path / "dl",
+        forms=["10-K"],
+        since=date(2024, 1, 1),
+    )
     assert again.downloaded == [] and len(again.skipped) == 2
     assert stub.paths()[-1] == "/submissions/CIK0000320193.json"
 
@@ -107,13 +119,13 @@ def test_missing_documents_are_reported_not_fatal(
 ) -> None:
     # The stub has TSLA's Q2 2025 10-Q but not the Q3 one the submissions JSON lists.
     report = fetch_filings(
-        conn, client(stub), "TSLA", tmp_path, forms=["10-Q"], since=date(2025, 7, 1)
+        SqliteSession(conn), client(stub), "TSLA", tmp_path, forms=["10-Q"], since=date(2025, 7, 1)
     )
     assert report.downloaded == ["0001628280-25-035806"]
     assert [f.accession for f in report.failed] == ["0001628280-25-045968"]
     assert fq.filing(conn, "0001628280-25-035806") is not None
     with pytest.raises(NotFound):
-        fetch_filings(conn, client(stub), "NOSUCH", tmp_path)
+        fetch_filings(SqliteSession(conn), client(stub), "NOSUCH", tmp_path)
 
 
 def test_rate_limit_holds_across_threads(stub: EdgarStub) -> None:

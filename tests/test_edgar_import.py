@@ -11,8 +11,8 @@ import pytest
 
 from appliance.bootstrap import initialize
 from appliance.db.connection import Connection, connect
-from appliance.db.database import Database
 from appliance.db.queries import filings as fq
+from appliance.db.sqlite import SqliteDatabase, SqliteSession
 from appliance.edgar.importer import ImportReport, import_paths
 from appliance.settings import Settings, load_settings
 from tests.edgar_data import DATA, EXPECTED, EXPECTED_ITEMS, FILINGS, SUBMISSIONS, key
@@ -23,7 +23,7 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Connect
     settings = load_settings(data_dir=tmp_path_factory.mktemp("edgar") / "d", load_models=False)
     initialize(settings)
     conn = connect(settings.db_path)
-    report = import_paths(conn, [SUBMISSIONS, FILINGS])
+    report = import_paths(SqliteSession(conn), [SUBMISSIONS, FILINGS])
     print(f"\nimported {len(report.imported)} filings in {report.seconds:.2f}s")
     yield conn, report
     conn.close()
@@ -85,7 +85,7 @@ def test_reimport_is_a_no_op(imported: tuple[Connection, ImportReport]) -> None:
     conn, first = imported
     before = conn.execute("SELECT accession, imported_at, sha256 FROM filings").fetchall()
     ids = conn.execute("SELECT id, key FROM sections ORDER BY id").fetchall()
-    again = import_paths(conn, [FILINGS])
+    again = import_paths(SqliteSession(conn), [FILINGS])
     assert len(again.by_status("unchanged")) == len(EXPECTED) and not again.imported
     assert again.seconds < first.seconds / 3
     assert conn.execute("SELECT accession, imported_at, sha256 FROM filings").fetchall() == before
@@ -97,10 +97,10 @@ def test_replace_reimports_and_keeps_section_ids(tmp_path: Path, settings: Setti
     conn = connect(settings.db_path)
     try:
         path = FILINGS / "TSLA" / "10-Q_2025-07-24_0001628280-25-035806.htm.gz"
-        import_paths(conn, [path])
+        import_paths(SqliteSession(conn), [path])
         ids = dict(conn.execute("SELECT item, id FROM sections").fetchall())
         conn.execute("UPDATE sections SET text = 'stale' WHERE item = 'part2_item1a'")
-        again = import_paths(conn, [path], replace=True)
+        again = import_paths(SqliteSession(conn), [path], replace=True)
         assert [f.status for f in again.files] == ["replaced"]
         assert dict(conn.execute("SELECT item, id FROM sections").fetchall()) == ids
         risk = fq.section(conn, "0001628280-25-035806", "part2_item1a")
@@ -135,7 +135,7 @@ def test_broken_files_are_reported_and_skipped(tmp_path: Path, settings: Setting
     expected = _corrupt_copies(tmp_path / "NVDA")
     conn = connect(settings.db_path)
     try:
-        report = import_paths(conn, [tmp_path / "NVDA", tmp_path / "missing.htm"])
+        report = import_paths(SqliteSession(conn), [tmp_path / "NVDA", tmp_path / "missing.htm"])
         failed = {Path(f.path).name: f.reason or "" for f in report.failed}
         assert set(failed) == {*expected, "missing.htm"}
         for name, reason in expected.items():
@@ -161,7 +161,7 @@ def test_a_failing_write_leaves_no_half_filing(
     monkeypatch.setattr(fq, "save_filing", explode)
     conn = connect(settings.db_path)
     try:
-        report = import_paths(conn, [FILINGS / "TSLA"])
+        report = import_paths(SqliteSession(conn), [FILINGS / "TSLA"])
         assert len(report.failed) == 2 and "disk full" in (report.failed[0].reason or "")
         assert conn.execute("SELECT count(*) FROM filings").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM sections").fetchone()[0] == 0
@@ -171,12 +171,14 @@ def test_a_failing_write_leaves_no_half_filing(
 
 def test_import_through_the_app_database_writer(settings: Settings) -> None:
     initialize(settings)
-    db = Database(settings.db_path)
+    db = SqliteDatabase(settings.db_path)
     db.start()
     try:
-        report = import_paths(db, [SUBMISSIONS / "2026_edgartools_cassettes", FILINGS / "TSLA"])
+        report = import_paths(
+            db.sync, [SUBMISSIONS / "2026_edgartools_cassettes", FILINGS / "TSLA"]
+        )
         assert [f.status for f in report.imported] == ["imported", "imported"]
-        row = db.read_sync(fq.filing, "0001628280-25-003063")
+        row = db.sync.read(fq.filing, "0001628280-25-003063")
         assert row is not None and row.acceptance_datetime is not None
     finally:
         db.close()
@@ -199,7 +201,7 @@ def test_other_layouts_edgar_names_and_downloader_trees(tmp_path: Path, settings
     shutil.copy(FILINGS / "AAPL" / "10-Q_2000-05-11_0000912057-00-023442.txt.gz", native)
     conn = connect(settings.db_path)
     try:
-        report = import_paths(conn, [tmp_path / "sec-edgar-filings", native])
+        report = import_paths(SqliteSession(conn), [tmp_path / "sec-edgar-filings", native])
         assert [f.accession for f in report.imported] == [
             "0001193125-08-224958", "0000912057-00-023442"
         ]  # fmt: skip

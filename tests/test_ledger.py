@@ -11,10 +11,10 @@ from appliance import accounts
 from appliance.billing.errors import InsufficientCredits
 from appliance.billing.ledger import LEDGER_SOURCES, add_credits
 from appliance.db.connection import Connection, connect, transaction
-from appliance.db.database import Database
 from appliance.db.migrate import discover, migrate
 from appliance.db.queries import billing as bq
 from appliance.db.queries import users as uq
+from appliance.db.sqlite import SqliteDatabase
 from appliance.errors import NotFound
 
 
@@ -92,14 +92,14 @@ def test_exactly_once_through_the_writer_under_concurrency(tmp_path: Path) -> No
     conn = connect(path)
     migrate(conn)
     uid = _user(conn)
-    db = Database(path)
+    db = SqliteDatabase(path)
     db.start()
     applied: list[int] = []
     lock = threading.Lock()
 
     def deliver(event: int) -> None:
         # Every event is delivered by 8 threads at once (webhook retries racing each other).
-        entry = db.write_sync(add_credits, uid, 100, "stripe", f"evt_{event}")
+        entry = db.sync.write(add_credits, uid, 100, "stripe", f"evt_{event}")
         if entry is not None:
             with lock:
                 applied.append(entry.balance_after)

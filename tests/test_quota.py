@@ -15,6 +15,7 @@ from appliance.billing.ledger import add_credits
 from appliance.db.connection import Connection, connect, transaction
 from appliance.db.migrate import migrate
 from appliance.db.queries import billing as q
+from appliance.db.queries.billing import Charge
 from appliance.errors import NotFound
 
 JUNE = "2025-06"
@@ -39,7 +40,7 @@ def _spend(
     conn: Connection, uid: int, cost: int, period: str = JUNE
 ) -> quota.Spent | quota.Rejected:
     with transaction(conn):
-        return quota.spend(conn, uid, "sentiment", cost, "req", None, period)
+        return quota.spend(conn, Charge(uid, "sentiment", cost, period, "req", None))
 
 
 def _balances(conn: Connection, uid: int) -> tuple[int, int]:
@@ -105,7 +106,7 @@ def test_short_balance_is_rejected_and_takes_nothing(conn: Connection) -> None:
         ("rejected", 402, 0, 0),
     ]
     with pytest.raises(NotFound), transaction(conn):
-        quota.spend(conn, uid + 1, "qa", 1, "r", None, JUNE)
+        quota.spend(conn, Charge(uid + 1, "qa", 1, JUNE, "r", None))
 
 
 def test_negative_purchased_balance_blocks_every_spend(conn: Connection) -> None:
@@ -261,11 +262,11 @@ def test_fast_charge_renews_a_zero_allowance_and_spends_purchased(conn: Connecti
     uid = _user(conn, credits=3, monthly=0)
     for period, expected in [(JUNE, 2), (JULY, 1)]:
         with transaction(conn):
-            spent = quota.charge(conn, uid, "qa", 1, "r", period)
+            spent = quota.charge(conn, Charge(uid, "qa", 1, period, "r"))
         assert isinstance(spent, quota.Spent) and spent.quota_after == expected
     with transaction(conn):
-        assert isinstance(quota.charge(conn, uid, "qa", 2, "r", JULY), quota.Rejected)
-        assert isinstance(quota.charge(conn, uid, "qa", 1, "r", JULY), quota.Spent)
+        assert isinstance(quota.charge(conn, Charge(uid, "qa", 2, JULY, "r")), quota.Rejected)
+        assert isinstance(quota.charge(conn, Charge(uid, "qa", 1, JULY, "r")), quota.Spent)
     assert _balances(conn, uid) == (0, 0)
     with pytest.raises(NotFound), transaction(conn):
-        quota.charge(conn, uid + 5, "qa", 1, "r", JULY)
+        quota.charge(conn, Charge(uid + 5, "qa", 1, JULY, "r"))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from appliance.db.connection import Connection, connect
+from appliance.db.sqlite import SqliteSession
 from appliance.rag.answer import answer
 from appliance.rag.index import Indexer
 from appliance.rag.retrieve import Retriever, SearchRequest
@@ -19,7 +20,6 @@ from tests.rag_support import (
     AAPL_10K_2025,
     AAPL_10Q_2025_05,
     ITEMS,
-    run_write,
 )
 
 EMPLOYEES = "How many employees does Apple have?"
@@ -159,26 +159,29 @@ class _Crash(Exception):
 def test_indexing_is_incremental_and_resumes_after_a_crash(conn: Connection, embedder: Any) -> None:
     before, sections_before = _consistent(conn)
     indexer = Indexer(embedder, batch=8)
-    read = lambda fn, *a: fn(conn, *a)  # noqa: E731
+    db = SqliteSession(conn)
     # Already indexed: nothing to do.
-    assert indexer.run(read, lambda fn, *a: run_write(conn, fn, *a), items=ITEMS).sections == 0
+    assert indexer.run(db, items=ITEMS).sections == 0
     more = ("3", "5", "part2_item1a")
-    todo = len(indexer.pending(read, None, more))
+    todo = len(indexer.pending(db, None, more))
     assert todo > 4
-    batches = 0
 
-    def crashing_write(fn: Any, *args: Any) -> Any:
-        nonlocal batches
-        batches += 1
-        if batches == 3:
-            raise _Crash("killed mid-run")
-        return run_write(conn, fn, *args)
+    class Crashing(SqliteSession):
+        """Killed on the third batch's write."""
+
+        batches = 0
+
+        def write(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            Crashing.batches += 1
+            if Crashing.batches == 3:
+                raise _Crash("killed mid-run")
+            return super().write(fn, *args, **kwargs)
 
     with pytest.raises(_Crash):
-        indexer.run(read, crashing_write, items=more)
+        indexer.run(Crashing(conn), items=more)
     partial, sections_partial = _consistent(conn)
     assert before < partial and sections_before < sections_partial
-    result = indexer.run(read, lambda fn, *a: run_write(conn, fn, *a), items=more)
+    result = indexer.run(db, items=more)
     assert 0 < result.sections < todo  # only what the crash left
     after, sections_after = _consistent(conn)
     assert sections_after == sections_before + todo
@@ -189,8 +192,8 @@ def test_deleting_a_filing_removes_its_chunks_vectors_and_keywords(
     conn: Connection, retriever: Retriever
 ) -> None:
     _consistent(conn)
-    run_write(
-        conn, lambda c: c.execute("DELETE FROM filings WHERE accession = ?", (AAPL_10K_2025,))
+    SqliteSession(conn).write(
+        lambda c: c.execute("DELETE FROM filings WHERE accession = ?", (AAPL_10K_2025,))
     )
     _consistent(conn)
     assert (

@@ -22,8 +22,8 @@ from appliance.billing.providers import (
 )
 from appliance.billing.webhook import EventOutcome
 from appliance.context import AppContext
-from appliance.db.connection import Connection, transaction
-from appliance.db.database import Database
+from appliance.db.connection import Connection
+from appliance.db.database import Database, SyncDatabase
 from appliance.db.queries import payments as q
 from appliance.db.queries import users as users_q
 from appliance.errors import ApplianceError, InvalidPayload, NotFound
@@ -123,7 +123,7 @@ class Payments:
         self._count_event(event.metric_type, outcome.result)
         return outcome
 
-    def reconcile(self, conn: Connection, since: int) -> ReconcileReport:
+    def reconcile(self, db: SyncDatabase, since: int) -> ReconcileReport:
         """Apply the events of the last days that the webhook missed (CLI; sync).
 
         Each event commits in its own transaction, like a webhook delivery, so one bad event
@@ -138,10 +138,9 @@ class Payments:
             except InvalidPayload as exc:
                 log.warning("skipping a malformed event from Stripe: %s", exc.message)
                 continue
-            with transaction(conn):
-                outcome = webhook.apply_event(
-                    conn, event, self.settings.credit_packs, self.install_id, "reconcile"
-                )
+            outcome = db.write(
+                webhook.apply_event, event, self.settings.credit_packs, self.install_id, "reconcile"
+            )
             self._count_event(event.metric_type, outcome.result)
             outcomes.append(outcome)
         return ReconcileReport(seen, outcomes)
@@ -165,14 +164,9 @@ class Payments:
         self._count_license("redeemed")
         return result
 
-    def redeem_for_email(self, conn: Connection, email: str, key: str) -> licenses.Redeemed:
+    def redeem_for_email(self, db: SyncDatabase, email: str, key: str) -> licenses.Redeemed:
         """The CLI's redemption: resolving the user and redeeming in one transaction."""
-        lic = self.check_license(key)
-        with transaction(conn):
-            user = users_q.by_email(conn, email)
-            if user is None:
-                raise NotFound(f"no user with e-mail {email}")
-            return licenses.redeem(conn, lic, user.id)
+        return db.write(_redeem_for_email, self.check_license(key), email)
 
     # ----- metrics -----
     def _count_event(self, type_: str, result: str) -> None:
@@ -182,6 +176,13 @@ class Payments:
     def _count_license(self, result: str) -> None:
         if self.metrics is not None:
             self.metrics.license_redemptions.labels(result).inc()
+
+
+def _redeem_for_email(conn: Connection, lic: licenses.License, email: str) -> licenses.Redeemed:
+    user = users_q.by_email(conn, email)
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return licenses.redeem(conn, lic, user.id)
 
 
 def attach(ctx: AppContext) -> None:

@@ -19,6 +19,7 @@ from appliance.billing.ledger import LEDGER_SOURCES
 from appliance.db.connection import Connection, savepoint
 from appliance.db.database import self_contained
 from appliance.db.queries import billing as q
+from appliance.db.queries.billing import Charge
 from appliance.errors import NotFound
 
 assert "monthly" in LEDGER_SOURCES and "refund" in LEDGER_SOURCES
@@ -75,17 +76,8 @@ def renew(
     return allowance
 
 
-def spend(
-    conn: Connection,
-    user_id: int,
-    endpoint: str,
-    cost: int,
-    request_id: str,
-    idempotency_key: str | None,
-    period: str,
-    free_monthly: int | None = None,
-) -> Spent | Rejected:
-    """Take ``cost`` credits (allowance first) and record the usage event, or record a
+def spend(conn: Connection, c: Charge, free_monthly: int | None = None) -> Spent | Rejected:
+    """Take ``c.cost`` credits (allowance first) and record the usage event, or record a
     rejection (402) and take nothing.
 
     The charge is one conditional statement (:func:`q.charge`), so no balance can go below
@@ -93,57 +85,38 @@ def spend(
     transaction (several statements on this path: the caller's savepoint keeps them
     together). Raises NotFound for an unknown user.
     """
-    if cost < 0:
+    if c.cost < 0:
         raise ValueError("a cost cannot be negative")
-    charged = q.charge(conn, user_id, endpoint, request_id, idempotency_key, cost, period)
+    charged = q.charge(conn, c)
     if charged is None:
-        b = q.balances(conn, user_id)
+        b = q.balances(conn, c.user_id)
         if b is None:
-            raise NotFound(f"no user with id {user_id}")
-        if b.allowance_period != period:
-            renew(conn, user_id, period, free_monthly)
-            charged = q.charge(conn, user_id, endpoint, request_id, idempotency_key, cost, period)
+            raise NotFound(f"no user with id {c.user_id}")
+        if b.allowance_period != c.period:
+            renew(conn, c.user_id, c.period, free_monthly)
+            charged = q.charge(conn, c)
     if charged is not None:
-        return Spent(charged[0], cost, charged[1], charged[2], charged[3])
-    b = q.balances(conn, user_id)  # as renewed, if it was
+        return Spent(charged[0], c.cost, charged[1], charged[2], charged[3])
+    b = q.balances(conn, c.user_id)  # as renewed, if it was
     assert b is not None
     remaining = spendable(b.allowance_remaining, b.purchased)
     usage_id = q.insert_usage(
-        conn,
-        user_id,
-        endpoint,
-        request_id,
-        idempotency_key,
-        cost,
-        0,
-        period,
-        remaining,
-        remaining,
-        "rejected",
-        402,
+        conn, c, status="rejected", quota_before=remaining, quota_after=remaining, status_code=402
     )
-    return Rejected(usage_id, cost, remaining, b.purchased < 0)
+    return Rejected(usage_id, c.cost, remaining, b.purchased < 0)
 
 
 @self_contained
-def charge(
-    conn: Connection,
-    user_id: int,
-    endpoint: str,
-    cost: int,
-    request_id: str,
-    period: str,
-    free_monthly: int | None = None,
-) -> Spent | Rejected:
+def charge(conn: Connection, c: Charge, free_monthly: int | None = None) -> Spent | Rejected:
     """:func:`spend` for the writer's hot path (no Idempotency-Key): the common case, an
     allowance that is current, is the one atomic statement of :func:`q.charge` and needs no
     savepoint; anything else (renewal, rejection) runs :func:`spend` in its own."""
-    if cost >= 0:
-        charged = q.charge(conn, user_id, endpoint, request_id, None, cost, period)
+    if c.cost >= 0:
+        charged = q.charge(conn, c)
         if charged is not None:
-            return Spent(charged[0], cost, charged[1], charged[2], charged[3])
+            return Spent(charged[0], c.cost, charged[1], charged[2], charged[3])
     with savepoint(conn, "spend"):
-        return spend(conn, user_id, endpoint, cost, request_id, None, period, free_monthly)
+        return spend(conn, c, free_monthly)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,6 +48,7 @@ from appliance.settings import Settings
 
 log = logging.getLogger("appliance.billing")
 T = TypeVar("T")
+P = ParamSpec("P")
 Work = Callable[[], Awaitable[dict[str, Any] | Response]]
 Begun = (
     quota.Spent | quota.Rejected | idempotency.Replay | idempotency.KeyReused | idempotency.KeyBusy
@@ -62,27 +63,21 @@ def utc_now() -> datetime:
 
 
 def begin(
-    conn: Connection,
-    user_id: int,
-    endpoint: str,
-    cost: int,
-    request_id: str,
-    key: str | None,
-    digest: str,
-    period: str,
-    expires_before: str,
-    free_monthly: int,
+    conn: Connection, charge: q.Charge, digest: str, expires_before: str, free_monthly: int
 ) -> Begun:
     """Write function: the idempotency check, the spend and the key's record, in one
     transaction. A 402 records no key, so a retry after a top-up can succeed."""
+    key = charge.idempotency_key
     if key is not None:
-        found = idempotency.lookup(conn, user_id, key, endpoint, digest, expires_before)
+        found = idempotency.lookup(
+            conn, charge.user_id, key, charge.endpoint, digest, expires_before
+        )
         if found is not None:
             return found
-    outcome = quota.spend(conn, user_id, endpoint, cost, request_id, key, period, free_monthly)
+    outcome = quota.spend(conn, charge, free_monthly)
     if key is not None and isinstance(outcome, quota.Spent):
-        q.idempotency_insert(conn, user_id, key, endpoint, digest)
-        q.idempotency_set_usage(conn, user_id, key, outcome.usage_id)
+        q.idempotency_insert(conn, charge.user_id, key, charge.endpoint, digest)
+        q.idempotency_set_usage(conn, charge.user_id, key, outcome.usage_id)
     return outcome
 
 
@@ -158,10 +153,8 @@ class Billing:
     async def spend(
         self, user_id: int, endpoint: str, cost: int, request_id: str = ""
     ) -> quota.Spent | quota.Rejected:
-        period = self._period()
-        return await self.db.write(
-            quota.charge, user_id, endpoint, cost, request_id, period, self._free
-        )
+        charge = q.Charge(user_id, endpoint, cost, self._period(), request_id)
+        return await self.db.write(quota.charge, charge, self._free)
 
     async def view(self, user_id: int) -> quota.QuotaView:
         return await self.db.read(quota.view, user_id, self.clock(), self._free)
@@ -230,26 +223,13 @@ class Billing:
         started: float,
         limit_headers: dict[str, str],
     ) -> Response:
-        period = self._period()
         request_id = str(getattr(request.state, "request_id", ""))
+        charge = q.Charge(user_id, endpoint, cost, self._period(), request_id, key)
         future: asyncio.Future[Begun]
         if key is None:
-            future = self.db.submit_async(
-                quota.charge, user_id, endpoint, cost, request_id, period, self._free
-            )
+            future = self.db.write(quota.charge, charge, self._free)
         else:
-            future = self.db.submit_async(
-                begin,
-                user_id,
-                endpoint,
-                cost,
-                request_id,
-                key,
-                digest,
-                period,
-                self._expiry(),
-                self._free,
-            )
+            future = self.db.write(begin, charge, digest, self._expiry(), self._free)
         try:
             outcome = await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -287,7 +267,7 @@ class Billing:
         except asyncio.CancelledError:
             # Cancelled mid-work (the client is gone): queue the refund without waiting for
             # it; the writer applies it even though this task is ending.
-            self.db.enqueue(quota.refund, spent.usage_id, CLIENT_CLOSED, _ms(started))
+            self.db.write_later(quota.refund, spent.usage_id, CLIENT_CLOSED, _ms(started))
             self._counter(self.metrics.credits_refunded, endpoint).inc(spent.cost)
             raise
         except BaseException as exc:
@@ -336,7 +316,7 @@ class Billing:
             if self._finish_queued:
                 return
             self._finish_queued = True
-        self.db.enqueue(self._apply_finishes)
+        self.db.write_later(self._apply_finishes)
 
     @self_contained
     def _apply_finishes(self, conn: Connection) -> None:
@@ -354,17 +334,19 @@ class Billing:
             self._counter(self.metrics.credits_refunded, endpoint).inc(refunded.credits)
         return refunded
 
-    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _write(
+        self, fn: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """A write that completes even if this request's task is cancelled meanwhile (a
         refund or a finish must not be lost because the client hung up)."""
-        return await asyncio.shield(self.db.submit_async(fn, *args))
+        return await asyncio.shield(self.db.write(fn, *args, **kwargs))
 
     def _refund_orphan(self, future: asyncio.Future[Begun]) -> None:
         if future.cancelled() or future.exception() is not None:
             return
         outcome = future.result()
         if isinstance(outcome, quota.Spent):
-            self.db.enqueue(quota.refund, outcome.usage_id, CLIENT_CLOSED, None)
+            self.db.write_later(quota.refund, outcome.usage_id, CLIENT_CLOSED, None)
 
 
 def _nothing(conn: Connection) -> None:

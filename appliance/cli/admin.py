@@ -9,7 +9,7 @@ from typing import Any
 
 from appliance import token_secret
 from appliance.bootstrap import initialize
-from appliance.cli.common import emit_json, open_db, settings_from
+from appliance.cli.common import emit_json, session, settings_from
 from appliance.db import maintenance
 from appliance.db.backup import backup_to, default_backup_path
 from appliance.settings import masked
@@ -77,11 +77,8 @@ def config_show(args: argparse.Namespace) -> int:
 
 
 def db_optimize(args: argparse.Namespace) -> int:
-    conn = open_db(settings_from(args))
-    try:
-        report = maintenance.optimize(conn)
-    finally:
-        conn.close()
+    with session(settings_from(args)) as db:
+        report = db.read(maintenance.optimize)
     emit_json(report)
     return 0
 
@@ -89,11 +86,8 @@ def db_optimize(args: argparse.Namespace) -> int:
 def backup(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     dest = Path(args.out) if args.out else default_backup_path(settings.data_dir)
-    conn = open_db(settings)
-    try:
-        written = backup_to(conn, dest)
-    finally:
-        conn.close()
+    with session(settings) as db:
+        written = db.read(backup_to, dest)
     print(f"backup written: {written} ({written.stat().st_size} bytes)")
     return 0
 

@@ -7,11 +7,11 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from appliance.billing import quota, usage
 from appliance.billing.ledger import LedgerEntry, add_credits
-from appliance.cli.common import emit_json, open_db, read, settings_from, write
+from appliance.cli.common import emit_json, read, session, settings_from, write
 from appliance.db.connection import Connection
 from appliance.db.queries import billing as bq
 from appliance.db.queries import users as uq
@@ -100,15 +100,20 @@ def usage_export(args: argparse.Namespace) -> int:
         since = usage.parse_moment(args.since) if args.since else None
     except ValueError as exc:
         raise InvalidPayload(f"--since: {exc}") from exc
-    conn = open_db(settings_from(args))
-    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
-    try:
+
+    def export(conn: Connection, out: TextIO) -> int:
         user_id = _user_id(conn, args.user) if args.user else None
-        n = usage.write_export(bq.iter_usage(conn, since=since, user_id=user_id), args.format, out)
-    finally:
-        conn.close()
-        if out is not sys.stdout:
-            out.close()
+        return usage.write_export(
+            bq.iter_usage(conn, since=since, user_id=user_id), args.format, out
+        )
+
+    with session(settings_from(args)) as db:
+        out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+        try:
+            n = db.read(export, out)
+        finally:
+            if out is not sys.stdout:
+                out.close()
     if args.output:
         print(f"wrote {n} usage events to {Path(args.output)}", file=sys.stderr)
     return 0

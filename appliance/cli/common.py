@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from appliance.bootstrap import initialize
-from appliance.db.connection import Connection, connect, transaction
+from appliance.db.connection import Connection
+from appliance.db.database import SyncDatabase, open_session
 from appliance.settings import Settings, load_settings
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -22,32 +25,37 @@ def settings_from(args: argparse.Namespace, **flags: Any) -> Settings:
     return load_settings(config, data_dir=Path(data_dir) if data_dir else None, **flags)
 
 
-def open_db(settings: Settings) -> Connection:
-    """Initialise if needed (idempotent) and open a connection for one CLI command."""
+@contextlib.contextmanager
+def session(settings: Settings) -> Iterator[SyncDatabase]:
+    """The database for one command, in synchronous mode: initialised first if needed
+    (idempotent), then one connection; each ``db.write`` is its own transaction."""
     initialize(settings)
-    return connect(
-        settings.db_path,
-        synchronous=settings.db_synchronous,
-        busy_timeout_ms=settings.db_busy_timeout_ms,
-    )
+    with open_session(settings) as db:
+        yield db
 
 
-def write(settings: Settings, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one write function in its own BEGIN IMMEDIATE transaction."""
-    conn = open_db(settings)
-    try:
-        with transaction(conn):
-            return fn(conn, *args, **kwargs)
-    finally:
-        conn.close()
+def write(
+    settings: Settings,
+    fn: Callable[Concatenate[Connection, P], T],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """One write function in its own transaction (a command that does nothing else)."""
+    with session(settings) as db:
+        return db.write(fn, *args, **kwargs)
 
 
-def read(settings: Settings, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    conn = open_db(settings)
-    try:
-        return fn(conn, *args, **kwargs)
-    finally:
-        conn.close()
+def read(
+    settings: Settings,
+    fn: Callable[Concatenate[Connection, P], T],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """One read function (a command that does nothing else)."""
+    with session(settings) as db:
+        return db.read(fn, *args, **kwargs)
 
 
 def emit_json(obj: Any) -> None:

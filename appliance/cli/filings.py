@@ -8,8 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from appliance.cli.common import emit_json, open_db, read, settings_from
-from appliance.db.connection import Connection
+from appliance.cli.common import emit_json, read, session, settings_from
 from appliance.db.queries import filings as fq
 from appliance.edgar.client import EdgarClient
 from appliance.edgar.fetch import fetch_filings
@@ -84,19 +83,12 @@ def _print_outcome(outcome: FileOutcome) -> None:
         print(f"{outcome.status:9s} {outcome.path}: {outcome.reason}")
 
 
-def _with_db(settings: Settings) -> Connection:
-    return open_db(settings)
-
-
 def filings_import(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    conn = _with_db(settings)
-    try:
+    with session(settings) as db:
         report = import_paths(
-            conn, args.paths, replace=args.replace, progress=None if args.json else _print_outcome
+            db, args.paths, replace=args.replace, progress=None if args.json else _print_outcome
         )
-    finally:
-        conn.close()
     if args.json:
         emit_json(report.public())
     else:
@@ -122,10 +114,9 @@ def filings_fetch(args: argparse.Namespace) -> int:
     forms = [f.strip().upper() for f in args.forms.split(",") if f.strip()]
     since = _day(args.since, "--since")
     dest = Path(args.dest) if args.dest else settings.data_dir / "filings"
-    conn = _with_db(settings)
-    try:
+    with session(settings) as db:
         report = fetch_filings(
-            conn,
+            db,
             client,
             args.ticker,
             dest,
@@ -134,8 +125,6 @@ def filings_fetch(args: argparse.Namespace) -> int:
             replace=args.replace,
             progress=None if args.json else print,
         )
-    finally:
-        conn.close()
     if args.json:
         emit_json(report.public())
     else:
@@ -224,11 +213,8 @@ def filings_report(args: argparse.Namespace) -> int:
 
 def filings_sample(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    conn = _with_db(settings)
-    try:
-        result = install_sample(conn, force=args.force)
-    finally:
-        conn.close()
+    with session(settings) as db:
+        result = install_sample(db, force=args.force)
     if args.json:
         emit_json(result.public())
     else:

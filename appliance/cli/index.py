@@ -7,8 +7,7 @@ import sys
 import time
 from typing import Any
 
-from appliance.cli.common import emit_json, open_db, settings_from
-from appliance.db.connection import Connection, transaction
+from appliance.cli.common import emit_json, session, settings_from
 from appliance.db.queries import rag as rq
 from appliance.errors import UnknownTicker
 from appliance.rag.index import Indexer, IndexProgress
@@ -63,30 +62,22 @@ def run(args: argparse.Namespace) -> int:
         print("error: name one or more tickers, or --all", file=sys.stderr)
         return 2
     settings = settings_from(args)
-    conn = open_db(settings)
-    try:
+    with session(settings) as db:
         accessions: list[str] | None = None
         if not args.all:
             accessions = []
             for ticker in args.tickers:
                 t = ticker.upper()
-                cik = rq.resolve_ticker(conn, t)
-                found = company_accessions(conn, t, cik)
+                cik = db.read(rq.resolve_ticker, t)
+                found = db.read(company_accessions, t, cik)
                 if cik is None and not found:
                     raise UnknownTicker(f"unknown ticker {t!r}: not in the symbol map")
                 if not found:
                     print(f"warning: no imported filings for {t}", file=sys.stderr)
                 accessions += found
         indexer = Indexer(_load_embedder(settings))
-        result = indexer.run(
-            lambda fn, *a: fn(conn, *a),
-            lambda fn, *a: _write(conn, fn, *a),
-            accessions,
-            on_progress=_Bar(not args.json),
-        )
-        total = rq.chunk_count(conn)
-    finally:
-        conn.close()
+        result = indexer.run(db, accessions, on_progress=_Bar(not args.json))
+        total = db.read(rq.chunk_count)
     summary = {
         "sections": result.sections,
         "chunks": result.chunks,
@@ -102,8 +93,3 @@ def run(args: argparse.Namespace) -> int:
             f"{result.seconds:.1f}s ({total} chunks in the index)"
         )
     return 0
-
-
-def _write(conn: Connection, fn: Any, *args: Any) -> Any:
-    with transaction(conn):
-        return fn(conn, *args)

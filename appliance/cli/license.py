@@ -15,7 +15,7 @@ from typing import Any
 from appliance.billing import licenses
 from appliance.billing.payments import Payments
 from appliance.bootstrap import initialize
-from appliance.cli.common import emit_json, open_db, settings_from
+from appliance.cli.common import emit_json, session, settings_from
 
 
 def _day(text: str) -> date:
@@ -82,11 +82,8 @@ def issue(args: argparse.Namespace) -> int:
 def redeem(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     payments = Payments(settings, initialize(settings).install_id)
-    conn = open_db(settings)
-    try:
-        done = payments.redeem_for_email(conn, args.email, args.key)
-    finally:
-        conn.close()
+    with session(settings) as db:
+        done = payments.redeem_for_email(db, args.email, args.key)
     if args.json:
         emit_json(
             {

@@ -13,7 +13,7 @@ from typing import Any
 
 from appliance.billing.payments import Payments
 from appliance.bootstrap import initialize
-from appliance.cli.common import emit_json, open_db, settings_from
+from appliance.cli.common import emit_json, session, settings_from
 
 # Stripe keeps events for 30 days.
 MAX_DAYS = 30
@@ -36,11 +36,8 @@ def reconcile(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     payments = Payments(settings, initialize(settings).install_id)
     since = int(time.time() - args.days * 86400)
-    conn = open_db(settings)
-    try:
-        report = payments.reconcile(conn, since)
-    finally:
-        conn.close()
+    with session(settings) as db:
+        report = payments.reconcile(db, since)
     applied = [o for o in report.outcomes if o.result != "duplicate"]
     if args.json:
         emit_json(

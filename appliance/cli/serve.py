@@ -33,14 +33,11 @@ def _server_class() -> type[Any]:
 
 def _install_sample(settings: Any) -> None:
     """First start: the bundled ticker map and Apple filings, so the API has data offline."""
-    from appliance.cli.common import open_db
+    from appliance.cli.common import session
     from appliance.edgar.sample import install_sample
 
-    conn = open_db(settings)
-    try:
-        loaded = install_sample(conn)
-    finally:
-        conn.close()
+    with session(settings) as db:
+        loaded = install_sample(db)
     if loaded.symbols or loaded.filings:
         counts = loaded.filings.counts() if loaded.filings else {}
         print(f"  Loaded the bundled EDGAR sample: {counts}", file=sys.stderr, flush=True)

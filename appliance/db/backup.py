@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from appliance.db.connection import Connection, connect
 from appliance.file_modes import create_private_file, private_dir
@@ -23,8 +24,9 @@ def backup_to(conn: Connection, dest: Path) -> Path:
     tmp.unlink(missing_ok=True)  # left by an interrupted backup
     create_private_file(tmp)  # 0600 before SQLite writes a page: it is the whole database
     target = connect(tmp)
+    sqlite: Any = conn  # sqlean's connection: the backup API is SQLite's own
     try:
-        conn.backup(target, pages=1024, sleep=0.001)
+        sqlite.backup(target, pages=1024, sleep=0.001)
         target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
     finally:
         target.close()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.db.connection import Connection, transaction
+from appliance.db.queries import scalar
 from appliance.paths import migrations_dir
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -62,7 +63,7 @@ def migrate(conn: Connection, directory: Path | None = None) -> list[str]:
     # on, dropping the old table would cascade into the tables that reference it. The pragma is
     # a no-op inside a transaction, so it is switched around them, and each migration checks
     # the keys itself before it commits.
-    fk_on = bool(conn.execute("PRAGMA foreign_keys").fetchone()[0])
+    fk_on = bool(scalar(conn, "PRAGMA foreign_keys"))
     conn.execute("PRAGMA foreign_keys = OFF")
     ran: list[str] = []
     try:

@@ -15,11 +15,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from appliance.db.connection import Connection
+from appliance.db.database import SyncDatabase
 from appliance.db.queries import filings as fq
 from appliance.db.queries import symbols as sq
 from appliance.edgar.client import EdgarClient
-from appliance.edgar.importer import DatabaseLike, FileOutcome, ImportReport, Store, import_paths
+from appliance.edgar.importer import FileOutcome, ImportReport, import_paths
 from appliance.edgar.importer import store_submissions as _store_submissions
 from appliance.edgar.submissions import CompanySubmissions, parse_submissions
 from appliance.edgar.symbols import parse_ticker_file, store_symbols
@@ -52,7 +52,7 @@ class FetchReport:
         }
 
 
-def _resolve_cik(store: Store, client: EdgarClient, ticker: str, report: FetchReport) -> int:
+def _resolve_cik(store: SyncDatabase, client: EdgarClient, ticker: str, report: FetchReport) -> int:
     listed = store.read(sq.symbol, ticker)
     if listed is None and store.read(sq.count_symbols) == 0:
         # Empty symbol map: load the SEC's current one first.
@@ -66,7 +66,7 @@ def _resolve_cik(store: Store, client: EdgarClient, ticker: str, report: FetchRe
 
 
 def _submissions(
-    store: Store, client: EdgarClient, cik: int, since: date | None, report: FetchReport
+    store: SyncDatabase, client: EdgarClient, cik: int, since: date | None, report: FetchReport
 ) -> CompanySubmissions:
     response = client.get(client.submissions_url(cik))
     company = parse_submissions(response.body, cik)
@@ -86,7 +86,7 @@ def _file_name(form: str, filing_date: str, accession: str, document: str) -> st
 
 
 def fetch_filings(
-    conn_or_db: Connection | DatabaseLike,
+    store: SyncDatabase,
     client: EdgarClient,
     ticker: str,
     dest: Path,
@@ -103,7 +103,6 @@ def fetch_filings(
     """
     started = time.perf_counter()
     sent_before = client.requests_sent
-    store = Store(conn_or_db)
     ticker = ticker.upper()
     report = FetchReport(ticker=ticker, cik=0)
     report.cik = cik = _resolve_cik(store, client, ticker, report)
@@ -140,7 +139,7 @@ def fetch_filings(
         if progress:
             progress(f"downloaded {entry.form} {entry.filing_date} {entry.accession}")
     if saved:
-        report.imported = import_paths(conn_or_db, saved, replace=replace)
+        report.imported = import_paths(store, saved, replace=replace)
     report.requests = client.requests_sent - sent_before
     report.seconds = time.perf_counter() - started
     return report

@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
-from appliance.db.connection import Connection, transaction
+from appliance.db.connection import Connection
+from appliance.db.database import SyncDatabase
 from appliance.db.queries import filings as fq
 from appliance.db.queries import symbols as sq
 from appliance.edgar.errors import InvalidFiling
@@ -31,7 +32,6 @@ from appliance.edgar.submissions import CompanySubmissions, parse_submissions
 
 __all__ = [
     "SEC_ARCHIVES",
-    "DatabaseLike",
     "FileOutcome",
     "ImportReport",
     "Store",
@@ -40,33 +40,13 @@ __all__ = [
 ]
 
 log = logging.getLogger("appliance.edgar")
-T = TypeVar("T")
 
 # Stored URLs always name the public archive, whatever mirror a fetch used.
 SEC_ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
 
 
-class DatabaseLike(Protocol):
-    def write_sync(self, fn: Callable[..., T], *args: Any) -> T: ...
-    def read_sync(self, fn: Callable[..., T], *args: Any) -> T: ...
-
-
-class Store:
-    """Runs write functions in their own transaction on a connection or a Database."""
-
-    def __init__(self, target: Connection | DatabaseLike) -> None:
-        self._target = target
-
-    def write(self, fn: Callable[..., T], *args: Any) -> T:
-        if hasattr(self._target, "write_sync"):
-            return self._target.write_sync(fn, *args)
-        with transaction(self._target):
-            return fn(self._target, *args)
-
-    def read(self, fn: Callable[..., T], *args: Any) -> T:
-        if hasattr(self._target, "read_sync"):
-            return self._target.read_sync(fn, *args)
-        return fn(self._target, *args)
+# The old name of what the importer writes through; kept while other branches still use it.
+Store = SyncDatabase
 
 
 @dataclass
@@ -232,7 +212,7 @@ def _url(meta: FilingMetadata, source_format: str) -> str | None:
     return archives_url(SEC_ARCHIVES, meta.cik, meta.accession, None)
 
 
-def _import_metadata(store: Store, path: Path, hints: PathHints) -> FileOutcome:
+def _import_metadata(store: SyncDatabase, path: Path, hints: PathHints) -> FileOutcome:
     data = decompress(path.read_bytes())
     if hints.kind == "submissions":
         company = parse_submissions(data, hints.cik)
@@ -265,7 +245,7 @@ def _remember_company(conn: Connection, cik: int, name: str) -> None:
         sq.upsert_companies(conn, [(cik, name)])
 
 
-def _import_filing(store: Store, path: Path, hints: PathHints, replace: bool) -> FileOutcome:
+def _import_filing(store: SyncDatabase, path: Path, hints: PathHints, replace: bool) -> FileOutcome:
     started = time.perf_counter()
     if hints.accession and not replace and store.read(fq.filing_digest, hints.accession):
         return FileOutcome(
@@ -323,7 +303,7 @@ def _import_filing(store: Store, path: Path, hints: PathHints, replace: bool) ->
 
 
 def import_paths(
-    conn_or_db: Connection | DatabaseLike,
+    store: SyncDatabase,
     paths: Sequence[Path | str],
     replace: bool = False,
     *,
@@ -331,13 +311,12 @@ def import_paths(
 ) -> ImportReport:
     """Import filings (and the metadata files among them) from files and directories.
 
-    ``conn_or_db`` is a DB-API connection (each filing gets its own transaction) or the app's
-    :class:`~appliance.db.database.Database` (writes go through its writer thread). Files in
-    directories that are neither filings nor metadata are ignored; a file named explicitly
-    that cannot be imported is reported as failed. Never raises for a bad file.
+    Each filing is written in its own transaction through ``store`` (a CLI session, or the
+    app's ``db.sync``). Files in directories that are neither filings nor metadata are
+    ignored; a file named explicitly that cannot be imported is reported as failed. Never
+    raises for a bad file.
     """
     started = time.perf_counter()
-    store = Store(conn_or_db)
     report = ImportReport()
     metadata: list[tuple[Path, PathHints]] = []
     filings: list[tuple[Path, PathHints]] = []

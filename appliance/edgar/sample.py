@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from appliance.db.connection import Connection
+from appliance.db.database import SyncDatabase
 from appliance.db.queries import filings as fq
 from appliance.db.queries import symbols as sq
-from appliance.edgar.importer import DatabaseLike, ImportReport, Store, import_paths
+from appliance.edgar.importer import ImportReport, import_paths
 from appliance.edgar.symbols import SymbolLoad, parse_ticker_file, store_symbols
 from appliance.paths import resources_dir
 
@@ -40,12 +40,11 @@ def sample_dir() -> Path:
 
 
 def install_sample(
-    conn_or_db: Connection | DatabaseLike, *, force: bool = False, root: Path | None = None
+    store: SyncDatabase, *, force: bool = False, root: Path | None = None
 ) -> SampleResult:
     """Load the bundled ticker map and filings where the database has none (idempotent)."""
     root = root or sample_dir()
     manifest = json.loads((root / "MANIFEST.json").read_text(encoding="utf-8"))
-    store = Store(conn_or_db)
     loaded = None
     if force or store.read(sq.count_symbols) == 0:
         tickers = manifest["tickers"]
@@ -54,5 +53,5 @@ def install_sample(
         loaded = store.write(store_symbols, parsed, source, date.fromisoformat(tickers["vintage"]))
     report = None
     if force or store.read(fq.count_filings) == 0:
-        report = import_paths(conn_or_db, [root / p for p in manifest["imports"]])
+        report = import_paths(store, [root / p for p in manifest["imports"]])
     return SampleResult(symbols=loaded, filings=report)

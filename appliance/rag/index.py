@@ -8,7 +8,7 @@ section is never stored twice (its old chunks are replaced in the same transacti
 
 Embedding is the slow part (tens of chunks per second on 2 cores), so sections are
 embedded in batches of about ``batch`` chunks outside any transaction, then written through
-``write`` (the app's single writer, or a plain transaction in the CLI).
+the database's synchronous mode (the app's ``db.sync``, or a CLI session).
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
+from appliance.db.connection import Connection
+from appliance.db.database import SyncDatabase
 from appliance.db.queries import rag as q
 from appliance.rag.chunking import ChunkPolicy, chunk_text
 from appliance.rag.embedding import TextEmbedder
@@ -36,7 +38,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("appliance.rag")
-T = TypeVar("T")
 
 DEFAULT_POLICY = ChunkPolicy()
 _ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
@@ -123,17 +124,15 @@ class Indexer:
 
     def pending(
         self,
-        read: Callable[..., Any],
+        db: SyncDatabase,
         accessions: Sequence[str] | None,
         items: Sequence[str] | None = None,
-    ) -> list[Any]:
-        todo: list[q.SectionTodo] = read(q.pending_sections, self.policy.version, accessions, items)
-        return todo
+    ) -> list[q.SectionTodo]:
+        return db.read(q.pending_sections, self.policy.version, accessions, items)
 
     def run(
         self,
-        read: Callable[..., Any],
-        write: Callable[..., Any],
+        db: SyncDatabase,
         accessions: Sequence[str] | None = None,
         *,
         items: Sequence[str] | None = None,
@@ -143,12 +142,12 @@ class Indexer:
     ) -> IndexResult:
         """Index every pending section (of ``accessions`` and ``items``, or all).
 
-        ``read(fn, *args)`` and ``write(fn, *args)`` run a query function on a connection,
-        ``write`` inside a transaction. ``on_stored(removed_ids, new_ids)`` is called after each
-        committed batch (to keep the in-memory index in step).
+        Reads and the batches' writes go through ``db`` (the app's ``db.sync``, or a CLI
+        session). ``on_stored(removed_ids, new_ids)`` is called after each committed batch
+        (to keep the in-memory index in step).
         """
         started = time.perf_counter()
-        todo = self.pending(read, accessions, items)
+        todo = self.pending(db, accessions, items)
         progress = IndexProgress(sections_total=len(todo))
         result = IndexResult(0, 0, 0, 0.0)
         if on_progress:
@@ -158,7 +157,7 @@ class Indexer:
         for s in todo:
             if should_stop and should_stop():
                 break
-            text = read(q.section_text, s.section_id)
+            text = db.read(q.section_text, s.section_id)
             if text is None:  # re-imported meanwhile
                 continue
             header = header_for(s)
@@ -167,17 +166,17 @@ class Indexer:
             batch.append(_Pending(s, header, pieces))
             size += len(pieces)
             if size >= self.batch:
-                self._flush(batch, write, progress, result, on_progress, on_stored)
+                self._flush(batch, db, progress, result, on_progress, on_stored)
                 batch, size = [], 0
         if batch:
-            self._flush(batch, write, progress, result, on_progress, on_stored)
+            self._flush(batch, db, progress, result, on_progress, on_stored)
         result.seconds = time.perf_counter() - started
         return result
 
     def _flush(
         self,
         batch: list[_Pending],
-        write: Callable[..., Any],
+        db: SyncDatabase,
         progress: IndexProgress,
         result: IndexResult,
         on_progress: Callable[[IndexProgress], None] | None,
@@ -207,7 +206,7 @@ class Indexer:
             ]
             at += len(p.pieces)
             rows.append((p.todo, chunks))
-        removed, new = write(_store_batch, rows, self.policy.version)
+        removed, new = db.write(_store_batch, rows, self.policy.version)
         result.sections += len(batch)
         result.chunks += len(new)
         result.removed += len(removed)
@@ -223,7 +222,7 @@ class Indexer:
 
 
 def _store_batch(
-    conn: Any, rows: list[tuple[q.SectionTodo, list[q.NewChunk]]], policy: str
+    conn: Connection, rows: list[tuple[q.SectionTodo, list[q.NewChunk]]], policy: str
 ) -> tuple[list[int], list[int]]:
     removed: list[int] = []
     new: list[int] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from appliance.db.connection import Connection
 from appliance.db.database import Database
 from appliance.db.queries import filings as fq
 from appliance.edgar.client import EdgarClient
@@ -21,7 +22,7 @@ from appliance.settings import Settings
 __all__ = ["acquire_for", "company_accessions"]
 
 
-def company_accessions(conn: object, ticker: str, cik: int | None) -> list[str]:
+def company_accessions(conn: Connection, ticker: str, cik: int | None) -> list[str]:
     rows = fq.list_filings(conn, cik=cik, limit=100_000) if cik is not None else []
     rows += fq.list_filings(conn, ticker=ticker, limit=100_000)
     return sorted({r.accession for r in rows})
@@ -43,7 +44,7 @@ def acquire_for(settings: Settings, db: Database) -> Callable[[JobContext], Acqu
                 timeout=settings.edgar_timeout_seconds,
                 max_retries=settings.edgar_max_retries,
             )
-            report = fetch_filings(db, client, ticker, settings.data_dir / "filings")
+            report = fetch_filings(db.sync, client, ticker, settings.data_dir / "filings")
             failures = [f"{f.accession or f.path}: {f.reason}" for f in report.failed]
             source = "edgar"
             cik: int | None = report.cik
@@ -51,11 +52,11 @@ def acquire_for(settings: Settings, db: Database) -> Callable[[JobContext], Acqu
             ctx.report("importing")
             inbox = settings.data_dir / "inbox" / ticker
             if inbox.is_dir():
-                imported = import_paths(db, [inbox])
+                imported = import_paths(db.sync, [inbox])
                 failures = [f"{f.path}: {f.reason}" for f in imported.failed]
             source = "inbox"
             cik = ctx.job.cik
-        accessions = db.read_sync(company_accessions, ticker, cik)
+        accessions = db.sync.read(company_accessions, ticker, cik)
         return Acquired(source=source, accessions=accessions, failures=failures)
 
     return acquire

@@ -37,7 +37,8 @@ from appliance.billing import quota
 from appliance.billing.service import Billing
 from appliance.bootstrap import initialize
 from appliance.db.connection import Connection, connect, transaction
-from appliance.db.database import Database
+from appliance.db.queries.billing import Charge
+from appliance.db.sqlite import SqliteDatabase
 from appliance.metrics import Metrics
 from appliance.settings import load_settings
 from tests.live import live_server
@@ -86,7 +87,7 @@ def writer_spends(root: Path, callers: int, attempts: int) -> float:
     name = f"w{callers}-{time.monotonic_ns()}"
     path, uid = _fresh_db(root, name, balance)
     settings = load_settings(data_dir=root / name, free_monthly_credits=0, db_synchronous="FULL")
-    db = Database(path, synchronous="FULL")
+    db = SqliteDatabase(path, synchronous="FULL")
     db.start()
     billing = Billing(db, settings, Metrics())
 
@@ -130,7 +131,7 @@ def naive_spends(root: Path, callers: int, seconds: float) -> tuple[float, float
         while time.perf_counter() < deadline[0]:
             t0 = time.perf_counter()
             with transaction(c):
-                quota.spend(c, uid, "bench", 1, "", None, PERIOD)
+                quota.spend(c, Charge(uid, "bench", 1, PERIOD))
             slowest = max(slowest, time.perf_counter() - t0)
             n += 1
         with lock:

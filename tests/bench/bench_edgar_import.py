@@ -24,6 +24,7 @@ import lxml.html  # noqa: E402
 from appliance.bootstrap import initialize  # noqa: E402
 from appliance.db.connection import connect  # noqa: E402
 from appliance.db.queries import filings as fq  # noqa: E402
+from appliance.db.sqlite import SqliteSession  # noqa: E402
 from appliance.edgar.importer import import_paths  # noqa: E402
 from appliance.settings import load_settings  # noqa: E402
 from tests.edgar_data import FILINGS, SUBMISSIONS, key, shared_filings  # noqa: E402
@@ -53,12 +54,12 @@ def main() -> int:
         settings = load_settings(data_dir=tmp / "d", load_models=False)
         initialize(settings)
         conn = connect(settings.db_path)
-        report = import_paths(conn, [SUBMISSIONS, FILINGS])
+        report = import_paths(SqliteSession(conn), [SUBMISSIONS, FILINGS])
         assert not report.failed, report.failed
         import_times.append(sum(f.seconds for f in report.imported))
         for f in report.imported:
             per_file.setdefault(key(Path(f.path)), []).append(f.seconds)
-        noop_times.append(import_paths(conn, [FILINGS]).seconds)
+        noop_times.append(import_paths(SqliteSession(conn), [FILINGS]).seconds)
         conn.close()
         last_db = settings.db_path
     base, full, noop = (statistics.median(x) for x in (base_times, import_times, noop_times))

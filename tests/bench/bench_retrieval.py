@@ -30,6 +30,7 @@ import qa_eval  # noqa: E402
 
 from appliance.bootstrap import initialize  # noqa: E402
 from appliance.db.connection import connect, transaction  # noqa: E402
+from appliance.db.sqlite import SqliteSession  # noqa: E402
 from appliance.edgar.importer import import_paths  # noqa: E402
 from appliance.edgar.symbols import parse_ticker_file, store_symbols  # noqa: E402
 from appliance.rag.index import DEFAULT_POLICY, Indexer  # noqa: E402
@@ -59,15 +60,11 @@ def build(data_dir: Path, embedder: Any) -> None:
             store_symbols(
                 conn, parse_ticker_file(tickers.read_bytes()), "shared", _day("2025-12-14")
             )
-        report = import_paths(conn, [edgar / "submissions", edgar / "filings"])
+        db = SqliteSession(conn)
+        report = import_paths(db, [edgar / "submissions", edgar / "filings"])
         print(f"imported: {report.counts()} in {report.seconds:.1f}s")
         started = time.perf_counter()
-
-        def write(fn: Any, *args: Any) -> Any:
-            with transaction(conn):
-                return fn(conn, *args)
-
-        result = Indexer(embedder).run(lambda fn, *a: fn(conn, *a), write)
+        result = Indexer(embedder).run(db)
         secs = time.perf_counter() - started
         print(
             f"indexed: {result.sections} sections, {result.chunks} chunks in {secs:.0f}s"

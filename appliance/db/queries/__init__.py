@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from appliance.db.connection import Connection, Params
+
+
+def scalar(conn: Connection, sql: str, params: Params = ()) -> Any:
+    """The first column of the first row of a query that always returns one (a count, or
+    an UPDATE ... RETURNING of a row that exists). Raises LookupError when it returned none."""
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise LookupError(f"no row from: {sql}")
+    return row[0]
+
 
 def row_fields(row: Any) -> dict[str, Any]:
     """A result row as ``{column: value}``, to build a dataclass whose fields are the columns.

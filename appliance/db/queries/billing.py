@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.db.connection import Connection
-from appliance.db.queries import row_fields
+from appliance.db.connection import Connection, Variants
+from appliance.db.queries import row_fields, scalar
 
 # ----- the credit ledger -----
 
@@ -81,15 +81,29 @@ def purchased_balance(conn: Connection, user_id: int) -> int | None:
 
 def add_purchased(conn: Connection, user_id: int, delta: int) -> int:
     """Move the purchased balance by ``delta`` (unconditionally); returns the new balance."""
-    row = conn.execute(
-        "UPDATE users SET quota_remaining = quota_remaining + ?,"
-        " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ? RETURNING quota_remaining",
-        (delta, user_id),
-    ).fetchone()
-    return int(row[0])
+    return int(
+        scalar(
+            conn,
+            "UPDATE users SET quota_remaining = quota_remaining + ?,"
+            " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ? RETURNING quota_remaining",
+            (delta, user_id),
+        )
+    )
 
 
 # ----- spends -----
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One billable request's claim on a user's credits."""
+
+    user_id: int
+    endpoint: str
+    cost: int
+    period: str  # the allowance period ('YYYY-MM', UTC) the spend falls in
+    request_id: str = ""
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,33 +126,35 @@ def balances(conn: Connection, user_id: int) -> Balances | None:
     return Balances(row[0], row[1], row[2], row[3], row[4])
 
 
-def charge(
-    conn: Connection,
-    user_id: int,
-    endpoint: str,
-    request_id: str,
-    idempotency_key: str | None,
-    cost: int,
-    period: str,
-) -> tuple[int, int, int, int] | None:
-    """Spend ``cost`` credits, the allowance first, in one statement: insert the charged
+_CHARGE_SQL = (
+    "INSERT INTO usage_events (user_id, endpoint, request_id, idempotency_key, cost,"
+    " from_allowance, allowance_period, quota_before, quota_after, status)"
+    " SELECT id, ?2, ?3, ?4, ?5, {smaller}(?5, allowance_remaining), allowance_period,"
+    " allowance_remaining + quota_remaining, allowance_remaining + quota_remaining - ?5,"
+    " 'charged'"
+    " FROM users WHERE id = ?1 AND allowance_period = ?6 AND (?5 = 0 OR"
+    " (quota_remaining >= 0 AND allowance_remaining + quota_remaining >= ?5)){lock}"
+    " RETURNING id, from_allowance, quota_before, quota_after"
+)
+# PostgreSQL runs spends concurrently: the user's row is locked before the balances are read,
+# so a second spend waits and then sees (and re-checks) the first one's debit.
+_CHARGE = Variants(
+    sqlite=_CHARGE_SQL.format(smaller="min", lock=""),
+    postgresql=_CHARGE_SQL.format(smaller="LEAST", lock=" FOR UPDATE"),
+)
+
+
+def charge(conn: Connection, c: Charge) -> tuple[int, int, int, int] | None:
+    """Spend ``c.cost`` credits, the allowance first, in one statement: insert the charged
     usage event, computed from the user's row and only if that row covers the cost; the
     ``usage_events_debit`` trigger (migration 0002) applies the debit in the same statement.
 
-    Matches only when the allowance belongs to ``period`` (else renew it first), the purchased
-    balance is not negative and allowance + purchased covers the cost. Returns (usage id,
-    from_allowance, quota_before, quota_after), or None when nothing was spent.
+    Matches only when the allowance belongs to ``c.period`` (else renew it first), the
+    purchased balance is not negative and allowance + purchased covers the cost. Returns
+    (usage id, from_allowance, quota_before, quota_after), or None when nothing was spent.
     """
     row = conn.execute(
-        "INSERT INTO usage_events (user_id, endpoint, request_id, idempotency_key, cost,"
-        " from_allowance, allowance_period, quota_before, quota_after, status)"
-        " SELECT id, ?2, ?3, ?4, ?5, min(?5, allowance_remaining), allowance_period,"
-        " allowance_remaining + quota_remaining, allowance_remaining + quota_remaining - ?5,"
-        " 'charged'"
-        " FROM users WHERE id = ?1 AND allowance_period = ?6 AND (?5 = 0 OR"
-        " (quota_remaining >= 0 AND allowance_remaining + quota_remaining >= ?5))"
-        " RETURNING id, from_allowance, quota_before, quota_after",
-        (user_id, endpoint, request_id, idempotency_key, cost, period),
+        _CHARGE(conn), (c.user_id, c.endpoint, c.request_id, c.idempotency_key, c.cost, c.period)
     ).fetchone()
     return None if row is None else (row[0], row[1], row[2], row[3])
 
@@ -156,7 +172,7 @@ def renew_allowance(
         " allowance_remaining = CASE WHEN ?3 IS NOT NULL AND plan = 'free' THEN ?3"
         " ELSE quota_monthly END,"
         " allowance_period = ?1"
-        " WHERE id = ?2 AND allowance_period IS NOT ?1 RETURNING allowance_remaining",
+        " WHERE id = ?2 AND allowance_period IS DISTINCT FROM ?1 RETURNING allowance_remaining",
         (period, user_id, free_monthly),
     ).fetchone()
     return None if row is None else int(row[0])
@@ -171,11 +187,14 @@ def give_back(
     row = conn.execute(
         "UPDATE users SET"
         " allowance_remaining = allowance_remaining"
-        "   + CASE WHEN allowance_period IS ?3 THEN ?1 ELSE 0 END,"
-        " quota_remaining = quota_remaining + ?2"
-        " WHERE id = ?4 RETURNING allowance_remaining, quota_remaining, allowance_period IS ?3",
+        "   + CASE WHEN allowance_period IS NOT DISTINCT FROM ?3 THEN ?1 ELSE 0 END,"
+        " quota_remaining = quota_remaining + ?2 WHERE id = ?4"
+        " RETURNING allowance_remaining, quota_remaining,"
+        " CASE WHEN allowance_period IS NOT DISTINCT FROM ?3 THEN 1 ELSE 0 END",
         (allowance, purchased, period, user_id),
     ).fetchone()
+    if row is None:
+        raise LookupError(f"no user with id {user_id}")
     return int(row[0]), int(row[1]), bool(row[2])
 
 
@@ -201,37 +220,37 @@ USAGE_FIELDS = tuple(c.strip().split(".")[1] for c in _USAGE_COLS.split(","))
 
 def insert_usage(
     conn: Connection,
-    user_id: int,
-    endpoint: str,
-    request_id: str,
-    idempotency_key: str | None,
-    cost: int,
-    from_allowance: int,
-    allowance_period: str | None,
+    charge: Charge,
+    *,
+    status: str,
     quota_before: int,
     quota_after: int,
-    status: str,
+    from_allowance: int = 0,
     status_code: int | None = None,
 ) -> int:
-    cur = conn.execute(
-        "INSERT INTO usage_events (user_id, endpoint, request_id, idempotency_key, cost,"
-        " from_allowance, allowance_period, quota_before, quota_after, status, status_code)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            user_id,
-            endpoint,
-            request_id,
-            idempotency_key,
-            cost,
-            from_allowance,
-            allowance_period,
-            quota_before,
-            quota_after,
-            status,
-            status_code,
-        ),
+    """Record a usage event that moves no credits by itself (a rejection: status 'rejected');
+    a charged one is inserted by :func:`charge`. Returns its id."""
+    return int(
+        scalar(
+            conn,
+            "INSERT INTO usage_events (user_id, endpoint, request_id, idempotency_key, cost,"
+            " from_allowance, allowance_period, quota_before, quota_after, status, status_code)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                charge.user_id,
+                charge.endpoint,
+                charge.request_id,
+                charge.idempotency_key,
+                charge.cost,
+                from_allowance,
+                charge.period,
+                quota_before,
+                quota_after,
+                status,
+                status_code,
+            ),
+        )
     )
-    return int(cur.lastrowid)
 
 
 def finish_usage(conn: Connection, usage_id: int, status_code: int, duration_ms: float) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection
+from appliance.db.queries import scalar
 
 __all__ = [
     "CatalogEntry",
@@ -112,17 +113,17 @@ _SECTION_COLS = "id, key, item, title, ordinal, char_count"
 
 def upsert_catalog(conn: Connection, entries: Iterable[CatalogEntry]) -> int:
     """Record catalog rows; a known field is never replaced by an unknown one."""
-    before = conn.total_changes
-    conn.executemany(
+    cur = conn.executemany(
         f"INSERT INTO submissions ({_CATALOG_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (accession) DO UPDATE SET"
-        "  cik = COALESCE(excluded.cik, cik),"
-        "  form = COALESCE(NULLIF(excluded.form, ''), form),"
-        "  filing_date = COALESCE(excluded.filing_date, filing_date),"
-        "  period_of_report = COALESCE(excluded.period_of_report, period_of_report),"
-        "  acceptance_datetime = COALESCE(excluded.acceptance_datetime, acceptance_datetime),"
-        "  primary_document = COALESCE(excluded.primary_document, primary_document),"
-        "  description = COALESCE(excluded.description, description)",
+        "  cik = COALESCE(excluded.cik, submissions.cik),"
+        "  form = COALESCE(NULLIF(excluded.form, ''), submissions.form),"
+        "  filing_date = COALESCE(excluded.filing_date, submissions.filing_date),"
+        "  period_of_report = COALESCE(excluded.period_of_report, submissions.period_of_report),"
+        "  acceptance_datetime ="
+        "   COALESCE(excluded.acceptance_datetime, submissions.acceptance_datetime),"
+        "  primary_document = COALESCE(excluded.primary_document, submissions.primary_document),"
+        "  description = COALESCE(excluded.description, submissions.description)",
         (
             (
                 e.accession,
@@ -137,7 +138,7 @@ def upsert_catalog(conn: Connection, entries: Iterable[CatalogEntry]) -> int:
             for e in entries
         ),
     )
-    return int(conn.total_changes - before)
+    return max(cur.rowcount, 0)
 
 
 def catalog_entry(conn: Connection, accession: str) -> CatalogEntry | None:
@@ -280,7 +281,7 @@ def list_filings(
 
 
 def count_filings(conn: Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM filings").fetchone()[0])
+    return int(scalar(conn, "SELECT count(*) FROM filings"))
 
 
 def filing_sections(conn: Connection, accession: str) -> list[SectionInfo]:
@@ -300,4 +301,5 @@ def section(conn: Connection, accession: str, item: str) -> SectionRow | None:
     ).fetchone()
     if row is None:
         return None
-    return SectionRow(info=SectionInfo(*row[:6]), accession=row[6], text=row[7])
+    values = tuple(row)
+    return SectionRow(info=SectionInfo(*values[:6]), accession=values[6], text=values[7])

@@ -6,7 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.db.connection import Connection
+from appliance.db.connection import Connection, Variants
+from appliance.db.queries import scalar
 
 __all__ = [
     "ChunkRow",
@@ -94,6 +95,14 @@ class NewChunk:
     embedding: bytes  # int8[384]
 
 
+# sqlite-vec's vec0 table takes the int8 codes through vec_int8(); PostgreSQL keeps the same
+# bytes in a plain column (and, where pgvector is installed, a trigger mirrors them as a vector).
+_INSERT_VECTOR = Variants(
+    sqlite="INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, vec_int8(?))",
+    postgresql="INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, ?)",
+)
+
+
 def store_section(
     conn: Connection, section_id: int, accession: str, policy: str, chunks: Sequence[NewChunk]
 ) -> tuple[list[int], list[int]]:
@@ -109,26 +118,26 @@ def store_section(
     ]
     conn.execute("DELETE FROM chunks WHERE section_id = ?", (section_id,))  # triggers clean up
     new_ids: list[int] = []
+    insert_vector = _INSERT_VECTOR(conn)
     for c in chunks:
-        row = conn.execute(
-            "INSERT INTO chunks (section_id, accession, ordinal, char_start, char_end, tokens,"
-            " header, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (
-                section_id,
-                accession,
-                c.ordinal,
-                c.char_start,
-                c.char_end,
-                c.tokens,
-                c.header,
-                c.text,
-            ),
-        ).fetchone()
-        chunk_id = int(row[0])
-        conn.execute(
-            "INSERT INTO chunk_vectors (chunk_id, embedding) VALUES (?, vec_int8(?))",
-            (chunk_id, c.embedding),
+        chunk_id = int(
+            scalar(
+                conn,
+                "INSERT INTO chunks (section_id, accession, ordinal, char_start, char_end, tokens,"
+                " header, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    section_id,
+                    accession,
+                    c.ordinal,
+                    c.char_start,
+                    c.char_end,
+                    c.tokens,
+                    c.header,
+                    c.text,
+                ),
+            )
         )
+        conn.execute(insert_vector, (chunk_id, c.embedding))
         new_ids.append(chunk_id)
     conn.execute(
         "INSERT INTO indexed_sections (section_id, accession, chunks, policy) VALUES (?, ?, ?, ?)"
@@ -179,7 +188,7 @@ def live_chunk_ids(conn: Connection) -> set[int]:
 
 
 def chunk_count(conn: Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+    return int(scalar(conn, "SELECT count(*) FROM chunks"))
 
 
 @dataclass(frozen=True)

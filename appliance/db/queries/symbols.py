@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection
+from appliance.db.queries import scalar
 
 __all__ = [
     "Symbol",
@@ -70,12 +71,14 @@ def _symbol(row: Any) -> Symbol:
 def insert_symbol_file(
     conn: Connection, source: str, kind: str, vintage: str, sha256: str, row_count: int
 ) -> int:
-    row = conn.execute(
-        "INSERT INTO symbol_files (source, kind, vintage, sha256, row_count)"
-        " VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (source, kind, vintage, sha256, row_count),
-    ).fetchone()
-    return int(row[0])
+    return int(
+        scalar(
+            conn,
+            "INSERT INTO symbol_files (source, kind, vintage, sha256, row_count)"
+            " VALUES (?, ?, ?, ?, ?) RETURNING id",
+            (source, kind, vintage, sha256, row_count),
+        )
+    )
 
 
 def latest_symbol_file(conn: Connection) -> SymbolFile | None:
@@ -95,8 +98,7 @@ def upsert_symbols(
     out of order converges to the newest state. An exchange missing from a plain
     company_tickers.json keeps the one a previous exchange file gave.
     """
-    before = conn.total_changes
-    conn.executemany(
+    cur = conn.executemany(
         "INSERT INTO symbols (ticker, cik, name, exchange, vintage, rank)"
         " VALUES (?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (ticker) DO UPDATE SET"
@@ -105,12 +107,14 @@ def upsert_symbols(
         "  vintage = excluded.vintage, rank = excluded.rank,"
         "  updated_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
         " WHERE excluded.vintage >= symbols.vintage AND ("
-        "  symbols.cik IS NOT excluded.cik OR symbols.name IS NOT excluded.name OR"
-        "  symbols.exchange IS NOT COALESCE(excluded.exchange, symbols.exchange) OR"
-        "  symbols.vintage IS NOT excluded.vintage OR symbols.rank IS NOT excluded.rank)",
+        "  symbols.cik IS DISTINCT FROM excluded.cik"
+        "  OR symbols.name IS DISTINCT FROM excluded.name"
+        "  OR symbols.exchange IS DISTINCT FROM COALESCE(excluded.exchange, symbols.exchange)"
+        "  OR symbols.vintage IS DISTINCT FROM excluded.vintage"
+        "  OR symbols.rank IS DISTINCT FROM excluded.rank)",
         ((t, c, n, e, vintage, r) for t, c, n, e, r in rows),
     )
-    return int(conn.total_changes - before)
+    return max(cur.rowcount, 0)
 
 
 def upsert_companies(conn: Connection, companies: Iterable[tuple[int, str]]) -> None:
@@ -118,7 +122,7 @@ def upsert_companies(conn: Connection, companies: Iterable[tuple[int, str]]) -> 
         "INSERT INTO companies (cik, name) VALUES (?, ?)"
         " ON CONFLICT (cik) DO UPDATE SET name = excluded.name,"
         "  updated_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
-        " WHERE companies.name IS NOT excluded.name",
+        " WHERE companies.name IS DISTINCT FROM excluded.name",
         companies,
     )
 
@@ -167,7 +171,7 @@ def tickers_for_cik(conn: Connection, cik: int) -> list[Symbol]:
 
 
 def count_symbols(conn: Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM symbols").fetchone()[0])
+    return int(scalar(conn, "SELECT count(*) FROM symbols"))
 
 
 def _like_escape(text: str) -> str:

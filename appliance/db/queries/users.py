@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection
-from appliance.db.queries import row_fields
+from appliance.db.queries import row_fields, scalar
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def list_users(conn: Connection, *, limit: int = 100, offset: int = 0) -> list[U
 
 
 def count_admins(conn: Connection) -> int:
-    return int(conn.execute("SELECT count(*) FROM users WHERE is_admin = 1").fetchone()[0])
+    return int(scalar(conn, "SELECT count(*) FROM users WHERE is_admin = 1"))
 
 
 # ----- API keys -----
