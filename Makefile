@@ -7,13 +7,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test check format bench binary binary-onedir smoke clean help
+.PHONY: install run test check format bench binary binary-onedir smoke clean help postgres
 
 include models/models.mk
 
 help:
 	@echo "make run      set up (venv, models, sample data) and serve on 127.0.0.1:8000"
-	@echo "make test     set up and run the test suite"
+	@echo "make test     set up and run the test suite (installs PostgreSQL as root with apt)"
 	@echo "make check    ruff format --check, ruff, mypy"
 	@echo "make bench    benchmarks (tests/bench), medians and ratios"
 	@echo "make install  create .venv with the project and its dev tools"
@@ -31,8 +31,23 @@ install: $(STAMP)
 run: install models
 	$(PY) -m appliance serve
 
-test: install models
+test: install models postgres
 	$(PY) -m pytest -q
+
+# PostgreSQL for the tests of the second storage engine (tests/postgres.py starts a throwaway
+# cluster of its own): Debian's package where we can install it (root with apt), else those
+# tests are skipped with the reason. No default cluster is created or started.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing PostgreSQL (Debian package) for its tests"; \
+		mkdir -p /etc/postgresql-common/createcluster.d; \
+		echo "create_main_cluster = false" \
+			> /etc/postgresql-common/createcluster.d/appliance-tests.conf; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else \
+		echo "PostgreSQL is not installed (needs root with apt): its tests will be skipped"; \
+	fi
 
 check: install
 	$(VENV)/bin/ruff format --check appliance tests

@@ -29,6 +29,7 @@ from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
 from appliance.nlp.service import models_hook
 from appliance.rag.service import retrieval_hook
+from appliance.replicas import ReplicaServices, check_settings
 from appliance.settings import Settings
 from appliance.token_secret import TokenSecret, secret_path
 
@@ -90,6 +91,7 @@ async def _serving(
     ctx: AppContext, settings: Settings, hooks: list[StartupHook]
 ) -> AsyncIterator[None]:
     ctx.components.starting("database")
+    check_settings(settings)
     result = initialize(settings)
     ctx.install_id = result.install_id
     ctx.db = open_database(
@@ -99,14 +101,19 @@ async def _serving(
         ),
     )
     ctx.db.start()
+    replica = ReplicaServices.start(settings, ctx.db) if settings.database_url else None
     secret = (
         TokenSecret(None, fixed=settings.token_secret.get_secret_value().encode())
         if settings.token_secret
         else TokenSecret(secret_path(settings.data_dir))
     )
     ctx.auth = Authenticator(ctx.db, secret, cache_seconds=settings.auth_cache_seconds)
-    ctx.billing = Billing(ctx.db, settings, ctx.metrics)
+    ctx.billing = Billing(
+        ctx.db, settings, ctx.metrics, shared_limiter=replica.limiter if replica else None
+    )
     await ctx.billing.start()
+    if replica is not None:
+        replica.sweep()
     ctx.components.ready("database", "migrations applied")
     stops: list[Callable[[], Any]] = []
     try:
@@ -123,7 +130,11 @@ async def _serving(
                     await stopped
             except Exception:
                 log.exception("error while stopping a component")
+        if replica is not None:
+            replica.stop()
         ctx.db.close()
+        if replica is not None:
+            replica.leave()
 
 
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
@@ -134,6 +145,11 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.database_url:
+            # Replicas share the database: recovery takes a lock in it (appliance/replicas.py).
+            async with _serving(ctx, settings, hooks):
+                yield
+            return
         # One server per data dir: taken before start-up recovery, released last.
         instance = InstanceLock(settings.data_dir)
         instance.acquire()

@@ -6,18 +6,23 @@ checks (and repairs) that only the owner can read the data dir: see ``file_modes
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance import accounts, token_secret
 from appliance.db.backup import backup_to, default_backup_path
-from appliance.db.connection import connect, transaction
+from appliance.db.connection import Connection, connect, transaction
 from appliance.db.migrate import applied, migrate, pending
 from appliance.db.queries import meta
 from appliance.db.queries import users as q
 from appliance.file_modes import create_private_file, private_dir, secure_data_dir
 from appliance.settings import Settings
+
+# pg_advisory_lock key of "a replica is initialising the database" ('appl' 'init').
+INIT_LOCK = 0x6170706C_696E6974
 
 
 @dataclass
@@ -32,6 +37,8 @@ class InitResult:
 def initialize(settings: Settings) -> InitResult:
     secure_data_dir(settings.data_dir)
     private_dir(settings.data_dir / "inbox")
+    if settings.database_url:
+        return _initialize_postgresql(settings, settings.database_url)
     # Created 0600 before SQLite opens it: SQLite would create it with the umask's mode, and
     # gives its -wal and -shm files the database file's mode.
     create_private_file(settings.db_path)
@@ -51,15 +58,58 @@ def initialize(settings: Settings) -> InitResult:
             )
         ran = migrate(conn)
         with transaction(conn):
-            install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
-            result = InitResult(install_id=install_id, migrations_applied=ran, backup=result_backup)
-            if q.count_admins(conn) == 0:
-                created = accounts.create_user(
-                    conn, settings.admin_email, password=None, is_admin=True
-                )
-                result.admin_email = created.user.email
-                result.admin_api_key = created.api_key
+            result = _first_run(conn, settings, ran)
+        result.backup = result_backup
         token_secret.ensure(settings.data_dir, conn)
         return result
     finally:
         conn.close()
+
+
+def _first_run(conn: Connection, settings: Settings, ran: list[str]) -> InitResult:
+    """The install id and the first admin, once per database (a write function)."""
+    install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
+    result = InitResult(install_id=install_id, migrations_applied=ran)
+    if q.count_admins(conn) == 0:
+        created = accounts.create_user(conn, settings.admin_email, password=None, is_admin=True)
+        result.admin_email = created.user.email
+        result.admin_api_key = created.api_key
+    return result
+
+
+def _initialize_postgresql(settings: Settings, url: str) -> InitResult:
+    """Migrate, then the install id and first admin, once however many replicas start at
+    the same moment (an advisory lock). The token secret is not generated here: replicas
+    share the ``token_secret`` setting (see app.py), and the data dir is each replica's own.
+    """
+    from appliance.db.postgres.database import PgSession
+
+    session = PgSession(url)
+    try:
+        conn = session.conn
+        conn.execute("SELECT pg_advisory_lock(?)", (INIT_LOCK,))
+        try:
+            ran = migrate(conn)
+            return session.write(_first_run, settings, ran)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(?)", (INIT_LOCK,))
+    finally:
+        session.close()
+
+
+@contextlib.contextmanager
+def first_start_lock(settings: Settings) -> Iterator[None]:
+    """Held while a starting server fills an empty database (the bundled sample): on
+    PostgreSQL, replicas starting together would each find it empty and load it at once.
+    (SQLite: one server per data dir already.)"""
+    if not settings.database_url:
+        yield
+        return
+    from appliance.db.postgres.database import PgSession
+
+    session = PgSession(settings.database_url)
+    try:
+        session.conn.execute("SELECT pg_advisory_lock(?)", (INIT_LOCK,))
+        yield
+    finally:
+        session.close()  # the session's lock goes with it

@@ -67,6 +67,7 @@ class BackgroundIndexer:
         on_ready: Callable[[int], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
         index_pending_on_start: bool = True,
+        lease_seconds: float = 60.0,
     ) -> None:
         self.db = db
         self.retriever = retriever
@@ -76,6 +77,7 @@ class BackgroundIndexer:
         self.on_ready = on_ready
         self.on_failure = on_failure
         self.index_pending_on_start = index_pending_on_start
+        self.lease_seconds = lease_seconds
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,7 +139,7 @@ class BackgroundIndexer:
             return
         while not self._stop.is_set():
             try:
-                job = self.db.sync.write(jq.claim_next)
+                job = self.db.sync.write(jq.claim_next, self.db.replica_id, self.lease_seconds)
             except Exception:
                 if self._stop.is_set():
                     return
@@ -161,7 +163,28 @@ class BackgroundIndexer:
         except Exception:
             log.exception("could not re-sync the vector index")
 
+    def _renew_lease(self, job_id: int, done: threading.Event) -> None:
+        """While a job runs, renew its lease well before it expires (other replicas would
+        take the job for abandoned and claim it again)."""
+        while not done.wait(self.lease_seconds / 3):
+            try:
+                self.db.sync.write(jq.renew_lease, job_id, self.lease_seconds)
+            except Exception:
+                log.exception("could not renew the lease of job %d", job_id)
+
     def _run(self, job: jq.Job) -> None:
+        done = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew_lease, args=(job.id, done), name="indexer-lease", daemon=True
+        )
+        renewer.start()
+        try:
+            self._run_job(job)
+        finally:
+            done.set()
+            renewer.join()
+
+    def _run_job(self, job: jq.Job) -> None:
         assert self.indexer is not None
         indexer = self.indexer
         self.current = job.id

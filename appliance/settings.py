@@ -62,6 +62,31 @@ class Settings(BaseSettings):
     )
 
     # --- database ---
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL for several replicas: 'postgresql://user:password@host:port/db'"
+        " (or '...?host=/socket/dir'). Unset: the SQLite file in data_dir.",
+    )
+    database_pool_size: int = Field(
+        16,
+        ge=2,
+        le=256,
+        description="PostgreSQL: most connections one replica opens (reads and writes).",
+    )
+    job_lease_seconds: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="PostgreSQL: an indexing job whose replica stopped renewing it for this long"
+        " is claimed again by another.",
+    )
+    replica_sweep_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL: how often a replica refunds the unfinished charges and re-queues"
+        " the jobs of replicas that died (one replica at a time).",
+    )
     db_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL", description="SQLite synchronous pragma; FULL survives power loss (money paths)."
     )
@@ -175,6 +200,19 @@ class Settings(BaseSettings):
         description="Trusted license-signing keys, each 'kid:base64 Ed25519 public key'.",
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        url = url.strip()
+        if not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "database_url must be a PostgreSQL URL, postgresql://user@host:port/db"
+                " (leave it unset for the SQLite file in data_dir)"
+            )
+        return url
+
     @field_validator("license_public_keys")
     @classmethod
     def _check_license_keys(cls, keys: list[str]) -> list[str]:
@@ -235,6 +273,16 @@ def resolve_config_file(config_file: Path | None) -> Path | None:
     return default if default.is_file() else None
 
 
+def mask_url_password(url: str) -> str:
+    """The URL with its password (if any) replaced by stars, for logs and `config show`."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:********@{host}"
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the effective settings; ``overrides`` are CLI flags (None values are ignored)."""
     path = resolve_config_file(config_file)
@@ -253,6 +301,8 @@ def masked(settings: Settings) -> dict[str, Any]:
         field_value = getattr(settings, name)
         if isinstance(field_value, SecretStr):
             out[name] = "********"
+        elif name == "database_url" and isinstance(field_value, str):
+            out[name] = mask_url_password(field_value)
         elif isinstance(field_value, list) and any(isinstance(v, SecretStr) for v in field_value):
             out[name] = ["********" for _ in field_value]
         else:

@@ -1,7 +1,10 @@
-"""Fixtures: a real app over a real SQLite file in tmp_path, with its lifespan running."""
+"""Fixtures: a real app over a real SQLite file in tmp_path, with its lifespan running; and
+a real PostgreSQL (tests/postgres.py) for the tests that run on both engines."""
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,3 +81,71 @@ def rag_data(tmp_path: Path, rag_template: Path) -> Path:
     from tests.rag_support import copy_data_dir
 
     return copy_data_dir(rag_template, tmp_path / "data")
+
+
+# ----- PostgreSQL: one throwaway cluster per session, a fresh database per test -----
+
+PG_TOKEN_SECRET = "replicas-share-this-token-secret-0123456789"
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """The session's PostgreSQL cluster, with the migrated template. Skipped (with the
+    reason) where PostgreSQL cannot run; a failure instead under APPLIANCE_TEST_POSTGRES=required
+    (CI), so the engine is never silently untested there."""
+    from tests.postgres import REQUIRED, Unavailable, cluster, migrated_template
+
+    try:
+        with cluster() as pg:
+            migrated_template(pg)
+            yield pg
+    except Unavailable as exc:
+        if REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (APPLIANCE_TEST_POSTGRES): {exc}")
+        pytest.skip(f"PostgreSQL not available: {exc}")
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> Iterator[str]:
+    """A new, migrated database of its own for one test (copied from the template)."""
+    from tests.postgres import TEMPLATE
+
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    url: str = pg_cluster.create_database(name, template=TEMPLATE)
+    yield url
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Run the test on each storage engine."""
+    return str(request.param)
+
+
+@pytest.fixture
+def engine_settings(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Like ``settings``, on the test's engine (PostgreSQL: a fresh database)."""
+    extra: dict[str, Any] = {}
+    if engine == "postgresql":
+        extra = {"database_url": request.getfixturevalue("pg_url"), "token_secret": PG_TOKEN_SECRET}
+    return load_settings(data_dir=tmp_path / "data", load_models=False, access_log=False, **extra)
+
+
+@pytest.fixture
+def engine_conn(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A connection to a migrated, empty database on the test's engine."""
+    if engine == "postgresql":
+        from appliance.db.postgres.database import PgSession
+
+        session = PgSession(request.getfixturevalue("pg_url"))
+        yield session.conn
+        session.close()
+        return
+    from appliance.db.connection import connect
+    from appliance.db.migrate import migrate
+
+    conn = connect(tmp_path / "engine.db")
+    migrate(conn)
+    yield conn
+    conn.close()

@@ -10,19 +10,20 @@ import pytest
 from appliance import accounts
 from appliance.billing.errors import InsufficientCredits
 from appliance.billing.ledger import LEDGER_SOURCES, add_credits
+from appliance.bootstrap import initialize
 from appliance.db.connection import Connection, connect, transaction
+from appliance.db.database import open_database, open_session
 from appliance.db.migrate import discover, migrate
 from appliance.db.queries import billing as bq
 from appliance.db.queries import users as uq
-from appliance.db.sqlite import SqliteDatabase
 from appliance.errors import NotFound
+from appliance.settings import Settings
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Connection:
-    c = connect(tmp_path / "l.db")
-    migrate(c)
-    return c
+def conn(engine_conn: Connection) -> Connection:
+    """The ledger's contract on SQLite and on PostgreSQL."""
+    return engine_conn
 
 
 def _user(conn: Connection, email: str = "l@example.com", credits: int = 0) -> int:
@@ -87,12 +88,13 @@ def test_bad_arguments(conn: Connection) -> None:
     assert bq.ledger_for_user(conn, uid) == []
 
 
-def test_exactly_once_through_the_writer_under_concurrency(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    conn = connect(path)
-    migrate(conn)
-    uid = _user(conn)
-    db = SqliteDatabase(path)
+def test_exactly_once_through_the_writer_under_concurrency(engine_settings: Settings) -> None:
+    """Through the app's database: SQLite's single writer, or PostgreSQL's pool where the
+    racing deliveries really run at once."""
+    initialize(engine_settings)
+    with open_session(engine_settings) as session:
+        uid = session.write(accounts.create_user, "l@example.com", None).user.id
+    db = open_database(engine_settings)
     db.start()
     applied: list[int] = []
     lock = threading.Lock()
@@ -111,8 +113,9 @@ def test_exactly_once_through_the_writer_under_concurrency(tmp_path: Path) -> No
         t.join()
     db.close()
     assert sorted(applied) == [100 * i for i in range(1, 11)]
-    assert _balance(conn, uid) == 1000
-    assert len(bq.ledger_for_user(conn, uid)) == 10
+    with open_session(engine_settings) as session:
+        assert session.read(bq.purchased_balance, uid) == 1000
+        assert len(session.read(bq.ledger_for_user, uid)) == 10
 
 
 def test_billing_migration_keeps_users_and_keys(tmp_path: Path) -> None:

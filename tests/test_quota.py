@@ -1,9 +1,9 @@
-"""Spends, refunds and the monthly allowance on a real SQLite file (quota.py)."""
+"""Spends, refunds and the monthly allowance (quota.py), on a real SQLite file and on a real
+PostgreSQL database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,10 +23,9 @@ JULY = "2025-07"
 
 
 @pytest.fixture
-def conn(tmp_path: Path) -> Connection:
-    c = connect(tmp_path / "q.db")
-    migrate(c)
-    return c
+def conn(engine_conn: Connection) -> Connection:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return engine_conn
 
 
 def _user(conn: Connection, credits: int = 0, monthly: int = 10, email: str = "q@x.io") -> int:

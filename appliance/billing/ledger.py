@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from appliance.billing.errors import InsufficientCredits
-from appliance.db.connection import Connection
+from appliance.db.connection import Connection, RaceLost
 from appliance.db.queries import billing as q
 from appliance.errors import NotFound
 
@@ -70,11 +70,13 @@ def add_credits(
         raise ValueError("source_ref must name the payment, license or grant it records")
     if delta == 0:
         raise ValueError("a ledger entry must move the balance")
-    if q.ledger_by_ref(conn, source, source_ref) is not None:
-        return None
-    balance = q.purchased_balance(conn, user_id)
+    # The user's row first: concurrent grants to one user queue here (PostgreSQL), and each
+    # then sees the ledger as the one before it left it.
+    balance = q.lock_purchased_balance(conn, user_id)
     if balance is None:
         raise NotFound(f"no user with id {user_id}")
+    if q.ledger_by_ref(conn, source, source_ref) is not None:
+        return None
     if delta < 0 and balance + delta < 0 and not allow_negative:
         raise InsufficientCredits(
             f"cannot remove {-delta} credits: the purchased balance is {balance}",
@@ -82,7 +84,8 @@ def add_credits(
         )
     after = q.add_purchased(conn, user_id, delta)
     row = q.insert_ledger(conn, user_id, source, source_ref, delta, after)
-    # The reference was checked above inside the same write transaction, so it cannot have
-    # been taken in between.
-    assert row is not None
+    if row is None:
+        # Taken since the check above by another user's transaction (PostgreSQL only):
+        # the write runs again and returns None then.
+        raise RaceLost(f"ledger reference {source}:{source_ref} was recorded meanwhile")
     return LedgerEntry.of(row)

@@ -94,7 +94,9 @@ def spend(conn: Connection, c: Charge, free_monthly: int | None = None) -> Spent
             raise NotFound(f"no user with id {c.user_id}")
         if b.allowance_period != c.period:
             renew(conn, c.user_id, c.period, free_monthly)
-            charged = q.charge(conn, c)
+        # Again even when the allowance looked current: on PostgreSQL another spend's
+        # renewal may have committed between the failed charge and the read above.
+        charged = q.charge(conn, c)
     if charged is not None:
         return Spent(charged[0], c.cost, charged[1], charged[2], charged[3])
     b = q.balances(conn, c.user_id)  # as renewed, if it was

@@ -3,6 +3,7 @@
 Each key's bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per second; a
 billable request takes one. Buckets live in this process (the appliance is one process), in a
 dict bounded by evicting buckets that have refilled completely (an idle key loses nothing).
+Replicas on PostgreSQL share their buckets instead: :mod:`appliance.billing.shared_ratelimit`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ class Decision(NamedTuple):  # a tuple: built on every billable request
             "RateLimit-Remaining": str(self.remaining),
             "RateLimit-Reset": str(self.reset_seconds),
         }
+
+
+def decide(allowed: bool, tokens: float, rate: float, burst: int) -> Decision:
+    """The decision and its headers for a bucket left with ``tokens`` after the take."""
+    reset = math.ceil((burst - tokens) / rate)
+    retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / rate))
+    return Decision(allowed, burst, int(tokens), reset, retry)
 
 
 class RateLimiter:
@@ -69,9 +77,7 @@ class RateLimiter:
             if allowed:
                 tokens -= 1.0
             bucket[0] = tokens
-        reset = math.ceil((self.burst - tokens) / self.rate)
-        retry = 0 if allowed else max(1, math.ceil((1.0 - tokens) / self.rate))
-        return Decision(allowed, self.burst, int(tokens), reset, retry)
+        return decide(allowed, tokens, self.rate, self.burst)
 
     def _evict(self, now: float) -> None:
         full_after = self.burst / self.rate

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,9 +42,13 @@ from appliance.billing.ratelimit import RateLimiter
 from appliance.db.connection import Connection
 from appliance.db.database import Database, self_contained
 from appliance.db.queries import billing as q
+from appliance.db.queries import replicas as replicas_q
 from appliance.errors import ApplianceError
 from appliance.metrics import Metrics
 from appliance.settings import Settings
+
+if TYPE_CHECKING:
+    from appliance.billing.shared_ratelimit import SharedRateLimiter
 
 log = logging.getLogger("appliance.billing")
 T = TypeVar("T")
@@ -84,7 +88,11 @@ def begin(
 def start_up(conn: Connection, free_monthly: int, older_than: str) -> tuple[list[int], int]:
     """Write function run once when the app starts: the free plan's allowance follows the
     setting, charges of requests a previous run never finished are refunded, and expired
-    (or orphaned in-progress) idempotency records are dropped."""
+    (or orphaned in-progress) idempotency records are dropped. On PostgreSQL, one replica at a
+    time, and only what replicas that are gone left (see appliance/replicas.py)."""
+    if conn.dialect == "postgresql":
+        replicas_q.recovery_lock(conn, wait=True)
+        replicas_q.prune_dead(conn)
     q.set_plan_allowance(conn, quota.FREE_PLAN, free_monthly)
     refunded = quota.refund_interrupted(conn)
     purged = q.idempotency_purge(conn, older_than, in_progress=True)
@@ -101,12 +109,15 @@ class Billing:
         metrics: Metrics,
         *,
         clock: Callable[[], datetime] = utc_now,
+        shared_limiter: SharedRateLimiter | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.metrics = metrics
         self.clock = clock
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        # Replicas on PostgreSQL: buckets shared through the database instead.
+        self.shared_limiter = shared_limiter
         self.inflight = idempotency.InFlight()
         # Per-request costs that add up at thousands of requests/s: the labelled metric
         # children, and the allowance period (recomputed only when the month turns).
@@ -182,7 +193,10 @@ class Billing:
             return _as_response(await work())
         started = time.perf_counter()
         credential = getattr(request.state, "credential_id", None) or f"user:{user.id}"
-        decision = self.limiter.take(str(credential))
+        if self.shared_limiter is None:
+            decision = self.limiter.take(str(credential))
+        else:
+            decision = await self.shared_limiter.take(str(credential))
         limit_headers = decision.headers() if self.limiter.enabled else {}
         if not decision.allowed:
             self._counter(self.metrics.rate_limited, endpoint).inc()

@@ -1,4 +1,4 @@
-"""``appliance init``, ``config show``, ``backup``, ``db optimize``, ``admin rotate-secret``."""
+"""``appliance init``, ``config show``, ``backup``, ``db optimize|copy``, ``admin ...``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,16 @@ def register(sub: Any) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     opt = db_sub.add_parser("optimize", help="ANALYZE and PRAGMA optimize")
     opt.set_defaults(func=db_optimize)
+    cp = db_sub.add_parser(
+        "copy",
+        help="copy this install's SQLite database into a new PostgreSQL database, verified",
+        description="Copies every table (users, balances, ledger, usage, payments, filings,"
+        " chunks, vectors...) in one transaction and checks row counts, balances, ledger and"
+        " usage sums and the vectors before committing. Stop the server first.",
+    )
+    cp.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    cp.add_argument("--json", action="store_true", help="print the report as JSON")
+    cp.set_defaults(func=db_copy)
 
     adm = sub.add_parser("admin", help="administration of the install itself")
     adm_sub = adm.add_subparsers(dest="admin_command", required=True)
@@ -83,8 +93,50 @@ def db_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def db_copy(args: argparse.Namespace) -> int:
+    from appliance.db.copy import copy_to_postgresql
+    from appliance.instance import InstanceLock
+    from appliance.settings import Settings, mask_url_password
+
+    if not args.to.startswith(("postgresql://", "postgres://")):
+        print("error: --to must be a PostgreSQL URL, postgresql://user@host/db", file=sys.stderr)
+        return 2
+    # The source is this data dir's SQLite file, whatever database_url says.
+    settings = Settings.model_validate({**settings_from(args).model_dump(), "database_url": None})
+    lock = InstanceLock(settings.data_dir)  # a server writing meanwhile would be missed
+    lock.acquire()
+    try:
+        initialize(settings)  # brings the SQLite file up to date first
+
+        def progress(table: str, rows: int) -> None:
+            if not args.json:
+                print(f"  {table:24s} {rows:>10,} rows", file=sys.stderr)
+
+        report = copy_to_postgresql(settings.db_path, args.to, progress=progress)
+    finally:
+        lock.release()
+    if args.json:
+        emit_json(report.public())
+        return 0
+    print(
+        f"copied {sum(report.tables.values()):,} rows of {len(report.tables)} tables to"
+        f" {mask_url_password(args.to)} in {report.seconds:.1f}s; verified: "
+        + "; ".join(report.checks)
+    )
+    print("next: set database_url (APPLIANCE_DATABASE_URL) and token_secret on every replica")
+    return 0
+
+
 def backup(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    if settings.database_url:
+        print(
+            "error: `appliance backup` copies the SQLite file; on PostgreSQL use the engine's"
+            " own tools (pg_dump, or continuous archiving): see README 'Running several"
+            " replicas'",
+            file=sys.stderr,
+        )
+        return 2
     dest = Path(args.out) if args.out else default_backup_path(settings.data_dir)
     with session(settings) as db:
         written = db.read(backup_to, dest)

@@ -8,6 +8,7 @@ from typing import Any
 
 from appliance.cli.common import settings_from
 from appliance.instance import InstanceLock
+from appliance.replicas import check_settings
 
 
 def register(sub: Any) -> None:
@@ -47,16 +48,20 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from appliance.app import create_app
-    from appliance.bootstrap import initialize
+    from appliance.bootstrap import first_start_lock, initialize
 
     settings = settings_from(args, host=args.host, port=args.port)
-    # A clear refusal before any start-up work; the app's lifespan holds the lock for real.
-    probe = InstanceLock(settings.data_dir)
-    probe.acquire()
-    probe.release()
+    check_settings(settings)
+    if not settings.database_url:
+        # A clear refusal before any start-up work; the app's lifespan holds the lock for real.
+        # (Replicas on PostgreSQL run side by side: see appliance/replicas.py.)
+        probe = InstanceLock(settings.data_dir)
+        probe.acquire()
+        probe.release()
     result = initialize(settings)
     if settings.edgar_sample_on_first_start:
-        _install_sample(settings)
+        with first_start_lock(settings):
+            _install_sample(settings)
     if result.admin_api_key:
         print(
             "\n  First start: created admin user "

@@ -82,6 +82,14 @@ class PgIntegrityError(PgError):
     """A constraint violation on PostgreSQL (unique, foreign key, check)."""
 
 
+class RaceLost(Exception):
+    """A write function found that a concurrent transaction got there first (a row it had
+    checked was absent appeared before its own insert). Only possible on PostgreSQL, whose
+    write runner rolls back and runs the function again (it then finds that row)."""
+
+    sqlstate = "40001"  # handled like a serialization failure
+
+
 # ``except IntegrityError:`` catches a constraint violation from either engine.
 IntegrityError: tuple[type[Exception], ...] = (sqlean.IntegrityError, PgIntegrityError)
 OperationalError = sqlean.OperationalError

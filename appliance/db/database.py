@@ -78,6 +78,8 @@ class Database(abc.ABC):
     """The server's database: thread-safe, one per process."""
 
     dialect: Dialect
+    # Names this process among replicas sharing one PostgreSQL (empty on SQLite).
+    replica_id: str = ""
 
     @property
     @abc.abstractmethod
@@ -150,8 +152,12 @@ class Database(abc.ABC):
 def open_database(
     settings: Settings, *, on_writer_stopped: Callable[[str], None] | None = None
 ) -> Database:
-    """The server's database for ``settings``: the SQLite file in the data dir. Not started
-    yet (see :meth:`Database.start`)."""
+    """The server's database for ``settings``: PostgreSQL when ``database_url`` names it,
+    else the SQLite file in the data dir. Not started yet (see :meth:`Database.start`)."""
+    if settings.database_url:
+        from appliance.db.postgres.database import PgDatabase
+
+        return PgDatabase(settings)
     from appliance.db.sqlite import SqliteDatabase
 
     return SqliteDatabase(
@@ -167,6 +173,15 @@ def open_database(
 def open_session(settings: Settings) -> Iterator[SyncDatabase]:
     """One connection for a command or a script (no threads): each ``write`` is its own
     transaction. The database must exist (``appliance init`` / :func:`initialize`)."""
+    if settings.database_url:
+        from appliance.db.postgres.database import PgSession
+
+        pg = PgSession(settings.database_url)
+        try:
+            yield pg
+        finally:
+            pg.close()
+        return
     from appliance.db.sqlite import SqliteSession
 
     lite = SqliteSession.open(settings)

@@ -230,4 +230,5 @@ def _store_batch(
         r, n = q.store_section(conn, todo.section_id, todo.accession, policy, chunks)
         removed += r
         new += n
+    q.announce_chunks(conn, removed, new)
     return removed, new

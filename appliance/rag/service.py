@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from appliance.errors import NotReady
 from appliance.indexer import Acquire, BackgroundIndexer
 from appliance.rag.embedding import TextEmbedder
+from appliance.rag.feed import ChunkFeed
 from appliance.rag.index import Indexer
 from appliance.rag.retrieve import Retriever
 
@@ -110,14 +111,36 @@ def start_rag(
         on_ready=ready,
         on_failure=failed,
         index_pending_on_start=index_pending,
+        lease_seconds=ctx.settings.job_lease_seconds,
     )
     ctx.services["rag"] = RagService(embedder, retriever, indexer, background)
     # Loaded before the app serves (about a second per 100k chunks), so /readyz is 200 and
     # every answer searches the whole index from the first request.
     background.load()
     background.start()
+    feed = _chunk_feed(ctx, retriever)
 
     def stop() -> None:
+        if feed is not None:
+            feed.stop()
         background.stop()
 
     return stop
+
+
+def _chunk_feed(ctx: AppContext, retriever: Retriever) -> ChunkFeed | None:
+    """Replicas on PostgreSQL: apply what the others index to this one's vector index."""
+    url = ctx.settings.database_url
+    if not url:
+        return None
+    db = ctx.db
+
+    def apply(removed: list[int], new: list[int]) -> None:
+        db.sync.read(retriever.apply, removed, new)
+
+    def resync() -> None:
+        db.sync.read(retriever.sync)
+
+    feed = ChunkFeed(url, apply, resync)
+    feed.start()
+    return feed

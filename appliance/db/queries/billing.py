@@ -79,6 +79,20 @@ def purchased_balance(conn: Connection, user_id: int) -> int | None:
     return None if row is None else int(row[0])
 
 
+_LOCK_USER = Variants(
+    sqlite="SELECT quota_remaining FROM users WHERE id = ?",
+    postgresql="SELECT quota_remaining FROM users WHERE id = ? FOR UPDATE",
+)
+
+
+def lock_purchased_balance(conn: Connection, user_id: int) -> int | None:
+    """:func:`purchased_balance`, locking the user's row until the transaction ends (on
+    PostgreSQL; SQLite's writer runs one transaction at a time anyway), so that what the
+    caller checks next cannot change before it writes."""
+    row = conn.execute(_LOCK_USER(conn), (user_id,)).fetchone()
+    return None if row is None else int(row[0])
+
+
 def add_purchased(conn: Connection, user_id: int, delta: int) -> int:
     """Move the purchased balance by ``delta`` (unconditionally); returns the new balance."""
     return int(
@@ -167,8 +181,9 @@ def renew_allowance(
     ``free_monthly``, users of the free plan get that size (and keep it as quota_monthly)."""
     row = conn.execute(
         "UPDATE users SET"
-        " quota_monthly = CASE WHEN ?3 IS NOT NULL AND plan = 'free' THEN ?3 ELSE quota_monthly"
-        " END,"
+        # (The CAST only tells PostgreSQL the type of a parameter that may be NULL.)
+        " quota_monthly = CASE WHEN CAST(?3 AS BIGINT) IS NOT NULL AND plan = 'free' THEN ?3"
+        " ELSE quota_monthly END,"
         " allowance_remaining = CASE WHEN ?3 IS NOT NULL AND plan = 'free' THEN ?3"
         " ELSE quota_monthly END,"
         " allowance_period = ?1"
@@ -292,12 +307,19 @@ def mark_refunded(
     return None if row is None else ChargedUsage(row[0], row[1], row[2], row[3], row[4])
 
 
+# On PostgreSQL a charge in flight may belong to a live replica: only those of replicas no
+# longer registered (or of none) are orphans.
+_UNFINISHED = Variants(
+    sqlite="SELECT id FROM usage_events WHERE status = 'charged' AND status_code IS NULL"
+    " ORDER BY id",
+    postgresql="SELECT id FROM usage_events WHERE status = 'charged' AND status_code IS NULL"
+    " AND (owner IS NULL OR owner NOT IN (SELECT id FROM replicas)) ORDER BY id",
+)
+
+
 def unfinished_charges(conn: Connection) -> list[int]:
     """Charged events whose request never finished (the process stopped mid-request)."""
-    rows = conn.execute(
-        "SELECT id FROM usage_events WHERE status = 'charged' AND status_code IS NULL ORDER BY id"
-    ).fetchall()
-    return [int(r[0]) for r in rows]
+    return [int(r[0]) for r in conn.execute(_UNFINISHED(conn)).fetchall()]
 
 
 def usage_for_user(
@@ -410,9 +432,11 @@ def idempotency_delete(conn: Connection, user_id: int, key: str) -> None:
 
 def idempotency_purge(conn: Connection, older_than: str, *, in_progress: bool = False) -> int:
     """Forget keys created before ``older_than``; with ``in_progress``, every unfinished key
-    as well (at start-up: no request of this process can be running yet)."""
+    as well (at start-up: no request of this process can be running yet). On PostgreSQL other
+    replicas' requests may be: an unfinished key there goes when its charge is refunded."""
+    in_progress = in_progress and conn.dialect == "sqlite"
     cur = conn.execute(
-        "DELETE FROM idempotency_keys WHERE created_at < ? OR (? AND state = 'in_progress')",
+        "DELETE FROM idempotency_keys WHERE created_at < ? OR (? = 1 AND state = 'in_progress')",
         (older_than, int(in_progress)),
     )
     return int(cur.rowcount)

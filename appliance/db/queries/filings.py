@@ -296,7 +296,7 @@ def section(conn: Connection, accession: str, item: str) -> SectionRow | None:
     """One section by item code; codes match case-insensitively ("1a" finds "1A")."""
     row = conn.execute(
         f"SELECT {_SECTION_COLS}, accession, text FROM sections"
-        " WHERE accession = ? AND item = ? COLLATE NOCASE",
+        " WHERE accession = ? AND upper(item) = upper(?)",
         (accession, item),
     ).fetchone()
     if row is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.db.connection import Connection
+from appliance.db.connection import Connection, Variants
 
 __all__ = [
     "ALL",
@@ -16,6 +16,7 @@ __all__ = [
     "get",
     "list_jobs",
     "progress",
+    "renew_lease",
     "requeue",
     "requeue_interrupted",
 ]
@@ -100,24 +101,61 @@ def enqueue(
     return _job(row), True
 
 
-def claim_next(conn: Connection) -> Job | None:
-    """Mark the oldest queued job running and return it (None when the queue is empty)."""
-    row = conn.execute(
-        f"UPDATE index_jobs SET status = 'running', attempts = attempts + 1, error = NULL,"
-        f" started_at = coalesce(started_at, {_NOW}), updated_at = {_NOW}"
-        " WHERE id = (SELECT id FROM index_jobs WHERE status = 'queued' ORDER BY id LIMIT 1)"
-        f" RETURNING {_COLS}"
-    ).fetchone()
+# "now + ?1 seconds" as a stored timestamp, on the database's clock (one clock for every
+# replica): the lease of a claimed job.
+_LEASE = Variants(
+    sqlite="strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ?1 || ' seconds')",
+    postgresql="to_char((statement_timestamp() + make_interval(secs => ?1))"
+    " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+)
+# The oldest job that is queued, or running under a lease that has expired (its replica died
+# mid-job). PostgreSQL: replicas claim concurrently; SKIP LOCKED lets each take a different job
+# instead of waiting for the row another is claiming.
+_NEXT = (
+    "SELECT id FROM index_jobs WHERE status = 'queued'"
+    f" OR (status = 'running' AND lease_expires_at < {_NOW}) ORDER BY id LIMIT 1"
+)
+_CLAIM = (
+    "UPDATE index_jobs SET status = 'running', attempts = attempts + 1, error = NULL,"
+    f" started_at = coalesce(started_at, {_NOW}), updated_at = {_NOW},"
+    " claimed_by = ?2, lease_expires_at = {lease}"
+    " WHERE id = ({next}) RETURNING " + _COLS
+)
+_CLAIM_SQL = Variants(
+    sqlite=_CLAIM.format(lease=_LEASE.sqlite, next=_NEXT),
+    postgresql=_CLAIM.format(lease=_LEASE.postgresql, next=_NEXT + " FOR UPDATE SKIP LOCKED"),
+)
+
+
+def claim_next(conn: Connection, claimer: str = "", lease_seconds: float = 60.0) -> Job | None:
+    """Mark the oldest claimable job running for ``claimer`` until ``lease_seconds`` from now
+    (renewed by :func:`renew_lease` while it runs), and return it; None when there is none."""
+    row = conn.execute(_CLAIM_SQL(conn), (float(lease_seconds), claimer)).fetchone()
     return None if row is None else _job(row)
+
+
+def renew_lease(conn: Connection, job_id: int, lease_seconds: float) -> None:
+    conn.execute(
+        f"UPDATE index_jobs SET lease_expires_at = {_LEASE(conn)}"
+        " WHERE id = ?2 AND status = 'running'",
+        (float(lease_seconds), job_id),
+    )
+
+
+# Running jobs whose process is gone: on SQLite every running job at start-up (one process);
+# on PostgreSQL only those of replicas no longer registered (appliance/replicas.py).
+_REQUEUE = Variants(
+    sqlite=f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {_NOW}"
+    " WHERE status = 'running'",
+    postgresql=f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {_NOW}"
+    " WHERE status = 'running'"
+    " AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM replicas))",
+)
 
 
 def requeue_interrupted(conn: Connection) -> int:
     """Jobs left running by a crash or restart go back to the queue (indexing resumes)."""
-    cur = conn.execute(
-        f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {_NOW}"
-        " WHERE status = 'running'"
-    )
-    return int(cur.rowcount)
+    return int(conn.execute(_REQUEUE(conn)).rowcount)
 
 
 def requeue(conn: Connection, job_id: int) -> None:

@@ -12,7 +12,9 @@ def get(conn: Connection, key: str) -> str | None:
 
 def put_if_absent(conn: Connection, key: str, value: str) -> str:
     """Store ``value`` unless the key exists; return the stored value either way."""
-    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value)
+    )
     stored = get(conn, key)
     assert stored is not None
     return stored

@@ -48,9 +48,9 @@ def insert_checkout(
 ) -> bool:
     """Record a session as open; False (nothing changed) when it is already known."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO stripe_checkouts"
+        "INSERT INTO stripe_checkouts"
         " (session_id, user_id, pack, credits, amount_cents, currency, payment_intent)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id) DO NOTHING",
         (session_id, user_id, pack, credits, amount_cents, currency, payment_intent),
     )
     return bool(cur.rowcount)
@@ -154,7 +154,8 @@ def record_refund(
         "INSERT INTO stripe_refunds (payment_intent, charge_id, amount_cents, refunded_cents)"
         " VALUES (?, ?, ?, ?)"
         " ON CONFLICT (payment_intent) DO UPDATE SET"
-        " refunded_cents = max(refunded_cents, excluded.refunded_cents),"
+        " refunded_cents = CASE WHEN excluded.refunded_cents > stripe_refunds.refunded_cents"
+        "  THEN excluded.refunded_cents ELSE stripe_refunds.refunded_cents END,"
         f" updated_at = {_NOW}"
         " RETURNING payment_intent, charge_id, amount_cents, refunded_cents",
         (payment_intent, charge_id, amount_cents, refunded_cents),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -148,6 +149,34 @@ def store_section(
     return removed, new_ids
 
 
+CHUNK_CHANNEL = "appliance_chunks"
+_NOTIFY_LIMIT = 7900  # PostgreSQL's payload limit is 8000 bytes
+
+
+def chunk_change_payload(removed: Sequence[int], new: Sequence[int]) -> str:
+    """``r1,2;n3,4``; "sync" when the ids do not fit in one notification."""
+    payload = "r" + ",".join(map(str, removed)) + ";n" + ",".join(map(str, new))
+    return payload if len(payload) <= _NOTIFY_LIMIT else "sync"
+
+
+def parse_chunk_change(payload: str) -> tuple[list[int], list[int]] | None:
+    """The (removed, new) ids of a payload; None for "sync" (or anything unexpected)."""
+    removed, sep, new = payload.partition(";n")
+    if not sep or not removed.startswith("r"):
+        return None
+    try:
+        return [int(x) for x in removed[1:].split(",") if x], [int(x) for x in new.split(",") if x]
+    except ValueError:
+        return None
+
+
+def announce_chunks(conn: Connection, removed: Sequence[int], new: Sequence[int]) -> None:
+    """Tell the other replicas which chunks this transaction changed (PostgreSQL: a NOTIFY,
+    delivered when the transaction commits; SQLite has one process and needs none)."""
+    if conn.dialect == "postgresql" and (removed or new):
+        conn.execute("SELECT pg_notify(?, ?)", (CHUNK_CHANNEL, chunk_change_payload(removed, new)))
+
+
 @dataclass(frozen=True)
 class IndexRow:
     """What the in-memory index holds per chunk."""
@@ -222,6 +251,9 @@ def citation_rows(conn: Connection, chunk_ids: Sequence[int]) -> dict[int, Citat
     return {int(r[0]): CitationRow(*tuple(r)) for r in rows}
 
 
+_PHRASE = re.compile(r'"((?:[^"]|"")*)"')
+
+
 def keyword_search(
     conn: Connection,
     match: str,
@@ -236,11 +268,30 @@ def keyword_search(
 ) -> list[tuple[int, float]]:
     """BM25 over header and text, best first, filtered inside the query.
 
-    ``match`` is an FTS5 expression (the caller quotes every term). Returns
-    ``(chunk_id, bm25)`` with SQLite's sign: lower is better.
+    ``match`` is an FTS5 expression (the caller quotes every term and ORs them). Returns
+    ``(chunk_id, score)`` with SQLite's sign: lower is better. PostgreSQL ranks the same
+    quoted terms, each a phrase, with ts_rank over the weighted tsvector (0005): the scores
+    differ from BM25's, the order is what the retriever uses.
     """
-    where = ["chunks_fts MATCH ?"]
-    params: list[Any] = [match]
+    postgresql = conn.dialect == "postgresql"
+    params: list[Any] = []
+    if postgresql:
+        phrases = [p.replace('""', '"') for p in _PHRASE.findall(match)]
+        if not phrases:
+            return []
+        params.extend(phrases)
+        query = " || ".join("phraseto_tsquery('english', ?)" for _ in phrases)
+        where = [f"c.tsv @@ ({query})"]
+        rank = (
+            f"-ts_rank('{{0, 0, {float(weights[1])}, {float(weights[0])}}}'::float4[],"
+            f" c.tsv, ({query}))"
+        )
+        source = "chunks c"
+    else:
+        where = ["chunks_fts MATCH ?"]
+        params.append(match)
+        rank = f"bm25(chunks_fts, {float(weights[0])}, {float(weights[1])})"
+        source = "chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
     if cutoff is not None:
         where.append("f.filing_date <= ?")
         params.append(cutoff)
@@ -255,9 +306,10 @@ def keyword_search(
                 return []
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
+    if postgresql:  # the phrases appear twice: in the match and in the rank
+        params = [*phrases, *params]
     rows = conn.execute(
-        f"SELECT c.id, bm25(chunks_fts, {float(weights[0])}, {float(weights[1])}) AS rank"
-        " FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+        f"SELECT c.id, {rank} AS rank FROM {source}"
         " JOIN sections s ON s.id = c.section_id"
         " JOIN filings f ON f.accession = c.accession"
         f" WHERE {' AND '.join(where)} ORDER BY rank LIMIT ?",

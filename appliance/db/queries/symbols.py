@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.db.connection import Connection
+from appliance.db.connection import Connection, Variants
 from appliance.db.queries import scalar
 
 __all__ = [
@@ -133,7 +133,8 @@ def replace_company_names(
     """Store a company's former names with their validity (from, to) dates."""
     conn.execute("DELETE FROM company_names WHERE cik = ?", (cik,))
     conn.executemany(
-        "INSERT OR IGNORE INTO company_names (cik, name, valid_from, valid_to) VALUES (?, ?, ?, ?)",
+        "INSERT INTO company_names (cik, name, valid_from, valid_to) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (cik, name) DO NOTHING",
         ((cik, n, f, t) for n, f, t in names),
     )
 
@@ -178,6 +179,22 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE is the same match.
+_SEARCH_SQL = (
+    f"SELECT {_SYMBOL_COLS},"
+    "  CASE WHEN ticker = upper(?) THEN 0"
+    "       WHEN ticker {like} ? ESCAPE '\\' THEN 1"
+    "       WHEN name {like} ? ESCAPE '\\' THEN 2 ELSE 3 END AS match_rank"
+    " FROM symbols"
+    " WHERE ticker {like} ? ESCAPE '\\' OR name {like} ? ESCAPE '\\'"
+    " OR name {like} ? ESCAPE '\\'"
+    " ORDER BY match_rank, rank, ticker LIMIT ?"
+)
+_SEARCH = Variants(
+    sqlite=_SEARCH_SQL.replace("{like}", "LIKE"), postgresql=_SEARCH_SQL.replace("{like}", "ILIKE")
+)
+
+
 def search_symbols(conn: Connection, query: str, *, limit: int = 20) -> list[Symbol]:
     """Tickers starting with ``query``, then names starting with it or with a word of it.
 
@@ -190,13 +207,7 @@ def search_symbols(conn: Connection, query: str, *, limit: int = 20) -> list[Sym
     prefix = _like_escape(q) + "%"
     word = "% " + _like_escape(q) + "%"
     rows = conn.execute(
-        f"SELECT {_SYMBOL_COLS},"
-        "  CASE WHEN ticker = upper(?) THEN 0"
-        "       WHEN ticker LIKE ? ESCAPE '\\' THEN 1"
-        "       WHEN name LIKE ? ESCAPE '\\' THEN 2 ELSE 3 END AS match_rank"
-        " FROM symbols"
-        " WHERE ticker LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'"
-        " ORDER BY match_rank, rank, ticker LIMIT ?",
+        _SEARCH(conn),
         (q, prefix, prefix, prefix, prefix, word, limit),
     ).fetchall()
     return [_symbol(r) for r in rows]
