@@ -12,17 +12,16 @@ from appliance.auth import current_admin
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import jobs as jq
+from appliance.edgar.vocabulary import TICKER_MAX, TICKER_PATTERN
 from appliance.errors import NotFound
 from appliance.openapi import spec
 from appliance.rag.service import rag_service
 from appliance.validation import parse_query
 
-_TICKER = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}$"
-
 
 class IndexQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticker: str = Field(min_length=1, max_length=12, pattern=_TICKER)
+    ticker: str = Field(min_length=1, max_length=TICKER_MAX, pattern=TICKER_PATTERN)
 
 
 class JobsQuery(BaseModel):

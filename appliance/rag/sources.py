@@ -15,6 +15,7 @@ from appliance.db.queries import filings as fq
 from appliance.edgar.client import EdgarClient
 from appliance.edgar.fetch import fetch_filings
 from appliance.edgar.importer import import_paths
+from appliance.edgar.vocabulary import normalize_ticker
 from appliance.rag.worker import Acquire, Acquired, JobContext
 from appliance.settings import Settings
 
@@ -22,8 +23,12 @@ __all__ = ["acquire_for", "company_accessions", "inbox_dir"]
 
 
 def inbox_dir(settings: Settings, ticker: str) -> Path:
-    """The offline inbox of one ticker: files dropped there are imported by its next job."""
-    return settings.data_dir / "inbox" / ticker.upper()
+    """The offline inbox of one ticker: files dropped there are imported by its next job.
+    Raises ValueError for anything but a ticker (never a path outside the inbox)."""
+    normal = normalize_ticker(ticker)
+    if normal is None:
+        raise ValueError(f"not a ticker: {ticker!r}")
+    return settings.data_dir / "inbox" / normal
 
 
 def company_accessions(conn: object, ticker: str, cik: int | None) -> list[str]:
