@@ -15,7 +15,7 @@ from appliance.db.queries import filings as fq
 from appliance.db.queries import rag as rq
 from appliance.rag.chunking import ChunkPolicy, chunk_text, split_units
 from appliance.rag.index import header_for, item_label
-from tests.rag_support import AAPL_10K_2025
+from tests.support.rag import AAPL_10K_2025
 
 
 @pytest.fixture(scope="module")
