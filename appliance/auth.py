@@ -218,4 +218,4 @@ class Authenticator:
                 fresh = {k: t for k, t in self._touched.items() if now - t < _TOUCH_SECONDS}
                 self._touched = fresh if len(fresh) < self.touched_max // 2 else {}
             self._touched[key_id] = now
-            self.db.enqueue(users_q.touch_key, key_id)
+            self.db.write_later(users_q.touch_key, key_id)

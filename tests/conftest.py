@@ -1,5 +1,5 @@
 """Fixtures: a real app over a real SQLite file in tmp_path, with its lifespan running; and
-a real PostgreSQL (tests/postgres.py) for the tests that run on both engines."""
+a real PostgreSQL (tests/support/postgres.py) for the tests that run on both engines."""
 
 from __future__ import annotations
 
@@ -45,17 +45,6 @@ def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
         yield c
 
 
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def make_user(client: TestClient, admin_key: str, email: str, **extra: Any) -> dict[str, Any]:
-    r = client.post("/v1/users", json={"email": email, **extra}, headers=auth(admin_key))
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 @pytest.fixture(scope="session")
 def embedder() -> Any:
     """The real int8 MiniLM embedder (built by ``make models``)."""
@@ -68,7 +57,7 @@ def embedder() -> Any:
 @pytest.fixture(scope="session")
 def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """A data dir with the Apple sample imported and a few Items indexed (built once)."""
-    from tests.rag_support import build_index
+    from tests.support.rag import build_index
 
     data_dir = tmp_path_factory.mktemp("rag") / "data"
     build_index(data_dir, embedder)
@@ -78,14 +67,13 @@ def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Pat
 @pytest.fixture
 def rag_data(tmp_path: Path, rag_template: Path) -> Path:
     """A private copy of the indexed data dir."""
-    from tests.rag_support import copy_data_dir
+    from tests.support.rag import copy_data_dir
 
     return copy_data_dir(rag_template, tmp_path / "data")
 
 
 # ----- PostgreSQL: one throwaway cluster per session, a fresh database per test -----
 
-PG_TOKEN_SECRET = "replicas-share-this-token-secret-0123456789"
 _databases = itertools.count()
 
 
@@ -94,7 +82,7 @@ def pg_cluster() -> Iterator[Any]:
     """The session's PostgreSQL cluster, with the migrated template. Skipped (with the
     reason) where PostgreSQL cannot run; a failure instead under APPLIANCE_TEST_POSTGRES=required
     (CI), so the engine is never silently untested there."""
-    from tests.postgres import REQUIRED, Unavailable, cluster, migrated_template
+    from tests.support.postgres import REQUIRED, Unavailable, cluster, migrated_template
 
     try:
         with cluster() as pg:
@@ -109,7 +97,7 @@ def pg_cluster() -> Iterator[Any]:
 @pytest.fixture
 def pg_url(pg_cluster: Any) -> Iterator[str]:
     """A new, migrated database of its own for one test (copied from the template)."""
-    from tests.postgres import TEMPLATE
+    from tests.support.postgres import TEMPLATE
 
     name = f"test_{os.getpid()}_{next(_databases)}"
     url: str = pg_cluster.create_database(name, template=TEMPLATE)
@@ -126,6 +114,8 @@ def engine(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def engine_settings(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Like ``settings``, on the test's engine (PostgreSQL: a fresh database)."""
+    from tests.support.postgres import PG_TOKEN_SECRET
+
     extra: dict[str, Any] = {}
     if engine == "postgresql":
         extra = {"database_url": request.getfixturevalue("pg_url"), "token_secret": PG_TOKEN_SECRET}

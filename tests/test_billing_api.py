@@ -29,7 +29,7 @@ from appliance.db.queries import billing as bq
 from appliance.db.queries.billing import Charge
 from appliance.errors import ApplianceError
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 
 class ModelFailed(ApplianceError):

@@ -1,5 +1,5 @@
 """The database layer on both engines: the same query functions and the same guarantees on a
-real SQLite file and on a real PostgreSQL (a throwaway cluster, tests/postgres.py).
+real SQLite file and on a real PostgreSQL (a throwaway cluster, tests/support/postgres.py).
 
 Each test taking ``engine_conn`` or ``engine_settings`` runs once per engine; the races run
 many threads through the app's own Database (SQLite's single writer, PostgreSQL's pool where

@@ -15,7 +15,7 @@ from appliance.db.sqlite import SqliteSession
 from appliance.rag.answer import answer
 from appliance.rag.index import Indexer
 from appliance.rag.retrieve import Retriever, SearchRequest
-from tests.rag_support import (
+from tests.support.rag import (
     AAPL_10K_2024,
     AAPL_10K_2025,
     AAPL_10Q_2025_05,

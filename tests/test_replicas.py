@@ -23,7 +23,7 @@ from appliance.db.queries.billing import Charge
 from appliance.rag.feed import ChunkFeed
 from appliance.replicas import NeedsSharedSecret, Presence, check_settings, recover
 from appliance.settings import Settings, load_settings
-from tests.conftest import PG_TOKEN_SECRET
+from tests.support.postgres import PG_TOKEN_SECRET
 
 
 @pytest.fixture

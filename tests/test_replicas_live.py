@@ -18,20 +18,21 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from appliance.billing import licenses
 from appliance.db.database import open_session
 from appliance.settings import load_settings
-from tests.conftest import PG_TOKEN_SECRET
-from tests.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
-from tests.live import LiveServer, live_server
+from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
+from tests.support.live import LiveServer, live_server
+from tests.support.postgres import PG_TOKEN_SECRET
 
+T = TypeVar("T")
 INBOX = Path(__file__).parent / "data" / "inbox"
 RATE, BURST = 50, 50
 
@@ -130,6 +131,26 @@ def replicas(pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
             )
 
 
+def _at_once(n: int, call: Callable[[int], T]) -> list[T]:
+    """``call(i)`` for i in range(n), on n threads released together; the answers."""
+    answers: list[T] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        got = call(i)
+        with lock:
+            answers.append(got)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return answers
+
+
 def _user(r: Replicas, email: str, credits: int, keys: int = 1) -> tuple[int, list[str]]:
     status, user = _http(
         r.servers[0].base, "POST", "/v1/users", {"email": email, "credits": credits},
@@ -207,22 +228,10 @@ def test_one_idempotency_key_on_every_replica_charges_once(replicas: Replicas) -
     for server in replicas.servers[1:]:  # later, on the other replicas: replayed
         assert _http(server.base, "POST", "/v1/echo", {"text": "a"}, headers) == (200, first)
     # At the same moment on all three, with a new key: one charge, the rest replay or wait.
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def send(i: int) -> None:
-        got = _http(
-            replicas.servers[i % 3].base, "POST", "/v1/echo", {"text": "b"},
-            {**_bearer(key), "Idempotency-Key": "order-43"},
-        )[0]  # fmt: skip
-        with lock:
-            statuses.append(got)
-
-    pool = [threading.Thread(target=send, args=(i,)) for i in range(9)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    statuses = _at_once(9, lambda i: _http(
+        replicas.servers[i % 3].base, "POST", "/v1/echo", {"text": "b"},
+        {**_bearer(key), "Idempotency-Key": "order-43"},
+    )[0])  # fmt: skip
     assert set(statuses) <= {200, 409} and 200 in statuses, statuses
     charged = replicas.sql(
         "SELECT idempotency_key, count(*) FROM usage_events WHERE user_id = ? AND status ="
@@ -241,23 +250,12 @@ def test_a_webhook_delivered_to_two_replicas_at_once_credits_once(replicas: Repl
     )  # fmt: skip
     assert status == 200, session
     payload, headers = replicas.fake.delivery(replicas.fake.complete(session["session_id"]))
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def deliver(i: int) -> None:
-        status, body = _http(
-            replicas.servers[i % 2].base, "POST", "/billing/webhook", payload, headers
-        )
-        assert status == 200, body
-        with lock:
-            results.append(body["result"])
-
-    pool = [threading.Thread(target=deliver, args=(i,)) for i in range(6)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    assert sorted(results) == ["credited"] + ["duplicate"] * 5
+    answers = _at_once(
+        6,
+        lambda i: _http(replicas.servers[i % 2].base, "POST", "/billing/webhook", payload, headers),
+    )
+    assert all(status == 200 for status, _ in answers), answers
+    assert sorted(body["result"] for _, body in answers) == ["credited"] + ["duplicate"] * 5
     assert replicas.sql("SELECT quota_remaining FROM users WHERE id = ?", uid) == [(200,)]
 
 
@@ -270,22 +268,10 @@ def test_a_license_redeemed_on_two_replicas_at_once_is_accepted_once(
         credits=700,
         install_id=replicas.install_id,
     )
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def redeem(i: int) -> None:
-        got = _http(
-            replicas.servers[i % 2].base, "POST", "/billing/licenses/redeem",
-            {"license_key": lic}, _bearer(key),
-        )[0]  # fmt: skip
-        with lock:
-            statuses.append(got)
-
-    pool = [threading.Thread(target=redeem, args=(i,)) for i in range(6)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    statuses = _at_once(6, lambda i: _http(
+        replicas.servers[i % 2].base, "POST", "/billing/licenses/redeem", {"license_key": lic},
+        _bearer(key),
+    )[0])  # fmt: skip
     assert sorted(statuses) == [200] + [409] * 5
     assert replicas.sql("SELECT quota_remaining FROM users WHERE id = ?", uid) == [(700,)]
 

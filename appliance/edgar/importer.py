@@ -29,9 +29,9 @@ from appliance.edgar.filing import FilingMetadata, ParsedFiling, decompress, par
 from appliance.edgar.index_page import parse_index_page
 from appliance.edgar.layout import PathHints, archives_url, hints_for
 from appliance.edgar.submissions import CompanySubmissions, parse_submissions
+from appliance.edgar.vocabulary import SEC_ARCHIVES
 
 __all__ = [
-    "SEC_ARCHIVES",
     "FileOutcome",
     "ImportReport",
     "Store",
@@ -40,10 +40,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("appliance.edgar")
-
-# Stored URLs always name the public archive, whatever mirror a fetch used.
-SEC_ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
-
 
 # The old name of what the importer writes through; kept while other branches still use it.
 Store = SyncDatabase

@@ -41,7 +41,7 @@ from appliance.db.queries.billing import Charge
 from appliance.db.sqlite import SqliteDatabase
 from appliance.metrics import Metrics
 from appliance.settings import load_settings
-from tests.live import live_server
+from tests.support.live import live_server
 
 PERIOD = "2025-06"
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 APP_ROLE = "appliance"
+# Replicas share one token secret (appliance/replicas.py); the tests' replicas use this one.
+PG_TOKEN_SECRET = "replicas-share-this-token-secret-0123456789"
 TEMPLATE = "appliance_template"
 # `make test` runs them where PostgreSQL is installed and skips them (with the reason) where
 # it is not; CI sets this to "required" so that a missing PostgreSQL fails instead.
