@@ -12,6 +12,7 @@ import pytest
 from appliance import accounts
 from appliance.billing import quota
 from appliance.billing.ledger import add_credits
+from appliance.cli import main
 from appliance.db import copy as db_copy
 from appliance.db.connection import connect, transaction
 from appliance.db.database import open_session
@@ -69,7 +70,8 @@ def test_copy_moves_everything_and_postgresql_serves_it(
         # Identities continue after the copied ids; the debit trigger is back on.
         new = db.write(accounts.create_user, "c@x.io", None, credits=2).user.id
         assert new == 4
-        assert isinstance(db.write(quota.spend, Charge(new, "qa", 2, "2025-06", "r")), quota.Spent)
+        spent = db.write(quota.spend, Charge(new, "qa", 12, "2025-06", "r"))  # 10 + 2
+        assert isinstance(spent, quota.Spent)
         assert db.read(bq.purchased_balance, new) == 0
         # The copied index answers on PostgreSQL as it did on SQLite.
         sqlite = connect(rag_data / "appliance.sqlite3")
@@ -83,7 +85,7 @@ def test_copy_moves_everything_and_postgresql_serves_it(
             assert answers[0] == answers[1] and answers[0], question
         sqlite.close()
     # A second copy into the same (no longer empty) database is refused, changing nothing.
-    code = run_cli(capsys, "db", "copy", "--to", url, "--data-dir", str(rag_data))[0]
+    code = main(["db", "copy", "--to", url, "--data-dir", str(rag_data)])
     assert code == 2 and "not empty" in capsys.readouterr().err
     pg_cluster.drop_database("copy_target")
 
@@ -121,10 +123,9 @@ def test_copy_refuses_while_a_server_uses_the_sqlite_file(
     lock = InstanceLock(data_dir)
     lock.acquire()
     try:
-        code = run_cli(
-            capsys, "db", "copy", "--to", "postgresql://u@/x", "--data-dir", str(data_dir)
-        )[0]
+        code = main(["db", "copy", "--to", "postgresql://u@/x", "--data-dir", str(data_dir)])
     finally:
         lock.release()
     assert code == 2 and "another appliance server" in capsys.readouterr().err
-    assert run_cli(capsys, "db", "copy", "--to", "mysql://x", "--data-dir", str(data_dir))[0] == 2
+    assert main(["db", "copy", "--to", "mysql://x", "--data-dir", str(data_dir)]) == 2
+    assert "PostgreSQL URL" in capsys.readouterr().err
