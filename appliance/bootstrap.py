@@ -21,8 +21,10 @@ from appliance.db.queries import users as q
 from appliance.file_modes import create_private_file, private_dir, secure_data_dir
 from appliance.settings import Settings
 
-# pg_advisory_lock key of "a replica is initialising the database" ('appl' 'init').
+# pg_advisory_lock keys: "a replica is initialising the database" ('appl' 'init'), and "a
+# replica is filling an empty database" ('appl' 'fill').
 INIT_LOCK = 0x6170706C_696E6974
+FILL_LOCK = 0x6170706C_66696C6C
 
 
 @dataclass
@@ -109,7 +111,7 @@ def first_start_lock(settings: Settings) -> Iterator[None]:
 
     session = PgSession(settings.database_url)
     try:
-        session.conn.execute("SELECT pg_advisory_lock(?)", (INIT_LOCK,))
+        session.conn.execute("SELECT pg_advisory_lock(?)", (FILL_LOCK,))
         yield
     finally:
         session.close()  # the session's lock goes with it

@@ -8,7 +8,6 @@ rate limit is per API key, so the bursts spread over several keys of one user.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -29,7 +28,7 @@ from appliance.billing import licenses
 from appliance.db.database import open_session
 from appliance.settings import load_settings
 from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
-from tests.support.live import LiveServer, live_server
+from tests.support.live import LiveServer, free_port, spawn, stop, wait_ready
 from tests.support.postgres import PG_TOKEN_SECRET
 
 T = TypeVar("T")
@@ -95,7 +94,8 @@ def replicas(pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "APPLIANCE_FREE_MONTHLY_CREDITS": "0",
             "APPLIANCE_RATE_LIMIT_PER_SECOND": str(RATE),
             "APPLIANCE_RATE_LIMIT_BURST": str(BURST),
-            "APPLIANCE_EDGAR_SAMPLE_ON_FIRST_START": "false",
+            # All three start at once on an empty database: one loads the sample.
+            "APPLIANCE_EDGAR_SAMPLE_ON_FIRST_START": "true",
             "APPLIANCE_INDEX_ON_START": "false",
             "APPLIANCE_REPLICA_SWEEP_SECONDS": "1",
             "APPLIANCE_JOB_LEASE_SECONDS": "20",
@@ -113,22 +113,30 @@ def replicas(pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         )
         result = initialize(first)
         assert result.admin_api_key
-        with contextlib.ExitStack() as stack:
-            servers = []
-            for name in "abc":
+        servers: list[LiveServer] = []
+        try:
+            for name in "abc":  # spawned together, so they start at the same moment
                 data_dir = root / name
                 # The offline inbox is per replica (a shared volume in a real deployment):
                 # whichever replica claims a job must find the files.
                 (data_dir / "inbox").mkdir(parents=True)
                 shutil.copytree(INBOX / "MRX", data_dir / "inbox" / "MRX")
+                port = free_port()
+                log_path = root / f"serve-{name}.log"
+                proc = spawn(data_dir, port, log_path, **env)
                 servers.append(
-                    stack.enter_context(
-                        live_server(data_dir, timeout=300, admin_key=result.admin_api_key, **env)
+                    LiveServer(
+                        f"http://127.0.0.1:{port}", result.admin_api_key, proc, data_dir, log_path
                     )
                 )
+            for server in servers:
+                wait_ready(server.proc, server.base, server.log_path, timeout=300)
             yield Replicas(
                 servers, result.admin_api_key, url, fake, vendor, result.install_id, root
             )
+        finally:
+            for server in servers:
+                stop(server.proc)
 
 
 def _at_once(n: int, call: Callable[[int], T]) -> list[T]:
@@ -198,6 +206,17 @@ def _burst(
     for t in pool:
         t.join()
     return results
+
+
+def test_replicas_starting_together_fill_the_database_once(replicas: Replicas) -> None:
+    assert replicas.sql("SELECT count(*) FROM symbol_files") == [(1,)]
+    assert replicas.sql("SELECT count(*) FROM filings") == [(5,)]  # the Apple sample
+    assert len(replicas.sql("SELECT id FROM replicas")) == 3
+    for server in replicas.servers:
+        status, version = _http(server.base, "GET", "/version")
+        assert status == 200 and version["database"] == "postgresql", version
+        assert version["postgresql"].startswith("1") and "sqlite" not in version
+        assert _http(server.base, "GET", "/readyz")[0] == 200
 
 
 def test_a_quota_race_across_replicas_is_exact(replicas: Replicas) -> None:

@@ -49,13 +49,13 @@ async def readyz(request: Request) -> Response:
 @spec("Versions of the appliance and its engines; the install id", auth=False, tags=("operations",))
 async def version(request: Request) -> Response:
     ctx = get_ctx(request)
-    engine = await ctx.db.read(versions)
+    engine = await ctx.db.read(versions)  # sqlite + sqlite_vec, or postgresql
     return JSON(
         {
             "appliance": __version__,
             "python": platform.python_version(),
-            "sqlite": engine["sqlite"],
-            "sqlite_vec": engine["sqlite_vec"],
+            "database": ctx.db.dialect,
+            **engine,
             "onnxruntime": onnxruntime.__version__,
             "install_id": ctx.install_id,
         }

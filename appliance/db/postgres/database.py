@@ -22,6 +22,7 @@ import concurrent.futures
 import functools
 import logging
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -102,6 +103,7 @@ class PgDatabase(Database):
             max(2, size - readers - 2), "db-write"
         )
         self._sync = _PgSync(self)
+        self._start_lock = threading.Lock()
         self._started = False
         self._closed = False
 
@@ -114,9 +116,10 @@ class PgDatabase(Database):
 
     # ----- lifecycle -----
     def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self.pool.open(wait=True, timeout=30)
+        with self._start_lock:
+            if not self._started:
+                self.pool.open(wait=True, timeout=30)
+                self._started = True
 
     def close(self) -> None:
         if self._closed:
