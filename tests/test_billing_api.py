@@ -24,7 +24,8 @@ from appliance.billing import idempotency, quota
 from appliance.billing.ledger import add_credits
 from appliance.bootstrap import initialize
 from appliance.context import get_ctx
-from appliance.db.connection import connect, transaction
+from appliance.db.connection import Connection
+from appliance.db.database import open_session
 from appliance.db.queries import billing as bq
 from appliance.db.queries.billing import Charge
 from appliance.errors import ApplianceError
@@ -66,14 +67,10 @@ def build(settings: Settings) -> Starlette:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(
-        data_dir=tmp_path / "data",
-        load_models=False,
-        access_log=False,
-        echo_endpoint=True,
-        rate_limit_per_second=0,
-        free_monthly_credits=2,
+def settings(engine_settings: Settings) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL (a fresh database each)."""
+    return engine_settings.model_copy(
+        update={"echo_endpoint": True, "rate_limit_per_second": 0, "free_monthly_credits": 2}
     )
 
 
@@ -414,13 +411,15 @@ def test_start_up_refunds_interrupted_charges_and_orphaned_keys(
 ) -> None:
     with TestClient(build(settings)) as client:
         user = make_user(client, admin_key, "crash@x.io", credits=5)
+
     # Simulate a process that stopped mid-request: a charge with no finish, and its key.
-    conn = connect(settings.db_path)
-    with transaction(conn):
+    def stopped_mid_request(conn: Connection) -> None:
         lost = quota.spend(conn, Charge(user["id"], "test", 3, "2025-06", "req-lost", "key-lost"))
         assert isinstance(lost, quota.Spent)
         bq.idempotency_insert(conn, user["id"], "key-lost", "test", "digest")
-    conn.close()
+
+    with open_session(settings) as db:
+        db.write(stopped_mid_request)
     with TestClient(build(settings)) as client:
         key = user["api_key"]
         assert get_quota(client, key)["remaining"] == 7  # 2 allowance + 5 purchased, all back
@@ -478,7 +477,7 @@ def test_the_allowance_renews_when_the_month_turns(client: TestClient, admin_key
     assert (view["remaining"], view["allowance_remaining"], view["purchased"]) == (2, 2, 0)
     r = client.post("/v1/echo", json={"text": "x"}, headers=auth(key))
     assert r.status_code == 200 and r.headers["X-Credits-Remaining"] == "1"
-    conn = connect(client.app.state.ctx.settings.db_path)  # type: ignore[attr-defined]
-    renewals = [r.source_ref for r in bq.ledger_for_user(conn, user["id"]) if r.source == "monthly"]
-    conn.close()
+    with open_session(client.app.state.ctx.settings) as db:  # type: ignore[attr-defined]
+        ledger = db.read(bq.ledger_for_user, user["id"])
+    renewals = [r.source_ref for r in ledger if r.source == "monthly"]
     assert renewals == [f"2025-07:user:{user['id']}", f"2025-06:user:{user['id']}"]

@@ -20,10 +20,11 @@ from starlette.testclient import TestClient
 
 from appliance.app import create_app
 from appliance.bootstrap import initialize
-from appliance.db.connection import connect
+from appliance.db.database import open_session
 from appliance.settings import Settings, load_settings
 from tests.helpers import auth, make_user
 from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
+from tests.support.postgres import PG_TOKEN_SECRET
 
 
 @pytest.fixture
@@ -38,11 +39,19 @@ def stripe_base(fake: FakeStripe) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, stripe_base: str) -> Settings:
+def settings(engine: str, tmp_path: Path, stripe_base: str, request: Any) -> Settings:
+    """Every test here runs on SQLite and on PostgreSQL (a fresh database each)."""
+    engine_extra: dict[str, Any] = {}
+    if engine == "postgresql":
+        engine_extra = {
+            "database_url": request.getfixturevalue("pg_url"),
+            "token_secret": PG_TOKEN_SECRET,
+        }
     return load_settings(
         data_dir=tmp_path / "data",
         load_models=False,
         access_log=False,
+        **engine_extra,
         stripe_secret_key=API_KEY,
         stripe_webhook_secret=WEBHOOK_SECRET,
         stripe_api_base=stripe_base,
@@ -90,11 +99,9 @@ def deliver(
 
 
 def db_rows(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    conn = connect(settings.db_path)
-    try:
-        return [tuple(r) for r in conn.execute(sql, args).fetchall()]
-    finally:
-        conn.close()
+    with open_session(settings) as db:
+        rows = db.read(lambda conn: conn.execute(sql, args).fetchall())
+    return [tuple(r) for r in rows]
 
 
 # ----- checkout -----
@@ -481,6 +488,8 @@ def test_reconcile_applies_what_the_webhook_missed(
         "APPLIANCE_CREDIT_PACKS": json.dumps(
             {k: v.model_dump() for k, v in settings.credit_packs.items()}
         ),
+        # The CLI works on the same database as the app (PostgreSQL: the URL).
+        **({"APPLIANCE_DATABASE_URL": settings.database_url} if settings.database_url else {}),
     }.items():
         monkeypatch.setenv(name, value)
     d = str(settings.data_dir)
