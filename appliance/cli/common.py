@@ -41,7 +41,8 @@ def write(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T:
-    """One write function in its own transaction (a command that does nothing else)."""
+    """One write function in its own transaction: ``session(settings)`` for a command that
+    does nothing else."""
     with session(settings) as db:
         return db.write(fn, *args, **kwargs)
 
@@ -53,7 +54,7 @@ def read(
     *args: P.args,
     **kwargs: P.kwargs,
 ) -> T:
-    """One read function (a command that does nothing else)."""
+    """One read function: ``session(settings)`` for a command that does nothing else."""
     with session(settings) as db:
         return db.read(fn, *args, **kwargs)
 

@@ -127,27 +127,6 @@ class Database(abc.ABC):
         """Queue a write nobody waits for (still applied, in order on SQLite); a failure is
         logged."""
 
-    # ----- transition shims: the old names, for branches written before this API -----
-    def read_sync(
-        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        return self.sync.read(fn, *args, **kwargs)
-
-    def write_sync(
-        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
-        return self.sync.write(fn, *args, **kwargs)
-
-    def submit_async(
-        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> asyncio.Future[T]:
-        return self.write(fn, *args, **kwargs)
-
-    def enqueue(
-        self, fn: Callable[Concatenate[Connection, P], T], /, *args: P.args, **kwargs: P.kwargs
-    ) -> None:
-        self.write_later(fn, *args, **kwargs)
-
 
 def open_database(
     settings: Settings, *, on_writer_stopped: Callable[[str], None] | None = None

@@ -34,15 +34,11 @@ from appliance.edgar.vocabulary import SEC_ARCHIVES
 __all__ = [
     "FileOutcome",
     "ImportReport",
-    "Store",
     "import_paths",
     "store_submissions",
 ]
 
 log = logging.getLogger("appliance.edgar")
-
-# The old name of what the importer writes through; kept while other branches still use it.
-Store = SyncDatabase
 
 
 @dataclass
