@@ -1,0 +1,62 @@
+"""Shared data for the facts tests: the shared filings that carry inline XBRL, imported once.
+
+Also reads the hand-built fixture (tests/data/xbrl_facts_fixture.json): values typed from the
+rendered statements, never from the parser.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from appliance.bootstrap import initialize
+from appliance.db.connection import connect
+from appliance.edgar.importer import ImportReport, import_paths
+from appliance.settings import Settings, load_settings
+from tests.edgar_data import FILINGS
+
+FIXTURE = Path(__file__).parent / "data" / "xbrl_facts_fixture.json"
+_SCALES = {"units": 0, "thousands": 3, "millions": 6, "billions": 9}
+
+
+def fixture() -> dict[str, Any]:
+    filings: dict[str, Any] = json.loads(FIXTURE.read_text())["filings"]
+    return filings
+
+
+def xbrl_files() -> list[Path]:
+    return [FILINGS / entry["file"] for entry in fixture().values()]
+
+
+def printed_value(printed: str, unit: str) -> Decimal:
+    """A statement's printed figure in full: "(120,686)" in millions -> -120686000000."""
+    negative = printed.startswith("(")
+    digits = printed.strip("()").replace(",", "")
+    value = Decimal(digits).scaleb(_SCALES[unit])
+    return -value if negative else value
+
+
+def make_settings(data_dir: Path, **extra: Any) -> Settings:
+    return load_settings(
+        data_dir=data_dir,
+        access_log=False,
+        load_models=False,
+        edgar_sample_on_first_start=False,
+        index_on_start=False,
+        **extra,
+    )
+
+
+def build_facts_data(data_dir: Path) -> ImportReport:
+    """Import the XBRL filings; the admin's API key is left in ``<data_dir>/test-admin.key``."""
+    settings = make_settings(data_dir)
+    created = initialize(settings)
+    assert created.admin_api_key
+    (data_dir / "test-admin.key").write_text(created.admin_api_key)
+    conn = connect(settings.db_path)
+    try:
+        return import_paths(conn, xbrl_files())
+    finally:
+        conn.close()
