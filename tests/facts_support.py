@@ -50,13 +50,21 @@ def make_settings(data_dir: Path, **extra: Any) -> Settings:
 
 
 def build_facts_data(data_dir: Path) -> ImportReport:
-    """Import the XBRL filings; the admin's API key is left in ``<data_dir>/test-admin.key``."""
     settings = make_settings(data_dir)
-    created = initialize(settings)
-    assert created.admin_api_key
-    (data_dir / "test-admin.key").write_text(created.admin_api_key)
+    initialize(settings)
     conn = connect(settings.db_path)
     try:
         return import_paths(conn, xbrl_files())
     finally:
         conn.close()
+
+
+def make_admin(settings: Settings, credits: int = 10_000) -> str:
+    """An admin API key on a copied data dir (the template's own key was never kept)."""
+    from appliance import accounts
+    from appliance.cli.common import write
+
+    created = write(
+        settings, accounts.create_user, "ops@example.com", None, is_admin=True, credits=credits
+    )
+    return created.api_key

@@ -218,10 +218,10 @@ def facts_for(
     if names or concepts:
         alternatives = []
         if names:
-            alternatives.append(f"f.name IN ({', '.join('?' for _ in names)}) COLLATE NOCASE")
+            alternatives.append(f"f.name COLLATE NOCASE IN ({', '.join('?' for _ in names)})")
             args.extend(names)
         if concepts:
-            alternatives.append(f"f.concept IN ({', '.join('?' for _ in concepts)}) COLLATE NOCASE")
+            alternatives.append(f"f.concept COLLATE NOCASE IN ({', '.join('?' for _ in concepts)})")
             args.extend(concepts)
         where.append("(" + " OR ".join(alternatives) + ")")
     for word in words:
