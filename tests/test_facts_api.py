@@ -78,10 +78,9 @@ def test_label_search_and_dimensions(api: TestClient, admin: str) -> None:
     found = _facts(api, admin, ticker="AAPL", q="net sales", fy=2025, fp="FY", form="10-K")
     assert any(f["value"] == "416161000000" for f in found)
     assert all(f["dimensions"] == {} for f in found)
-    segments = _facts(
-        api, admin, ticker="AAPL", concept="RevenueFromContractWithCustomerExcludingAssessedTax",
-        fy=2025, fp="FY", dimensional="true", limit=1000,
-    )  # fmt: skip
+    revenue = "RevenueFromContractWithCustomerExcludingAssessedTax"
+    query = {"ticker": "AAPL", "concept": revenue, "fy": 2025, "fp": "FY", "limit": 1000}
+    segments = _facts(api, admin, **query, dimensional="true")
     with_dims = [f for f in segments if f["dimensions"]]
     assert with_dims and all(isinstance(f["dimensions"], dict) for f in with_dims)
     assert sum(1 for f in segments if not f["dimensions"]) == 1

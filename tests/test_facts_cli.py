@@ -34,7 +34,8 @@ def test_import_reports_facts_per_filing_and_is_idempotent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = str(tmp_path / "data")
-    code, out, _ = run(capsys, "filings", "import", str(NVDA_10Q), str(MEDICIS), "--json", "--data-dir", d)  # fmt: skip
+    both = (str(NVDA_10Q), str(MEDICIS))
+    code, out, _ = run(capsys, "filings", "import", *both, "--json", "--data-dir", d)
     assert code == 0
     files = {f["accession"]: f for f in json.loads(out)["files"]}
     nvda = files["0001045810-25-000209"]
@@ -77,7 +78,8 @@ def test_facts_and_financials_commands(
     assert body["cik"] == 1045810
     assert ("130497000000", "FY", 2025) in [(f["value"], f["fp"], f["fy"]) for f in body["facts"]]
 
-    code, out, _ = run(capsys, "facts", "AAPL", "--concept", "Assets", "--fy", "2025", "--data-dir", d)  # fmt: skip
+    assets = ("--concept", "Assets", "--fy", "2025")
+    code, out, _ = run(capsys, "facts", "AAPL", *assets, "--data-dir", d)
     assert code == 0 and "359,241M" in out and "0000320193-25-000079" in out
 
     code, out, _ = run(capsys, "financials", "AAPL", "--period", "quarterly", "--data-dir", d)
@@ -86,7 +88,8 @@ def test_facts_and_financials_commands(
     assert "102,466M*" in revenue and "94,036M " in revenue + " "
     assert "* derived" in out
 
-    code, out, _ = run(capsys, "financials", "NVDA", "--cutoff", "2024-12-31", "--json", "--data-dir", d)  # fmt: skip
+    then = ("--cutoff", "2024-12-31", "--json")
+    code, out, _ = run(capsys, "financials", "NVDA", *then, "--data-dir", d)
     eps = next(line for line in json.loads(out)["lines"] if line["line"] == "eps_diluted")
     assert eps["values"][0]["value"] == "1.74"
 
