@@ -300,14 +300,15 @@ def extract_facts(root: Element | None, anchors: dict[Element, int]) -> InlineXb
                 continue
             unit = units.get((el.get("unitref") or "").strip())
         else:
-            parts = list(_shown_text(el))
+            # Continuations sit in other blocks of the page: a space between them.
+            parts = ["".join(_shown_text(el))]
             seen: set[str] = set()
             follow = el.get("continuedat")
             while follow and follow not in seen and follow in continuations:
                 seen.add(follow)
-                parts.extend(_shown_text(continuations[follow]))
+                parts.append("".join(_shown_text(continuations[follow])))
                 follow = continuations[follow].get("continuedat")
-            text = _SPACES.sub(" ", "".join(parts)).strip()
+            text = _SPACES.sub(" ", " ".join(parts)).strip()
             if len(text) > MAX_TEXT_VALUE:
                 out.text_blocks += 1
                 continue
