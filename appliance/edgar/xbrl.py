@@ -143,7 +143,7 @@ def _measure(text: str) -> str:
 
 def _units(resources: list[Element]) -> dict[str, str]:
     units: dict[str, str] = {}
-    for el in (u for r in resources for u in r.iter()):
+    for el in (u for r in resources for u in r):  # units are children of ix:resources
         if _local(_tag(el)) != "unit" or not (uid := el.get("id")):
             continue
         numerator: list[str] = []
@@ -167,7 +167,7 @@ def _units(resources: list[Element]) -> dict[str, str]:
 
 def _contexts(resources: list[Element]) -> dict[str, Context]:
     contexts: dict[str, Context] = {}
-    for el in (c for r in resources for c in r.iter()):
+    for el in (c for r in resources for c in r):  # contexts are children of ix:resources
         if _local(_tag(el)) != "context" or not (cid := el.get("id")):
             continue
         start = end = instant = entity = None
@@ -200,6 +200,14 @@ def _shown_text(el: Element) -> Iterator[str]:
             yield from _shown_text(child)
         if child.tail:
             yield child.tail
+
+
+def _element_text(el: Element) -> str:
+    """All text of a nonNumeric or continuation but its ``ix:exclude`` parts (lxml gathers
+    the text in C unless there is something to leave out)."""
+    if next(el.iter("ix:exclude"), None) is None:
+        return str(el.xpath("string()"))
+    return "".join(_shown_text(el))
 
 
 def _numeric_value(el: Element) -> tuple[str | None, str | None]:
@@ -301,14 +309,18 @@ def extract_facts(root: Element | None, anchors: dict[Element, int]) -> InlineXb
             unit = units.get((el.get("unitref") or "").strip())
         else:
             # Continuations sit in other blocks of the page: a space between them.
-            parts = ["".join(_shown_text(el))]
+            parts = [_element_text(el)]
             seen: set[str] = set()
             follow = el.get("continuedat")
             while follow and follow not in seen and follow in continuations:
                 seen.add(follow)
-                parts.append("".join(_shown_text(continuations[follow])))
+                parts.append(_element_text(continuations[follow]))
                 follow = continuations[follow].get("continuedat")
-            text = _SPACES.sub(" ", " ".join(parts)).strip()
+            text = " ".join(parts)
+            if len(text) > 4 * MAX_TEXT_VALUE:  # a note's text block: not worth normalizing
+                out.text_blocks += 1
+                continue
+            text = _SPACES.sub(" ", text).strip()
             if len(text) > MAX_TEXT_VALUE:
                 out.text_blocks += 1
                 continue

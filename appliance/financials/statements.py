@@ -22,7 +22,7 @@ from appliance.db.queries import facts as xq
 from appliance.edgar.xbrl import exact
 from appliance.financials.lines import LINES, Line
 
-__all__ = ["Cell", "Period", "line_cells", "statement"]
+__all__ = ["Cell", "Period", "cells_from_facts", "line_cells", "pick", "statement"]
 
 _QUARTERS = ("Q1", "Q2", "Q3", "Q4")
 _YTD = {1: "Q1", 2: "6M", 3: "9M", 4: "FY"}  # year to date at the end of quarter n
@@ -120,11 +120,15 @@ def _derive(cells: dict[tuple[str, int, str], Cell]) -> None:
             )
 
 
-def line_cells(
-    conn: Connection, cik: int, line: Line, cutoff: str | None, *, quarterly: bool = True
-) -> dict[tuple[int, str], Cell]:
-    """One line's cells by (fy, fp) as of ``cutoff``: reported, and derived quarters."""
-    return _cells(conn, cik, [line], cutoff, quarterly)[line.key]
+def cells_from_facts(
+    facts: Iterable[xq.StoredFact], derive: bool
+) -> dict[tuple[str, int, str], Cell]:
+    """(concept, fy, fp) -> cell from facts already narrowed to one point in time (and one
+    set of dimensions); with ``derive``, unreported quarters are filled in."""
+    cells = _reported(facts)
+    if derive:
+        _derive(cells)
+    return cells
 
 
 def _cells(
@@ -132,27 +136,31 @@ def _cells(
 ) -> dict[str, dict[tuple[int, str], Cell]]:
     names = sorted({name for item in lines for name in item.concepts})
     facts = xq.facts_for(conn, cik, names=names, cutoff=cutoff, numeric_only=True, limit=100_000)
-    cells = _reported(facts)
     flows = {
-        f.concept
-        for f in facts
-        if any(
-            f.name in item.concepts and not item.instant and not item.per_share for item in lines
-        )
+        name for item in lines if not item.instant and not item.per_share for name in item.concepts
     }
-    if quarterly:
-        derivable = {k: c for k, c in cells.items() if k[0] in flows}
-        _derive(derivable)
-        cells.update(derivable)
-    out: dict[str, dict[tuple[int, str], Cell]] = {}
-    for item in lines:
-        by_period: dict[tuple[int, str], Cell] = {}
-        for name in item.concepts:  # preferred concept first; reported before derived
-            for (concept, fy, fp), cell in sorted(cells.items(), key=lambda kv: kv[1].derived):
-                if concept.rsplit(":", 1)[-1] == name and (fy, fp) not in by_period:
-                    by_period[(fy, fp)] = cell
-        out[item.key] = by_period
-    return out
+    cells = cells_from_facts([f for f in facts if f.name not in flows], derive=False)
+    cells.update(cells_from_facts([f for f in facts if f.name in flows], derive=quarterly))
+    return {item.key: pick(item, cells) for item in lines}
+
+
+def pick(item: Line, cells: dict[tuple[str, int, str], Cell]) -> dict[tuple[int, str], Cell]:
+    """A line's cells by (fy, fp): per period the most preferred concept the company
+    reported, a reported value before a derived one."""
+    by_period: dict[tuple[int, str], Cell] = {}
+    ordered = sorted(cells.items(), key=lambda kv: kv[1].derived)
+    for name in item.concepts:
+        for (concept, fy, fp), cell in ordered:
+            if concept.rsplit(":", 1)[-1] == name and (fy, fp) not in by_period:
+                by_period[(fy, fp)] = cell
+    return by_period
+
+
+def line_cells(
+    conn: Connection, cik: int, line: Line, cutoff: str | None, *, quarterly: bool = True
+) -> dict[tuple[int, str], Cell]:
+    """One line's cells by (fy, fp) as of ``cutoff``: reported, and derived quarters."""
+    return _cells(conn, cik, [line], cutoff, quarterly)[line.key]
 
 
 def statement(

@@ -80,6 +80,7 @@ class StoredFact:
     form: str
     filing_date: str
     url: str | None
+    section_title: str | None
 
     @property
     def period(self) -> dict[str, str]:
@@ -210,8 +211,8 @@ def facts_for(
     ``names`` match the concept's local name, ``concepts`` the full prefixed name (both
     case-insensitively); ``words`` must each occur in the printed label or the name. Only
     filings dated on or before ``cutoff`` count. With ``latest`` each fact (concept, period,
-    dimensions, unit) comes once, from the newest such filing: what the company reported
-    as of the cutoff, a later restatement replacing the original.
+    dimensions, unit) comes once, with the newest such filing's value (a later restatement
+    replaces the original) from the first filing that reported that value.
     """
     where = ["f.cik = ?"]
     args: list[Any] = [cik]
@@ -246,19 +247,27 @@ def facts_for(
         where.append("f.dimensions = ''")
     if numeric_only:
         where.append("f.numeric = 1")
+    key = "f.concept, f.period_start, f.period_end, f.dimensions, f.unit"
+    # The value is the newest filing's; the fact cited is the first filing that reported that
+    # same value (the 10-Q for its quarter, not next year's comparative column), so a later
+    # filing is cited only when it changed the figure.
     rank = (
-        ", row_number() OVER (PARTITION BY f.concept, f.period_start, f.period_end,"
-        " f.dimensions, f.unit ORDER BY g.filing_date DESC, g.accession DESC) AS newest"
+        f", first_value(f.value) OVER (PARTITION BY {key}"
+        f"  ORDER BY g.filing_date DESC, g.accession DESC) AS latest_value,"
+        f" row_number() OVER (PARTITION BY {key}, f.value"
+        f"  ORDER BY g.filing_date ASC, g.accession ASC) AS first_report"
         if latest
-        else ", 1 AS newest"
+        else ", f.value AS latest_value, 1 AS first_report"
     )
     sql = (
         f"SELECT * FROM (SELECT f.id, f.accession, f.cik, f.concept, f.name, f.label, f.value,"
         f" f.numeric, f.unit, f.decimals, f.period_start, f.period_end, f.dimensions, f.fy,"
-        f" f.fp, f.section, f.context, g.ticker, g.company, g.form, g.filing_date, g.url{rank}"
+        f" f.fp, f.section, f.context, g.ticker, g.company, g.form, g.filing_date, g.url,"
+        f" (SELECT s.title FROM sections s WHERE s.accession = f.accession"
+        f"  AND s.item = f.section) AS section_title{rank}"
         f" FROM facts f JOIN filings g ON g.accession = f.accession"
         f" WHERE {' AND '.join(where)})"
-        " WHERE newest = 1"
+        " WHERE value = latest_value AND first_report = 1"
         " ORDER BY period_end DESC, period_start ASC, concept, dimensions, filing_date DESC"
         " LIMIT ? OFFSET ?"
     )
@@ -267,6 +276,7 @@ def facts_for(
     out = []
     for row in rows:
         fields = row_fields(row)
-        fields.pop("newest", None)
+        fields.pop("latest_value", None)
+        fields.pop("first_report", None)
         out.append(StoredFact(**fields))
     return out
