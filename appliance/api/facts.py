@@ -17,17 +17,17 @@ from starlette.routing import Route
 from appliance.auth import current_user
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
+from appliance.edgar.vocabulary import TICKER_PATTERN
 from appliance.financials.service import financials, find_facts
 from appliance.openapi import spec
 from appliance.validation import parse_query, validate
 
-_TICKER = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}$"
 _STATUSES = (200, 400, 401, 404)
 
 
 class FactsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticker: str = Field(pattern=_TICKER, description="e.g. NVDA")
+    ticker: str = Field(pattern=TICKER_PATTERN, description="e.g. NVDA")
     concept: str | None = Field(
         None,
         max_length=200,
@@ -47,7 +47,7 @@ class FactsQuery(BaseModel):
 
 class FinancialsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticker: str = Field(pattern=_TICKER)
+    ticker: str = Field(pattern=TICKER_PATTERN)
     statement: Literal["income", "balance", "cashflow"] = "income"
     period: Literal["annual", "quarterly"] = "annual"
     cutoff: date | None = Field(None, description="only filings dated on or before this day")

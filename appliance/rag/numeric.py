@@ -26,6 +26,7 @@ from typing import Any
 from appliance.db.connection import Connection
 from appliance.db.queries import facts as xq
 from appliance.edgar.facts import humanize
+from appliance.edgar.vocabulary import item_label
 from appliance.edgar.xbrl import exact
 from appliance.financials.lines import LINES, Line
 from appliance.financials.statements import Cell, cells_from_facts, pick
@@ -247,12 +248,7 @@ def _amount(value: Decimal, unit: str) -> str:
 
 
 def _item(code: str | None) -> str:
-    if not code:
-        return "the cover page"
-    if code.startswith("part") and "_item" in code:
-        part, number = code[4:].split("_item", 1)
-        return f"Part {'I' * int(part) if part.isdigit() else part}, Item {number.upper()}"
-    return f"Item {code}" if code[:1].isdigit() else code
+    return item_label(code) if code else "the cover page"
 
 
 def _fact_public(cell: Cell, role: str, label: str) -> dict[str, Any]:
