@@ -148,5 +148,5 @@ def asked_period(question: str) -> AskedPeriod:
         year=year,
         latest=bool(_LATEST.search(text)),
         annual=bool(_ANNUAL.search(text)) or kind == "FY",
-        quarterly=bool(_QUARTERLY.search(text)) or kind == "Q",
+        quarterly=bool(_QUARTERLY.search(text)) or kind == "Q" or (fp or "").startswith("Q"),
     )

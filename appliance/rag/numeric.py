@@ -351,7 +351,8 @@ def answer_from_facts(
         return None
     prior = _prior(cells, cell)
     sources: list[xq.StoredFact] = []
-    for c in (cell, *cell.derived_from, *([prior] if prior else [])):
+    cited = [cell, *cell.derived_from, *([prior, *prior.derived_from] if prior else [])]
+    for c in cited:
         if c.fact is not None and all(c.fact.accession != s.accession for s in sources):
             sources.append(c.fact)
     number = {s.accession: n for n, s in enumerate(sources, start=1)}
