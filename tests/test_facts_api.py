@@ -3,6 +3,7 @@ derived quarters, billing, and the one error shape."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,44 @@ def test_idempotent_retry_is_charged_once_and_quota_is_enforced(
         assert api.get("/v1/financials/TSLA", headers=auth(user)).status_code == 200
     r = api.get("/v1/financials/TSLA", headers=auth(user))
     assert r.status_code == 402 and r.json()["error"]["code"] == "quota_exhausted"
+
+
+def _ready(api: TestClient) -> None:
+    deadline = time.time() + 60
+    while api.get("/readyz").status_code != 200:
+        assert time.time() < deadline, api.get("/readyz").text
+        time.sleep(0.05)
+
+
+def test_qa_answers_a_numeric_question_from_facts(api: TestClient, admin: str) -> None:
+    _ready(api)
+    r = api.post(
+        "/v1/qa/filings",
+        json={"query": "How much operating income did Tesla report for fiscal 2024?"},
+        headers=auth(admin),
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert "$7,076 million" in body["answer"] and "fiscal 2024" in body["answer"]
+    assert "down 20.4% from $8,891 million" in body["answer"]  # 7,076 / 8,891 - 1, computed
+    first = body["citations"][0]
+    assert (first["accession"], first["section"], first["fact"]) == (
+        "0001628280-25-003063", "8", "us-gaap:OperatingIncomeLoss",
+    )  # fmt: skip
+    assert "7,076" in first["text"] and first["url"].startswith("https://www.sec.gov/")
+    assert [(f["role"], f["value"]) for f in body["facts"]] == [
+        ("value", "7076000000"),
+        ("prior", "8891000000"),
+    ]
+    # The cutoff applies to facts as to text: before the 10-K, no fiscal 2024 figure.
+    r = api.post(
+        "/v1/qa/filings",
+        json={"query": "How much operating income did Tesla report for fiscal 2024?",
+              "cutoff": "2025-01-29"},
+        headers=auth(admin),
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["facts"] == []
+    r = api.post(
+        "/v1/qa/filings", json={"query": "Who is Tesla's chief executive?"}, headers=auth(admin)
+    )
+    assert r.status_code == 200 and r.json()["facts"] == []

@@ -26,7 +26,7 @@ def conn(facts_template: Path) -> Iterator[Connection]:
 
 
 def ask(conn: Connection, cik: int, question: str, cutoff: str | None = None) -> FactAnswer | None:
-    return answer_from_facts(conn, question, cik, cutoff, WORDS[cik], lambda fact: fact.url)
+    return answer_from_facts(conn, question, cik, cutoff, WORDS[cik])
 
 
 def test_annual_value_with_unit_period_and_computed_change(conn: Connection) -> None:

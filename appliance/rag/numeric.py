@@ -25,14 +25,18 @@ from typing import Any
 
 from appliance.db.connection import Connection
 from appliance.db.queries import facts as xq
+from appliance.db.queries import rag as rq
 from appliance.edgar.facts import humanize
-from appliance.edgar.vocabulary import item_label
+from appliance.edgar.layout import archives_url
+from appliance.edgar.vocabulary import SEC_ARCHIVES, item_label
 from appliance.edgar.xbrl import exact
 from appliance.financials.lines import LINES, Line
 from appliance.financials.statements import Cell, cells_from_facts, pick
 from appliance.rag.fact_periods import AskedPeriod, asked_period
+from appliance.rag.query import normalize_name
+from appliance.rag.retrieve import SearchRequest
 
-__all__ = ["FactAnswer", "answer_from_facts"]
+__all__ = ["FactAnswer", "answer_from_facts", "with_facts"]
 
 # Metrics outside the standard statement lines that analysts ask for by name.
 _EXTRA = (
@@ -281,7 +285,14 @@ def _fact_public(cell: Cell, role: str, label: str) -> dict[str, Any]:
     return out
 
 
-def _citation(fact: xq.StoredFact, url: str | None) -> dict[str, Any]:
+def _url(fact: xq.StoredFact) -> str | None:
+    """The filing's sec.gov address: the stored one, else its index page."""
+    if fact.url:
+        return fact.url
+    return archives_url(SEC_ARCHIVES, fact.cik, fact.accession, None) if fact.cik else None
+
+
+def _citation(fact: xq.StoredFact) -> dict[str, Any]:
     return {
         "ticker": fact.ticker,
         "cik": fact.cik,
@@ -292,7 +303,7 @@ def _citation(fact: xq.StoredFact, url: str | None) -> dict[str, Any]:
         "section": fact.section,
         "section_title": fact.section_title,
         "text": fact.context,
-        "url": url,
+        "url": _url(fact),
         "score": 1.0,
         "fact": fact.concept,
     }
@@ -304,13 +315,11 @@ def answer_from_facts(
     cik: int,
     cutoff: str | None,
     company_words: set[str],
-    url_of: Any,
 ) -> FactAnswer | None:
     """The facts-first answer to ``question`` about company ``cik`` as of ``cutoff``, or None
     when the question is not a numeric one this can answer exactly.
 
-    ``company_words``: the words of the company's names and tickers (never a segment name);
-    ``url_of(fact)``: the filing address to cite.
+    ``company_words``: the words of the company's names and tickers (never a segment name).
     """
     if _WHY.search(question) or not _AMOUNT.search(question):
         return None
@@ -392,5 +401,44 @@ def answer_from_facts(
         prior_fact = _fact_public(prior, "prior", label)
         answer_facts[0]["change_percent"] = exact(change.quantize(Decimal("0.01")))
         answer_facts.append(prior_fact)
-    citations = [_citation(s, url_of(s)) for s in sources]
+    citations = [_citation(s) for s in sources]
     return FactAnswer(answer=text, citations=citations, facts=answer_facts)
+
+
+def _company_words(conn: Connection, cik: int) -> set[str]:
+    words: set[str] = set()
+    for row in rq.companies(conn):
+        if row.cik == cik:
+            for name in row.names:
+                words |= set(normalize_name(name).split())
+            words |= {t.lower() for t in row.tickers}
+    return words
+
+
+def with_facts(
+    conn: Connection, req: SearchRequest, companies: frozenset[int], body: dict[str, Any]
+) -> dict[str, Any]:
+    """The Q&A seam: ``body`` (the text answer) with ``facts`` added, and, when the question
+    is a numeric one about one company that facts answer exactly, the facts' answer and
+    citations first (the text search's citations follow, up to ``top_k`` in all)."""
+    body = {**body, "facts": []}
+    cik: int | None = None
+    if req.ticker:
+        known = xq.company_of(conn, req.ticker)
+        cik = known[0] if known else None
+    elif len(companies) == 1:
+        cik = next(iter(companies))
+    if cik is None:
+        return body
+    found = answer_from_facts(conn, req.query, cik, req.cutoff, _company_words(conn, cik))
+    if found is None:
+        return body
+    room = max(0, req.top_k - len(found.citations))
+    cited = {(c["accession"], c["section"]) for c in found.citations}
+    further = [c for c in body["citations"] if (c["accession"], c["section"]) not in cited]
+    return {
+        **body,
+        "answer": found.answer,
+        "citations": found.citations + further[:room],
+        "facts": found.facts,
+    }
