@@ -14,7 +14,8 @@ from typing import Any
 from appliance.bootstrap import initialize
 from appliance.db.connection import connect
 from appliance.edgar.importer import ImportReport, import_paths
-from appliance.settings import Settings, load_settings
+from appliance.settings import Settings
+from tests import rag_support
 from tests.edgar_data import FILINGS
 
 FIXTURE = Path(__file__).parent / "data" / "xbrl_facts_fixture.json"
@@ -39,14 +40,7 @@ def printed_value(printed: str, unit: str) -> Decimal:
 
 
 def make_settings(data_dir: Path, **extra: Any) -> Settings:
-    return load_settings(
-        data_dir=data_dir,
-        access_log=False,
-        load_models=False,
-        edgar_sample_on_first_start=False,
-        index_on_start=False,
-        **extra,
-    )
+    return rag_support.make_settings(data_dir, load_models=False, **extra)
 
 
 def build_facts_data(data_dir: Path) -> ImportReport:

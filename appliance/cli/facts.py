@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from appliance.cli.common import emit_json, read, settings_from
 from appliance.errors import InvalidPayload
-from appliance.financials.service import financials, find_facts
+from appliance.financials.service import FactsQuery, FinancialsQuery, financials, find_facts
+
+M = TypeVar("M", bound=BaseModel)
 
 _FP = ("FY", "Q1", "Q2", "Q3", "Q4", "6M", "9M")
 
@@ -25,7 +28,7 @@ def register(sub: Any) -> None:
     facts.add_argument("--cutoff", help="only filings dated on or before YYYY-MM-DD")
     facts.add_argument("--dimensional", action="store_true", help="include segment facts")
     facts.add_argument("--history", action="store_true", help="every filing's report")
-    facts.add_argument("--limit", type=int, default=100)
+    facts.add_argument("--limit", type=int, default=100, help="at most 1000")
     facts.add_argument("--json", action="store_true", help="print one JSON object")
     facts.set_defaults(func=facts_command)
 
@@ -39,19 +42,14 @@ def register(sub: Any) -> None:
     fin.set_defaults(func=financials_command)
 
 
-def _cutoff(value: str | None) -> str | None:
-    if value is None:
-        return None
+def _query(model: type[M], args: argparse.Namespace, fields: tuple[str, ...]) -> M:
+    """The same validation as the API's: a bad flag is the API's 400 message, exit 2."""
+    values = {f: getattr(args, f) for f in fields if getattr(args, f) not in (None, False)}
     try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise InvalidPayload(f"--cutoff must be YYYY-MM-DD, got {value!r}") from None
-
-
-def _limit(value: int, most: int) -> int:
-    if not 1 <= value <= most:
-        raise InvalidPayload(f"--limit must be between 1 and {most}")
-    return value
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        raise InvalidPayload(problems) from None
 
 
 def _amount(value: str, unit: str | None) -> str:
@@ -65,20 +63,9 @@ def _amount(value: str, unit: str | None) -> str:
 
 
 def facts_command(args: argparse.Namespace) -> int:
-    body = read(
-        settings_from(args),
-        find_facts,
-        args.ticker,
-        concept=args.concept,
-        q=args.q,
-        fy=args.fy,
-        fp=args.fp,
-        form=args.form.upper() if args.form else None,
-        cutoff=_cutoff(args.cutoff),
-        dimensional=args.dimensional,
-        history=args.history,
-        limit=_limit(args.limit, 100_000),
-    )
+    fields = ("ticker", "concept", "q", "fy", "fp", "form", "cutoff", "dimensional", "history")
+    query = _query(FactsQuery, args, (*fields, "limit"))
+    body = read(settings_from(args), find_facts, query)
     if args.json:
         emit_json(body)
         return 0
@@ -98,15 +85,8 @@ def facts_command(args: argparse.Namespace) -> int:
 
 
 def financials_command(args: argparse.Namespace) -> int:
-    body = read(
-        settings_from(args),
-        financials,
-        args.ticker,
-        args.statement,
-        args.period,
-        _cutoff(args.cutoff),
-        _limit(args.limit, 60),
-    )
+    fields = ("ticker", "statement", "period", "cutoff", "limit")
+    body = read(settings_from(args), financials, _query(FinancialsQuery, args, fields))
     if args.json:
         emit_json(body)
         return 0

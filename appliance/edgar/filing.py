@@ -22,6 +22,7 @@ from appliance.edgar.blocks import Block, DeiFacts, html_blocks, plain_blocks
 from appliance.edgar.errors import InvalidFiling
 from appliance.edgar.facts import FilingFacts, filing_facts
 from appliance.edgar.layout import PathHints, format_accession
+from appliance.edgar.months import month_number
 from appliance.edgar.sections import Section, split_sections
 from appliance.edgar.sgml import looks_like_submission, parse_submission
 from appliance.edgar.vocabulary import FULL_DOCUMENT_CODE, normalize_ticker, periodic_family
@@ -39,26 +40,6 @@ __all__ = [
 _MIN_TEXT_CHARS = 200
 _HTML_HINT = re.compile(r"<(?:html|body|div|p|font|br|span)\b[^>]*>", re.IGNORECASE)
 _FULL_HTML = re.compile(r"^\s*(?:<\?xml|<!doctype|<html)", re.IGNORECASE)
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ]
-    )
-    for m in names
-}
 _LONG_DATE = re.compile(r"([A-Za-z]{3,9})\.?\s+(\d{1,2})\s*,?\s*(\d{4})")
 _PERIOD = re.compile(
     r"(?:fiscal\s+year\s+ended|quarterly\s+period\s+ended|period\s+ended|year\s+ended)"
@@ -133,7 +114,7 @@ def _long_date(text: str) -> date | None:
     m = _LONG_DATE.search(text)
     if not m:
         return None
-    month = _MONTHS.get(m.group(1).lower())
+    month = month_number(m.group(1))
     if month is None:
         return None
     try:

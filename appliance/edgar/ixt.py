@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from datetime import date
 
+from appliance.edgar.months import month_number
+
 __all__ = ["NUMERIC", "UnknownFormat", "transform"]
 
 
@@ -23,27 +25,6 @@ class UnknownFormat(ValueError):
 _DIGITS_AND_POINT = re.compile(r"[^0-9.]")
 _DIGITS_AND_COMMA = re.compile(r"[^0-9,]")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$|^\.\d+$")
-_MONTHS = {
-    name: n
-    for n, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
 _UNIT_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen"
     " fourteen fifteen sixteen seventeen eighteen nineteen"
@@ -110,7 +91,7 @@ def num_words(text: str) -> str:
 
 
 def _month(word: str) -> int:
-    month = _MONTHS.get(word.lower().rstrip("."))
+    month = month_number(word)
     if month is None:
         raise UnknownFormat(f"not a month: {word!r}")
     return month

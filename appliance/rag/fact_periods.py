@@ -13,30 +13,11 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from appliance.edgar.months import MONTH_PATTERN, month_number
+
 __all__ = ["AskedPeriod", "asked_period"]
 
-_MONTHS = {
-    name: n
-    for n, names in enumerate(
-        (
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_MONTH = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?"  # noqa: E501
+_MONTH = MONTH_PATTERN
 _DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}}),?\s+((?:19|20)\d\d)\b", re.IGNORECASE)
 _ORDINAL = {
     "first": 1,
@@ -101,7 +82,7 @@ def asked_period(question: str) -> AskedPeriod:
     kind = None
     for m in _DATE.finditer(text):
         try:
-            end = date(int(m.group(3)), _MONTHS[m.group(1).lower().rstrip(".")], int(m.group(2)))
+            end = date(int(m.group(3)), month_number(m.group(1)) or 0, int(m.group(2)))
         except (KeyError, ValueError):
             continue
         before = text[: m.start()].lower()
@@ -125,7 +106,7 @@ def asked_period(question: str) -> AskedPeriod:
     elif (mq := _MONTH_QUARTER.search(text)) is not None:
         month_name = mq.group(2) or mq.group(4)
         year_text = mq.group(3) or mq.group(5)
-        quarter_month = (int(year_text), _MONTHS[month_name.lower().rstrip(".")])
+        quarter_month = (int(year_text), month_number(month_name) or 0)
     if fp is None and _HALF.search(text):
         fp = "6M"
     elif fp is None and _NINE.search(text):

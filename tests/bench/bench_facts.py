@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -25,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_retrieval import shared_edgar  # noqa: E402
+import qa_eval  # noqa: E402
+from bench_retrieval import build, shared_edgar  # noqa: E402
 
 from appliance.bootstrap import initialize  # noqa: E402
 from appliance.db.connection import connect  # noqa: E402
@@ -102,12 +104,101 @@ def load_numeric() -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
+def _figure_found(answer: str, q: dict[str, Any]) -> bool:
+    return any(figure in answer for figure in q["figure"])
+
+
+def _copy(cache: Path, dest: Path, with_facts: bool) -> Path:
+    """The retrieval bench's indexed corpus, migrated; facts extracted only when asked (an
+    import of the same files adds the facts of every filing already stored)."""
+    shutil.copytree(cache, dest)
+    settings = load_settings(data_dir=dest, load_models=False, access_log=False)
+    initialize(settings)
+    if with_facts:
+        conn = connect(settings.db_path, synchronous="NORMAL")
+        try:
+            import_paths(conn, [shared_edgar() / "filings"])
+        finally:
+            conn.close()
+    return dest
+
+
+def bench_qa() -> None:
+    import hashlib
+
+    from appliance.nlp.embedder import Embedder
+    from appliance.nlp.paths import ModelPaths
+    from appliance.rag.answer import answer
+    from appliance.rag.index import DEFAULT_POLICY
+    from appliance.rag.retrieve import Retriever, SearchRequest
+
+    paths = ModelPaths.locate()
+    embedder = Embedder(paths.embedder, threads=2)
+    graph = hashlib.sha256((paths.embedder / "model.int8.onnx").read_bytes()).hexdigest()[:12]
+    cache = ROOT / ".bench-cache" / f"{DEFAULT_POLICY.version}-{graph}"
+    if not (cache / "appliance.sqlite3").exists():
+        tmp = cache.with_name(cache.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        build(tmp, embedder)
+        tmp.rename(cache)
+    questions = load_numeric()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {
+            "before (text only)": _copy(cache, Path(tmp) / "text", with_facts=False),
+            "after (facts first)": _copy(cache, Path(tmp) / "facts", with_facts=True),
+        }
+        print(f"numeric questions ({NUMERIC_SET.name}): {len(questions)}")
+        for name, data_dir in runs.items():
+            conn = connect(data_dir / "appliance.sqlite3", readonly=True)
+            retriever = Retriever(embedder)
+            retriever.load(conn)
+            answers: dict[str, dict[str, Any]] = {}
+
+            def ask(
+                q: dict[str, Any],
+                conn: Any = conn,
+                retriever: Any = retriever,
+                answers: dict[str, dict[str, Any]] = answers,
+            ) -> Any:
+                req = SearchRequest(query=q["query"], cutoff=q.get("cutoff"))
+                body = answer(conn, retriever, req)
+                answers[q["id"]] = body
+                return body["citations"]
+
+            report = qa_eval.score(questions, ask)
+            conn.close()
+            for split in ("tune", "heldout"):
+                ids = {q["id"] for q in questions if q["split"] == split}
+                asked = [q for q in questions if q["id"] in ids and q["figure"]]
+                exact = sum(_figure_found(answers[q["id"]]["answer"], q) for q in asked)
+                hits = [o for o in report.outcomes if o.id in ids]
+                print(
+                    f"  {name:20s} {split:8s} exact figure {exact}/{len(asked)}"
+                    f" ({exact / max(1, len(asked)):.3f})  hit@5"
+                    f" {sum(o.hit for o in hits) / max(1, len(hits)):.3f}"
+                    f"  p50 {statistics.median(o.seconds for o in hits) * 1000:.0f} ms"
+                )
+            absent = [q for q in questions if not q["figure"]]
+            wrongly = sum(bool(answers[q["id"]].get("facts")) for q in absent)
+            print(f"  {name:20s} no-figure questions answered from facts: {wrongly}/{len(absent)}")
+            misses = [
+                q["id"]
+                for q in questions
+                if q["figure"] and not _figure_found(answers[q["id"]]["answer"], q)
+            ]
+            print(f"  {name:20s} misses: {', '.join(misses) or 'none'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-qa", action="store_true")
+    parser.add_argument("--skip-import", action="store_true")
     args = parser.parse_args()
-    bench_import(args.runs)
+    if not args.skip_import:
+        bench_import(args.runs)
+    if not args.skip_qa:
+        bench_qa()
 
 
 if __name__ == "__main__":
