@@ -52,8 +52,10 @@ echo "smoke: ready in ${ready}s ($artifact)"
 
 admin=$(grep -o 'apk_[A-Za-z0-9_-]*' "$work/server.log" | head -n 1)
 [ -n "$admin" ] || fail "no admin key printed on first start"
+# Enough credits for the Q&A polls below: each one made before the sample is indexed is charged,
+# and on a busy machine indexing takes a while.
 user=$(curl -fsS -X POST "$base/v1/users" -H "Authorization: Bearer $admin" \
-  -H 'Content-Type: application/json' -d '{"email":"smoke@example.com","credits":5}') \
+  -H 'Content-Type: application/json' -d '{"email":"smoke@example.com","credits":100}') \
   || fail "create user"
 key=$(echo "$user" | json 'd["api_key"]')
 auth=(-H "Authorization: Bearer $key" -H 'Content-Type: application/json')

@@ -142,12 +142,16 @@ def bench_qa() -> None:
         build(tmp, embedder)
         tmp.rename(cache)
     questions = load_numeric()
+    general = qa_eval.load_questions()
     with tempfile.TemporaryDirectory() as tmp:
         runs = {
             "before (text only)": _copy(cache, Path(tmp) / "text", with_facts=False),
             "after (facts first)": _copy(cache, Path(tmp) / "facts", with_facts=True),
         }
-        print(f"numeric questions ({NUMERIC_SET.name}): {len(questions)}")
+        print(
+            f"numeric questions ({NUMERIC_SET.name}): {len(questions)}; general dev set"
+            f" ({qa_eval.DEV_SET.name}): {len(general)}, through the Q&A answer"
+        )
         for name, data_dir in runs.items():
             conn = connect(data_dir / "appliance.sqlite3", readonly=True)
             retriever = Retriever(embedder)
@@ -160,13 +164,18 @@ def bench_qa() -> None:
                 retriever: Any = retriever,
                 answers: dict[str, dict[str, Any]] = answers,
             ) -> Any:
-                req = SearchRequest(query=q["query"], cutoff=q.get("cutoff"))
+                req = SearchRequest(
+                    query=q["query"],
+                    ticker=q.get("ticker"),
+                    cutoff=q.get("cutoff"),
+                    forms=tuple(q["forms"]) if q.get("forms") else None,
+                    sections=tuple(q["sections"]) if q.get("sections") else None,
+                )
                 body = answer(conn, retriever, req)
                 answers[q["id"]] = body
                 return body["citations"]
 
             report = qa_eval.score(questions, ask)
-            conn.close()
             for split in ("tune", "heldout"):
                 ids = {q["id"] for q in questions if q["split"] == split}
                 asked = [q for q in questions if q["id"] in ids and q["figure"]]
@@ -187,6 +196,13 @@ def bench_qa() -> None:
                 if q["figure"] and not _figure_found(answers[q["id"]]["answer"], q)
             ]
             print(f"  {name:20s} misses: {', '.join(misses) or 'none'}")
+            overall = qa_eval.score(general, ask)
+            from_facts = [q["id"] for q in general if answers[q["id"]].get("facts")]
+            print(
+                f"  {name:20s} general dev set: {overall.summary()};"
+                f" answered from facts: {', '.join(from_facts) or 'none'}"
+            )
+            conn.close()
 
 
 def main() -> None:
