@@ -3,7 +3,6 @@ derived quarters, billing, and the one error shape."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ from starlette.testclient import TestClient
 
 from appliance.app import create_app
 from appliance.settings import Settings
-from tests.conftest import auth, make_user
-from tests.facts_support import make_admin, make_settings
+from tests.helpers import auth, make_user, wait_until
+from tests.support.facts import make_admin, make_settings
 
 NVDA_10K_2023 = "0001045810-23-000017"
 NVDA_10K_2025 = "0001045810-25-000023"
@@ -190,10 +189,7 @@ def test_idempotent_retry_is_charged_once_and_quota_is_enforced(
 
 
 def _ready(api: TestClient) -> None:
-    deadline = time.time() + 60
-    while api.get("/readyz").status_code != 200:
-        assert time.time() < deadline, api.get("/readyz").text
-        time.sleep(0.05)
+    wait_until(lambda: api.get("/readyz").status_code == 200, message="never ready")
 
 
 def test_qa_answers_a_numeric_question_from_facts(api: TestClient, admin: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.db.connection import connect, transaction
-from tests.edgar_data import FILINGS
+from tests.support.edgar_data import FILINGS
 
 NVDA_10Q = FILINGS / "NVDA" / "10-Q_2025-08-27_0001045810-25-000209.htm.gz"
 MEDICIS = FILINGS / "CIK0000859368" / "10-K_1999-09-28_0000950153-99-001234.html.gz"

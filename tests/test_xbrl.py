@@ -16,7 +16,7 @@ from appliance.edgar.fiscal import FiscalCalendar, FiscalPeriod
 from appliance.edgar.ixt import UnknownFormat, transform
 from appliance.edgar.layout import PathHints
 from appliance.edgar.xbrl import InlineXbrl, exact, extract_facts
-from tests.edgar_data import FILINGS
+from tests.support.edgar_data import FILINGS
 
 IX = "http://www.xbrl.org/2013/inlineXBRL"
 

@@ -15,7 +15,7 @@ import pytest
 from appliance.db.connection import Connection, connect
 from appliance.db.queries import facts as xq
 from appliance.financials.lines import line
-from tests.facts_support import fixture, printed_value
+from tests.support.facts import fixture, printed_value
 
 FIXTURE = fixture()
 

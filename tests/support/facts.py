@@ -15,8 +15,8 @@ from appliance.bootstrap import initialize
 from appliance.db.connection import connect
 from appliance.edgar.importer import ImportReport, import_paths
 from appliance.settings import Settings
-from tests import rag_support
-from tests.edgar_data import FILINGS
+from tests.support import rag as rag_support
+from tests.support.edgar_data import FILINGS
 
 FIXTURE = Path(__file__).parent / "data" / "xbrl_facts_fixture.json"
 _SCALES = {"units": 0, "thousands": 3, "millions": 6, "billions": 9}
