@@ -18,7 +18,7 @@ from appliance.settings import Settings
 from tests.support import rag as rag_support
 from tests.support.edgar_data import FILINGS
 
-FIXTURE = Path(__file__).parent / "data" / "xbrl_facts_fixture.json"
+FIXTURE = Path(__file__).parents[1] / "data" / "xbrl_facts_fixture.json"
 _SCALES = {"units": 0, "thousands": 3, "millions": 6, "billions": 9}
 
 
