@@ -132,6 +132,13 @@ def _metric(question: str) -> tuple[Line, re.Match[str]] | None:
     return None
 
 
+def _numeric(question: str) -> tuple[Line, re.Match[str]] | None:
+    """The metric an amount question asks for; None for any other question."""
+    if _WHY.search(question) or not _AMOUNT.search(question):
+        return None
+    return _metric(question)
+
+
 def _qualifier(question: str, match: re.Match[str], company_words: set[str]) -> list[str]:
     """The words right before the metric that name part of the company ("data center")."""
     words = _WORD.findall(question[: match.start()])
@@ -321,9 +328,7 @@ def answer_from_facts(
 
     ``company_words``: the words of the company's names and tickers (never a segment name).
     """
-    if _WHY.search(question) or not _AMOUNT.search(question):
-        return None
-    found = _metric(question)
+    found = _numeric(question)
     if found is None:
         return None
     item, match = found
@@ -422,6 +427,8 @@ def with_facts(
     is a numeric one about one company that facts answer exactly, the facts' answer and
     citations first (the text search's citations follow, up to ``top_k`` in all)."""
     body = {**body, "facts": []}
+    if _numeric(req.query) is None:
+        return body  # most questions: no database work at all
     cik: int | None = None
     if req.ticker:
         known = xq.company_of(conn, req.ticker)

@@ -30,7 +30,7 @@ import qa_eval  # noqa: E402
 from bench_retrieval import build, shared_edgar  # noqa: E402
 
 from appliance.bootstrap import initialize  # noqa: E402
-from appliance.db.connection import connect  # noqa: E402
+from appliance.db.connection import connect, transaction  # noqa: E402
 from appliance.edgar.filing import parse_filing  # noqa: E402
 from appliance.edgar.importer import import_paths  # noqa: E402
 from appliance.edgar.layout import hints_for  # noqa: E402
@@ -109,17 +109,24 @@ def _figure_found(answer: str, q: dict[str, Any]) -> bool:
 
 
 def _copy(cache: Path, dest: Path, with_facts: bool) -> Path:
-    """The retrieval bench's indexed corpus, migrated; facts extracted only when asked (an
-    import of the same files adds the facts of every filing already stored)."""
+    """The retrieval bench's indexed corpus, migrated; with its facts (an import of the same
+    files adds those of filings stored before facts existed) or with none at all (text only:
+    the appliance before facts)."""
     shutil.copytree(cache, dest)
     settings = load_settings(data_dir=dest, load_models=False, access_log=False)
     initialize(settings)
-    if with_facts:
-        conn = connect(settings.db_path, synchronous="NORMAL")
-        try:
+    conn = connect(settings.db_path, synchronous="NORMAL")
+    try:
+        if with_facts:
             import_paths(conn, [shared_edgar() / "filings"])
-        finally:
-            conn.close()
+        else:
+            with transaction(conn):
+                conn.execute("DELETE FROM facts")
+                conn.execute("DELETE FROM fact_extractions")
+        stored = conn.execute("SELECT count(*) FROM facts").fetchone()[0]
+    finally:
+        conn.close()
+    print(f"  {'with' if with_facts else 'without'} facts: {stored} stored")
     return dest
 
 
