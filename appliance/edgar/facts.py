@@ -9,15 +9,16 @@ statement and MD&A) is cited where the financial statements are, else where it i
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 
 from appliance.db.queries.facts import Extraction, FactRow
 from appliance.edgar.blocks import Block
-from appliance.edgar.fiscal import FiscalCalendar
+from appliance.edgar.fiscal import FiscalCalendar, FiscalPeriod
 from appliance.edgar.sections import Section
-from appliance.edgar.xbrl import Conflict, Fact, InlineXbrl
+from appliance.edgar.xbrl import Conflict, Context, Fact, InlineXbrl
 
 __all__ = ["FilingFacts", "filing_facts", "humanize"]
 
@@ -52,6 +53,7 @@ class FilingFacts:
         )
 
 
+@functools.lru_cache(maxsize=4096)
 def humanize(name: str) -> str:
     """``RevenueFromContractWithCustomer`` -> ``Revenue from contract with customer``."""
     words = _CAMEL.sub(" ", name.rsplit(":", 1)[-1]).split()
@@ -134,14 +136,21 @@ def filing_facts(xbrl: InlineXbrl, blocks: list[Block], sections: list[Section])
     )
     fy_text = xbrl.dei("DocumentFiscalYearFocus") or ""
     out.fiscal_year = int(fy_text[:4]) if fy_text[:4].isdigit() else None
+    # Many facts share a context: its fiscal period and dimensions are worked out once.
+    periods: dict[Context, FiscalPeriod | None] = {}
+    dimensions: dict[Context, str] = {}
     for fact in xbrl.facts:
+        ctx = fact.context
+        if ctx not in periods:
+            periods[ctx] = calendar.period(ctx.start, ctx.end) if calendar else None
+            dimensions[ctx] = _dimensions(fact)
         placed = [(placer.section(b), b) for b in fact.blocks]
         chosen = next(
             (p for code in _STATEMENT_ITEMS for p in placed if p[0] == code),
             placed[0] if placed else (None, -1),
         )
         section, block = chosen
-        period = calendar.period(fact.context.start, fact.context.end) if calendar else None
+        period = periods[ctx]
         out.rows.append(
             FactRow(
                 concept=fact.concept,
@@ -153,7 +162,7 @@ def filing_facts(xbrl: InlineXbrl, blocks: list[Block], sections: list[Section])
                 decimals=fact.decimals,
                 period_start=fact.context.start or "",
                 period_end=fact.context.end,
-                dimensions=_dimensions(fact),
+                dimensions=dimensions[ctx],
                 fy=period.fy if period else None,
                 fp=period.fp if period else None,
                 section=section,
