@@ -4,18 +4,24 @@ premise on the shared filings, the transformation rules and the fiscal calendar.
 
 from __future__ import annotations
 
+import logging
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import lxml.etree
 import pytest
 
+from appliance.bootstrap import initialize
+from appliance.db.connection import connect
 from appliance.edgar.blocks import html_blocks
 from appliance.edgar.filing import decompress, parse_filing
 from appliance.edgar.fiscal import FiscalCalendar, FiscalPeriod
+from appliance.edgar.importer import import_paths
 from appliance.edgar.ixt import UnknownFormat, transform
 from appliance.edgar.layout import PathHints
 from appliance.edgar.xbrl import InlineXbrl, exact, extract_facts
+from appliance.settings import load_settings
 from tests.support.edgar_data import FILINGS
 
 IX = "http://www.xbrl.org/2013/inlineXBRL"
@@ -304,3 +310,33 @@ def test_fiscal_year_number_comes_from_the_filing() -> None:
     assert retailer.period("2024-11-03", "2025-02-01") == FiscalPeriod(2024, "Q4")
     assert FiscalCalendar.from_filing("2024", "Q2", "2024-06-30", None) is None
     assert FiscalCalendar.from_filing(None, "FY", "2024-12-31", None) is None
+
+
+def test_import_reports_and_logs_conflicting_facts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = "".join(
+        f"<p><b>Item {code}. {title}</b></p><p>{'Text of the item. ' * 40}</p>"
+        for code, title in (("1", "Business"), ("8", "Financial Statements"))
+    )
+    body += """<table><tr><td>Cash</td><td><ix:nonFraction name="us-gaap:Cash" contextRef="end"
+        unitRef="usd" decimals="-6" scale="6" format="ixt:num-dot-decimal">29,943</ix:nonFraction>
+        </td></tr><tr><td>Cash again</td><td><ix:nonFraction name="us-gaap:Cash" contextRef="end"
+        unitRef="usd" decimals="-6" scale="6" format="ixt:num-dot-decimal">29,965</ix:nonFraction>
+        </td></tr></table>"""
+    path = tmp_path / "CIK0000000042" / "10-K_2024-11-01_0000000042-24-000001.htm"
+    path.parent.mkdir()
+    path.write_text(_doc(body))
+    settings = load_settings(data_dir=tmp_path / "data", load_models=False, access_log=False)
+    initialize(settings)
+    conn = connect(settings.db_path)
+    try:
+        with caplog.at_level(logging.WARNING, logger="appliance.edgar"):
+            report = import_paths(conn, [path])
+        stored = conn.execute("SELECT value FROM facts WHERE name = 'Cash'").fetchall()
+    finally:
+        conn.close()
+    (outcome,) = report.files
+    assert outcome.status == "imported" and outcome.fact_conflicts == 1
+    assert [row[0] for row in stored] == ["29943000000"]  # one kept
+    assert "us-gaap:Cash 2024-09-28: 29943000000 vs 29965000000" in caplog.text

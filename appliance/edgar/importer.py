@@ -361,6 +361,16 @@ def _import_filing(
     if status == "unchanged" and extract and store.read(xq.extraction, row.accession) is None:
         return _add_facts(store, path, hints, row.accession, parsed.facts or FilingFacts())
     stored = parsed.facts or FilingFacts()
+    if stored.conflicts and status != "unchanged":
+        # One value of each is kept (the most precise); which ones disagreed is worth a look.
+        log.warning(
+            "%s: %d inconsistent duplicate facts, e.g. %s",
+            row.accession,
+            len(stored.conflicts),
+            "; ".join(
+                f"{c.concept} {c.period}: {' vs '.join(c.values)}" for c in stored.conflicts[:3]
+            ),
+        )
     return FileOutcome(
         str(path),
         status,
