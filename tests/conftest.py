@@ -72,6 +72,25 @@ def rag_data(tmp_path: Path, rag_template: Path) -> Path:
     return copy_data_dir(rag_template, tmp_path / "data")
 
 
+@pytest.fixture(scope="session")
+def facts_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with every shared filing that carries inline XBRL imported (built once)."""
+    from tests.support.facts import build_facts_data
+
+    data_dir = tmp_path_factory.mktemp("facts") / "data"
+    report = build_facts_data(data_dir)
+    assert not report.failed, report.public()
+    return data_dir
+
+
+@pytest.fixture
+def facts_data(tmp_path: Path, facts_template: Path) -> Path:
+    """A private copy of the data dir with the XBRL filings imported."""
+    from tests.support.rag import copy_data_dir
+
+    return copy_data_dir(facts_template, tmp_path / "data")
+
+
 # ----- PostgreSQL: one throwaway cluster per session, a fresh database per test -----
 
 _databases = itertools.count()
@@ -94,15 +113,60 @@ def pg_cluster() -> Iterator[Any]:
         pytest.skip(f"PostgreSQL not available: {exc}")
 
 
+def _database_from(pg_cluster: Any, template: str) -> Iterator[str]:
+    name = f"test_{os.getpid()}_{next(_databases)}"
+    url: str = pg_cluster.create_database(name, template=template)
+    yield url
+    pg_cluster.drop_database(name)
+
+
 @pytest.fixture
 def pg_url(pg_cluster: Any) -> Iterator[str]:
     """A new, migrated database of its own for one test (copied from the template)."""
     from tests.support.postgres import TEMPLATE
 
-    name = f"test_{os.getpid()}_{next(_databases)}"
-    url: str = pg_cluster.create_database(name, template=TEMPLATE)
-    yield url
-    pg_cluster.drop_database(name)
+    yield from _database_from(pg_cluster, TEMPLATE)
+
+
+@pytest.fixture(scope="session")
+def facts_pg_template(pg_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PostgreSQL database with the XBRL filings imported there (as facts_template is on
+    SQLite), built once; the name of a template for the facts tests' own databases."""
+    from tests.support.facts import build_facts_data
+    from tests.support.postgres import PG_TOKEN_SECRET, TEMPLATE
+
+    name = "facts_template"
+    url = pg_cluster.create_database(name, template=TEMPLATE)
+    data_dir = tmp_path_factory.mktemp("facts_pg") / "data"
+    report = build_facts_data(data_dir, database_url=url, token_secret=PG_TOKEN_SECRET)
+    assert not report.failed, report.public()
+    return name
+
+
+@pytest.fixture
+def facts_pg_url(pg_cluster: Any, facts_pg_template: str) -> Iterator[str]:
+    """A private PostgreSQL database with the XBRL filings imported."""
+    yield from _database_from(pg_cluster, facts_pg_template)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def facts_conn(request: pytest.FixtureRequest, facts_template: Path) -> Iterator[Any]:
+    """A connection to the imported XBRL filings on each engine, for tests that only read."""
+    if request.param == "postgresql":
+        from appliance.db.postgres.database import PgSession
+
+        pg_cluster = request.getfixturevalue("pg_cluster")
+        urls = _database_from(pg_cluster, request.getfixturevalue("facts_pg_template"))
+        session = PgSession(next(urls))
+        yield session.conn
+        session.close()
+        next(urls, None)  # drops the database
+        return
+    from appliance.db.connection import connect
+
+    conn = connect(facts_template / "appliance.sqlite3", readonly=True)
+    yield conn
+    conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

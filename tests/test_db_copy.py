@@ -18,6 +18,7 @@ from appliance.db.connection import connect, transaction
 from appliance.db.database import open_session
 from appliance.db.queries import billing as bq
 from appliance.db.queries.billing import Charge
+from appliance.financials.service import FactsQuery, FinancialsQuery, financials, find_facts
 from appliance.instance import InstanceLock
 from appliance.rag.retrieve import Retriever, SearchRequest
 from appliance.settings import load_settings
@@ -75,6 +76,13 @@ def test_copy_moves_everything_and_postgresql_serves_it(
         assert db.read(bq.purchased_balance, new) == 0
         # The copied index answers on PostgreSQL as it did on SQLite.
         sqlite = connect(rag_data / "appliance.sqlite3")
+        # The sample's XBRL facts (migration 0030) came along and answer the same.
+        assert report["tables"]["fact_extractions"] == report["tables"]["filings"]
+        for query in (FactsQuery(ticker="AAPL", concept="Assets"), FactsQuery(ticker="AAPL")):
+            found = db.read(find_facts, query)
+            assert found["facts"] and found == find_facts(sqlite, query)
+        income = FinancialsQuery(ticker="AAPL", period="quarterly")
+        assert db.read(financials, income) == financials(sqlite, income)
         for question in ("How many employees does Apple have?", "Where is Apple headquartered?"):
             answers = []
             for conn in (sqlite, db.read(lambda c: c)):
