@@ -7,10 +7,11 @@ caller's transaction (the writer thread's savepoint, or ``transaction()`` in the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from appliance.auth import hash_password, new_api_key
 from appliance.db.connection import Connection, IntegrityError
+from appliance.db.queries import billing as billing_q
 from appliance.db.queries import users as q
 from appliance.errors import Conflict, InvalidPayload, NotFound
 
@@ -48,9 +49,15 @@ def create_user(
     if password_hash is None and password:
         password_hash = hash_password(password)
     try:
-        user = q.insert_user(conn, email, password_hash, is_admin=is_admin, credits=credits)
+        user = q.insert_user(conn, email, password_hash, is_admin=is_admin)
     except IntegrityError as exc:
         raise Conflict(f"a user with e-mail {email} exists", code="user_exists") from exc
+    if credits:
+        # Starting credits are a grant like any other: one ledger row, so the books balance
+        # (``appliance db check``) from the user's first moment.
+        after = billing_q.add_purchased(conn, user.id, credits)
+        billing_q.insert_ledger(conn, user.id, "admin", f"user:{user.id}:created", credits, after)
+        user = replace(user, quota_remaining=after)
     created = create_key(conn, user.id, name="default")
     return CreatedUser(user, created[0], created[1])
 

@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 from appliance.app import create_app
 from appliance.bootstrap import initialize
 from appliance.settings import Settings, load_settings
+from tests.helpers import assert_books_balance
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +23,20 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("APPLIANCE_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _books_balance(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test, every appliance database it left under its tmp_path passes
+    `appliance db check`: the books balance (balance = ledger - usage, per user), the index is
+    whole. Tests that damage a database on purpose are marked
+    ``no_db_check``."""
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is None or request.node.get_closest_marker("no_db_check"):
+        return
+    for db_path in sorted(Path(tmp).rglob("appliance.sqlite3")):
+        assert_books_balance(db_path)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 from appliance import token_secret
 from appliance.bootstrap import initialize
+from appliance.cli import dbcheck
 from appliance.cli.common import emit_json, open_db, settings_from
 from appliance.db import maintenance
 from appliance.db.backup import backup_to, default_backup_path
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     opt = db_sub.add_parser("optimize", help="ANALYZE and PRAGMA optimize")
     opt.set_defaults(func=db_optimize)
+    dbcheck.register_check(db_sub)
 
     adm = sub.add_parser("admin", help="administration of the install itself")
     adm_sub = adm.add_subparsers(dest="admin_command", required=True)

@@ -52,15 +52,15 @@ def insert_user(
     password_hash: str | None,
     *,
     is_admin: bool = False,
-    credits: int = 0,
     plan: str = "free",
     quota_monthly: int = 10,
 ) -> User:
-    """Raises IntegrityError when the e-mail exists."""
+    """A user with no purchased credits (a grant is a ledger row: billing.ledger).
+    Raises IntegrityError when the e-mail exists."""
     row = conn.execute(
-        f"INSERT INTO users (email, password_hash, is_admin, plan, quota_remaining, quota_monthly)"
-        f" VALUES (?, ?, ?, ?, ?, ?) RETURNING {_USER_COLS}",
-        (email, password_hash, int(is_admin), plan, credits, quota_monthly),
+        f"INSERT INTO users (email, password_hash, is_admin, plan, quota_monthly)"
+        f" VALUES (?, ?, ?, ?, ?) RETURNING {_USER_COLS}",
+        (email, password_hash, int(is_admin), plan, quota_monthly),
     ).fetchone()
     return _user(row)
 
