@@ -62,17 +62,49 @@ def create_user(
     return CreatedUser(user, created[0], created[1])
 
 
-def create_key(conn: Connection, user_id: int, name: str | None = None) -> tuple[str, q.ApiKey]:
-    """A new API key for the user; the plaintext is returned once and never stored."""
+def create_key(
+    conn: Connection, user_id: int, name: str | None = None, *, limit: int | None = None
+) -> tuple[str, q.ApiKey]:
+    """A new API key for the user; the plaintext is returned once and never stored. Raises
+    Conflict (``too_many_keys``) when the user already holds ``limit`` active keys."""
+    if limit is not None:
+        active = q.active_key_count(conn, user_id)
+        if active >= limit:
+            raise Conflict(
+                f"this user already has {active} active API keys (max_api_keys_per_user is"
+                f" {limit}); revoke one first",
+                code="too_many_keys",
+            )
     new = new_api_key()
     return new.plaintext, q.insert_key(conn, user_id, new.prefix, new.key_hash, name)
 
 
-def revoke_key(conn: Connection, key_id: int, owner_id: int | None = None) -> q.ApiKey:
-    """Revoke a key (idempotent). With ``owner_id``, only that user's key. Raises NotFound."""
+def revoke_key(
+    conn: Connection, key_id: int, owner_id: int | None = None, *, in_use: bool = False
+) -> q.ApiKey:
+    """Revoke a key (idempotent). With ``owner_id``, only that user's key. Raises NotFound.
+
+    Two revocations would lock people out, and are refused (409): the key a request is made
+    with (``in_use``) when its owner has no other active key and no password, and the last
+    credential (active key or password) of the last administrator who has one.
+    """
     key = q.key_by_id(conn, key_id)
     if key is None or (owner_id is not None and key.user_id != owner_id):
         raise NotFound(f"no API key with id {key_id}")
+    if key.revoked_at is None:
+        if in_use and not q.has_other_credential(conn, key.user_id, key_id):
+            raise Conflict(
+                "this is the key this request is made with and your only way in (no other "
+                "active key, no password): create another key or set a password first",
+                code="last_credential",
+            )
+        owner = q.by_id(conn, key.user_id)
+        if owner is not None and owner.is_admin and q.admins_with_credentials(conn, key_id) == 0:
+            raise Conflict(
+                "this is the last credential of the last administrator who has one: create "
+                "another admin key first",
+                code="last_admin_credential",
+            )
     q.revoke_key(conn, key_id)
     revoked = q.key_by_id(conn, key_id)
     assert revoked is not None

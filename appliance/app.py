@@ -25,6 +25,7 @@ from appliance.context import AppContext
 from appliance.db.database import Database
 from appliance.errors import ApplianceError, error_body
 from appliance.instance import InstanceLock
+from appliance.logins import LoginThrottle
 from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
 from appliance.nlp.service import models_hook
@@ -109,6 +110,7 @@ async def _serving(
     )
     ctx.auth = Authenticator(ctx.db, secret, cache_seconds=settings.auth_cache_seconds)
     ctx.billing = Billing(ctx.db, settings, ctx.metrics)
+    ctx.logins = LoginThrottle(ctx.db, settings)
     await ctx.billing.start()
     ctx.components.ready("database", "migrations applied")
     stops: list[Callable[[], Any]] = []

@@ -23,6 +23,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("APPLIANCE_"):
             monkeypatch.delenv(key)
+    # Starlette's TestClient sends `Host: testserver`, which the Host rule (DNS rebinding)
+    # refuses like any unlisted name; live servers are spoken to on 127.0.0.1.
+    monkeypatch.setenv("APPLIANCE_ALLOWED_HOSTS", '["testserver"]')
 
 
 @pytest.fixture(autouse=True)

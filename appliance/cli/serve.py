@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,  # our middleware writes a structured access log
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     _server_class()(config).run()
     return 0
