@@ -13,6 +13,7 @@ from appliance.cli import dbcheck
 from appliance.cli.common import emit_json, open_db, settings_from
 from appliance.db import maintenance
 from appliance.db.backup import backup_to, default_backup_path
+from appliance.db.connection import connect_readonly
 from appliance.settings import masked
 
 
@@ -91,7 +92,9 @@ def db_optimize(args: argparse.Namespace) -> int:
 def backup(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     dest = Path(args.out) if args.out else default_backup_path(settings.data_dir)
-    conn = open_db(settings)
+    # Read-only and without start-up work: a backup neither migrates nor needs to write the
+    # data dir (which may be on a read-only mount), and it is the copy that gets checked.
+    conn = connect_readonly(settings.db_path)
     try:
         written = backup_to(conn, dest)
     finally:
