@@ -41,18 +41,15 @@ def small_disk(path: Path, megabytes: int) -> Iterator[bool]:
 def fill(directory: Path, chunk: int = 1 << 16) -> Path:
     """Write a file in ``directory`` until the disk refuses another byte."""
     filler = directory / "filler"
-    with open(filler, "wb") as out:
-        block = b"\0" * chunk
-        try:
-            while True:
-                out.write(block)
-                out.flush()
-        except OSError:
-            pass
-        with contextlib.suppress(OSError):
-            while True:  # the last few bytes
-                out.write(b"\0")
-                out.flush()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (chunk, 4096, 1):
+            block = b"\0" * size
+            with contextlib.suppress(OSError):
+                while os.write(fd, block):
+                    pass
+    finally:
+        os.close(fd)
     return filler
 
 
