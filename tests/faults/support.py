@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import collections
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from tests.support.live import LiveServer
+from tests.support.live import LiveServer, free_port, server_env, spawn, stop, wait_ready
 
 
 @dataclass
@@ -60,3 +64,38 @@ def reconcile(srv: LiveServer, key: str, figures: Figures) -> None:
     assert not missing, f"answered without a usage event: {sorted(missing)[:5]}"
     figures.reconciled += sum(charged.values())
     figures.free_answers += len(figures.successes & refunded)
+
+
+def start(
+    data_dir: Path, admin_key: str, figures: Figures, log_dir: Path, **env: str
+) -> LiveServer:
+    """One more run of a server on ``data_dir`` (already initialised), ready."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = log_dir / f"serve-{figures.runs}-{port}.log"
+    proc = spawn(data_dir, port, log_path, **env)
+    figures.runs += 1
+    try:
+        wait_ready(proc, base, log_path, timeout=180)
+    except BaseException:
+        stop(proc)
+        raise
+    return LiveServer(base, admin_key, proc, data_dir, log_path)
+
+
+def kill(srv: LiveServer, sig: signal.Signals, figures: Figures) -> None:
+    srv.proc.send_signal(sig)
+    srv.proc.wait(timeout=120)
+    figures.kills += 1
+
+
+def db_check(data_dir: Path) -> None:
+    """`appliance db check` as an operator runs it, between runs."""
+    done = subprocess.run(
+        [sys.executable, "-m", "appliance", "db", "check", "--data-dir", str(data_dir)],
+        env=server_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
