@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -76,8 +77,19 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode unpadded base64url, accepting only the canonical form this module writes: no
+    padding, no ``+``/``/``, no stray characters (which the decoder would skip), no
+    non-zero trailing bits. So a token has exactly one spelling."""
+    if not _B64URL.fullmatch(text):
+        raise ValueError("not canonical base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(raw) != text:
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def issue_token(secret: bytes, user_id: int, ttl_seconds: int, now: float | None = None) -> str:

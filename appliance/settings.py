@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     edgar_max_retries: int = Field(
         4, ge=0, le=10, description="Retries (with backoff) on 429, 5xx and truncated bodies."
     )
+    max_decompressed_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest size a gzip/deflate file or EDGAR download may expand to; a "
+        "bigger one fails (a few hundred KB can expand to gigabytes).",
+    )
     edgar_sample_on_first_start: bool = Field(
         True,
         description="`serve` loads the bundled ticker map and Apple sample filings into an "

@@ -26,6 +26,7 @@ from appliance.db.queries import symbols as sq
 from appliance.edgar.errors import InvalidFiling
 from appliance.edgar.filing import FilingMetadata, ParsedFiling, decompress, parse_filing
 from appliance.edgar.index_page import parse_index_page
+from appliance.edgar.inflate import DEFAULT_MAX_BYTES
 from appliance.edgar.layout import PathHints, archives_url, hints_for
 from appliance.edgar.submissions import CompanySubmissions, parse_submissions
 from appliance.edgar.vocabulary import SEC_ARCHIVES
@@ -231,8 +232,8 @@ def _url(meta: FilingMetadata, source_format: str) -> str | None:
     return archives_url(SEC_ARCHIVES, meta.cik, meta.accession, None)
 
 
-def _import_metadata(store: Store, path: Path, hints: PathHints) -> FileOutcome:
-    data = decompress(path.read_bytes())
+def _import_metadata(store: Store, path: Path, hints: PathHints, max_bytes: int) -> FileOutcome:
+    data = decompress(path.read_bytes(), max_bytes)
     if hints.kind == "submissions":
         company = parse_submissions(data, hints.cik)
         store.write(store_submissions, company)
@@ -264,13 +265,15 @@ def _remember_company(conn: Connection, cik: int, name: str) -> None:
         sq.upsert_companies(conn, [(cik, name)])
 
 
-def _import_filing(store: Store, path: Path, hints: PathHints, replace: bool) -> FileOutcome:
+def _import_filing(
+    store: Store, path: Path, hints: PathHints, replace: bool, max_bytes: int
+) -> FileOutcome:
     started = time.perf_counter()
     if hints.accession and not replace and store.read(fq.filing_digest, hints.accession):
         return FileOutcome(
             str(path), "unchanged", reason="already imported", accession=hints.accession
         )
-    parsed = parse_filing(path.read_bytes(), hints)
+    parsed = parse_filing(path.read_bytes(), hints, max_bytes)
     meta = store.read(_resolve, parsed)
     missing = [
         name
@@ -327,8 +330,10 @@ def import_paths(
     replace: bool = False,
     *,
     progress: Callable[[FileOutcome], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ImportReport:
     """Import filings (and the metadata files among them) from files and directories.
+    A file that decompresses past ``max_bytes`` fails (the others are imported).
 
     ``conn_or_db`` is a DB-API connection (each filing gets its own transaction) or the app's
     :class:`~appliance.db.database.Database` (writes go through its writer thread). Files in
@@ -360,12 +365,14 @@ def import_paths(
             if progress:
                 progress(outcome)
     for path, hints in metadata:
-        outcome = _guard(path, functools.partial(_import_metadata, store, path, hints))
+        outcome = _guard(path, functools.partial(_import_metadata, store, path, hints, max_bytes))
         report.files.append(outcome)
         if progress:
             progress(outcome)
     for path, hints in filings:
-        outcome = _guard(path, functools.partial(_import_filing, store, path, hints, replace))
+        outcome = _guard(
+            path, functools.partial(_import_filing, store, path, hints, replace, max_bytes)
+        )
         report.files.append(outcome)
         if progress:
             progress(outcome)

@@ -273,6 +273,11 @@ def test_kills_during_an_indexing_job(tmp_path: Path, fault_figures: Figures) ->
             message="the job never finished",
         )
         assert finished["status"] == "done", finished
+        # /readyz counts what is indexed now, not what was at start.
+        _, ready, _ = srv.request("GET", "/readyz")
+        detail = ready["components"]["retrieval"]["detail"]
+        chunks = _chunk_count(data_dir)
+        assert chunks > 0 and detail == f"{chunks} chunks indexed", (detail, chunks)
     finally:
         srv.proc.kill()
         srv.proc.wait()
@@ -289,6 +294,14 @@ def test_kills_during_an_indexing_job(tmp_path: Path, fault_figures: Figures) ->
     finally:
         conn.close()
     assert dupes == 0 and live == 0
+
+
+def _chunk_count(data_dir: Path) -> int:
+    conn = connect_readonly(data_dir / "appliance.sqlite3")
+    try:
+        return int(conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+    finally:
+        conn.close()
 
 
 @pytest.mark.xfail(
