@@ -12,7 +12,6 @@ raised for the caller to refund.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -34,21 +33,32 @@ async def _disconnected(request: Request) -> None:
 
 async def until_hangup(request: Request, work: Callable[[], Awaitable[T]]) -> T:
     """``await work()``, unless the client disconnects first: then the work is cancelled and
-    :class:`ClientGone` raised. Cancelling the caller cancels the work too."""
+    :class:`ClientGone` raised.
+
+    The work runs in the request's own task and one watcher task cancels that task on a
+    disconnect (one task per request, not two plus a wait: this is the billable hot path).
+    The watcher only runs while the work is suspended, and is cancelled as soon as the work
+    returns, so a cancellation it sends always lands inside ``work()``.
+    """
     # Read (and cache) the whole body first, so the watcher never consumes a body message.
     await request.body()
-    task = asyncio.ensure_future(work())
-    watcher = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _disconnected(request)
+        gone = True
         task.cancel()
-        watcher.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await work()
+    except asyncio.CancelledError:
+        if gone:
+            task.uncancel()  # our own cancellation, turned into ClientGone
+            raise ClientGone from None
         raise
-    if task.done():
+    finally:
         watcher.cancel()
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    raise ClientGone
