@@ -14,6 +14,18 @@ from appliance.bootstrap import initialize
 from appliance.settings import Settings, load_settings
 from tests.helpers import assert_books_balance
 
+# Starlette's TestClient sends `Host: testserver`, which the Host rule (DNS rebinding)
+# refuses like any unlisted name; live servers are spoken to on 127.0.0.1.
+_TEST_CLIENT_HOSTS = ("APPLIANCE_ALLOWED_HOSTS", '["testserver"]')
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_client_host() -> Iterator[None]:
+    """For module- and session-scoped apps too, which are made before _clean_env runs."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(*_TEST_CLIENT_HOSTS)
+        yield
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,9 +35,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("APPLIANCE_"):
             monkeypatch.delenv(key)
-    # Starlette's TestClient sends `Host: testserver`, which the Host rule (DNS rebinding)
-    # refuses like any unlisted name; live servers are spoken to on 127.0.0.1.
-    monkeypatch.setenv("APPLIANCE_ALLOWED_HOSTS", '["testserver"]')
+    monkeypatch.setenv(*_TEST_CLIENT_HOSTS)
 
 
 @pytest.fixture(autouse=True)
