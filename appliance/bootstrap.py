@@ -11,12 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance import accounts, token_secret
+from appliance.db import check as db_check
+from appliance.db import storage
 from appliance.db.backup import backup_to, default_backup_path
-from appliance.db.connection import connect, transaction
+from appliance.db.connection import Connection, DatabaseError, connect, transaction
+from appliance.db.create import create_database
 from appliance.db.migrate import applied, migrate, pending
 from appliance.db.queries import meta
 from appliance.db.queries import users as q
-from appliance.file_modes import create_private_file, private_dir, secure_data_dir
+from appliance.db.storage import refuse_read_only
+from appliance.file_modes import private_dir, secure_data_dir
 from appliance.settings import Settings
 
 
@@ -30,16 +34,45 @@ class InitResult:
 
 
 def initialize(settings: Settings) -> InitResult:
+    """Raises DataDirReadOnly, StorageFull (a full disk, in one line), DatabaseCorrupt (a
+    damaged or 0-byte database file), DataDirInsecure."""
+    refuse_read_only(settings.data_dir, "the appliance")
+    with storage.reported(settings.data_dir):
+        return _initialize(settings)
+
+
+def _open_existing(settings: Settings) -> Connection:
+    """The database of an existing install, refused when it is damaged (see db.check)."""
+    path = settings.db_path
+    if path.stat().st_size == 0:
+        raise db_check.empty(path)
+    try:
+        conn = connect(
+            path, synchronous=settings.db_synchronous, busy_timeout_ms=settings.db_busy_timeout_ms
+        )
+    except DatabaseError as exc:
+        if storage.is_storage_error(exc):
+            raise
+        raise db_check.corrupt(path, str(exc)) from exc
+    try:
+        db_check.ensure_sound(conn, path, settings.db_quick_check_seconds)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _initialize(settings: Settings) -> InitResult:
     secure_data_dir(settings.data_dir)
     private_dir(settings.data_dir / "inbox")
-    # Created 0600 before SQLite opens it: SQLite would create it with the umask's mode, and
-    # gives its -wal and -shm files the database file's mode.
-    create_private_file(settings.db_path)
-    conn = connect(
-        settings.db_path,
-        synchronous=settings.db_synchronous,
-        busy_timeout_ms=settings.db_busy_timeout_ms,
-    )
+    made: list[str] = []
+    if not settings.db_path.exists():
+        made = create_database(
+            settings.db_path,
+            synchronous=settings.db_synchronous,
+            busy_timeout_ms=settings.db_busy_timeout_ms,
+        )
+    conn = _open_existing(settings)
     try:
         upgrade = pending(conn)
         result_backup: Path | None = None
@@ -49,7 +82,7 @@ def initialize(settings: Settings) -> InitResult:
             result_backup = backup_to(
                 conn, default_backup_path(settings.data_dir, f"pre-{upgrade[0]}")
             )
-        ran = migrate(conn)
+        ran = made + migrate(conn)
         with transaction(conn):
             install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
             result = InitResult(install_id=install_id, migrations_applied=ran, backup=result_backup)

@@ -60,6 +60,19 @@ class Settings(BaseSettings):
         description="Largest request body accepted (bytes); larger ones get 413 "
         "payload_too_large before they are read into memory.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the API answers to besides loopback addresses, localhost and "
+        "the bind address (a reverse proxy's or LAN name); other Host headers get 421 "
+        "host_not_allowed (DNS rebinding). '*' allows any.",
+    )
+    shutdown_grace_seconds: int = Field(
+        10,
+        ge=0,
+        le=600,
+        description="On SIGTERM, how long requests in flight may finish; those cut then get "
+        "a JSON 503 shutting_down (and a billable one is refunded at the next start).",
+    )
 
     # --- database ---
     db_synchronous: Literal["FULL", "NORMAL"] = Field(
@@ -67,6 +80,13 @@ class Settings(BaseSettings):
     )
     db_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy_timeout per connection.")
     db_readers: int = Field(4, ge=1, le=64, description="Reader threads (one connection each).")
+    db_quick_check_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Start-up PRAGMA quick_check budget: a damaged database is refused; a "
+        "bigger one is checked only this long (`appliance db check --full` checks it whole); "
+        "0 skips it.",
+    )
 
     # --- auth ---
     admin_email: str = Field("admin@localhost", description="E-mail of the admin created by init.")
@@ -82,6 +102,27 @@ class Settings(BaseSettings):
     )
     token_secret: SecretStr | None = Field(
         None, description="HMAC key for access tokens; generated into the data dir when unset."
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=0,
+        description="Failed logins (POST /auth/token) per account within login_window_seconds "
+        "before it is locked for login_lockout_seconds (0: no limit).",
+    )
+    login_max_failures_per_address: int = Field(
+        20,
+        ge=0,
+        description="Failed logins per client address within the window before that address "
+        "is locked out (0: no limit; behind a reverse proxy every client shares its address).",
+    )
+    login_window_seconds: int = Field(
+        900, ge=1, description="Window over which failed logins are counted."
+    )
+    login_lockout_seconds: int = Field(
+        900, ge=1, description="How long a locked account or address must wait (429)."
+    )
+    max_api_keys_per_user: int = Field(
+        20, ge=1, le=10_000, description="Most active (unrevoked) API keys a user may hold."
     )
 
     # --- models ---
@@ -117,6 +158,12 @@ class Settings(BaseSettings):
     edgar_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one EDGAR request.")
     edgar_max_retries: int = Field(
         4, ge=0, le=10, description="Retries (with backoff) on 429, 5xx and truncated bodies."
+    )
+    max_decompressed_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest size a gzip/deflate file or EDGAR download may expand to; a "
+        "bigger one fails (a few hundred KB can expand to gigabytes).",
     )
     edgar_sample_on_first_start: bool = Field(
         True,

@@ -166,7 +166,7 @@ def test_password_checks_run_a_bounded_number_at_a_time(
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 body = {"email": "nobody@example.com", "password": "pw"}
                 answers = await asyncio.gather(
                     *(c.post("/auth/token", json=body) for _ in range(8))

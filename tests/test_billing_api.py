@@ -350,7 +350,7 @@ async def _concurrently(settings: Settings, admin: str, scenario: Any) -> Any:
     app = build(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             r = await client.post(
                 "/v1/users", json={"email": "k@x.io", "credits": 20}, headers=auth(admin)
             )

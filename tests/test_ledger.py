@@ -55,6 +55,7 @@ def test_add_credits_records_once_per_source_ref(conn: Connection) -> None:
     assert [(r.source, r.delta, r.balance_after) for r in rows] == [
         ("license", 3, 208),
         ("stripe", 200, 205),
+        ("admin", 5, 5),  # the starting credits
     ]
 
 
@@ -122,8 +123,9 @@ def test_billing_migration_keeps_users_and_keys(tmp_path: Path) -> None:
     (spine_only / f"{first.name}.sql").write_text(first.sql)
     conn = connect(tmp_path / "m.db")
     migrate(conn, spine_only)
-    with transaction(conn):
-        created = accounts.create_user(conn, "old@example.com", None, credits=7)
+    with transaction(conn):  # what creating a user with 7 credits wrote then
+        created = accounts.create_user(conn, "old@example.com", None)
+        conn.execute("UPDATE users SET quota_remaining = 7 WHERE id = ?", (created.user.id,))
     assert "0002_billing" in migrate(conn)
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     user = uq.by_email(conn, "old@example.com")

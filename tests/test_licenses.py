@@ -179,7 +179,7 @@ def test_redeem_valid_then_replayed(
         rows = conn.execute("SELECT license_id, user_id, credits FROM license_redemptions")
         assert [tuple(r) for r in rows] == [(body_id(key), user["id"], 500)]
         ledger = conn.execute(
-            "SELECT source, source_ref, delta FROM credit_ledger WHERE pool = 'purchased'"
+            "SELECT source, source_ref, delta FROM credit_ledger WHERE source = 'license'"
         ).fetchall()
         assert [tuple(r) for r in ledger] == [("license", body_id(key), 500)]
     finally:

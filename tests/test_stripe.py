@@ -203,7 +203,7 @@ def test_non_ascii_digit_timestamp_is_refused_not_a_crash(
 
     async def post(header: bytes) -> httpx.Response:
         transport = httpx.ASGITransport(app=client.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             return await c.post(
                 "/billing/webhook", content=payload, headers={"Stripe-Signature": header}
             )

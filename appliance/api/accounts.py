@@ -16,7 +16,7 @@ from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import users as q
 from appliance.errors import InvalidCredentials, NotFound
 from appliance.openapi import spec
-from appliance.validation import parse_json, parse_query
+from appliance.validation import parse_json, parse_query, require_json
 
 
 class TokenRequest(BaseModel):
@@ -45,20 +45,26 @@ class Page(BaseModel):
 
 
 @spec(
-    "Exchange e-mail and password for a bearer access token",
+    "Exchange e-mail and password for a bearer access token (Content-Type: application/json)",
     body=TokenRequest,
     auth=False,
+    statuses=(200, 401, 415, 429),
     tags=("auth",),
 )
 async def token(request: Request) -> Response:
     ctx = get_ctx(request)
+    require_json(request)
     body = await parse_json(request, TokenRequest)
+    address = request.client.host if request.client else None
+    await ctx.logins.check(body.email, address)
     found = await ctx.db.read(q.password_hash, body.email)
     # verify_password runs scrypt even for unknown users (constant-ish time); off the loop.
     stored = found[1] if found else None
     ok = await ctx.auth.check_password(body.password, stored)
     if found is None or not ok:
+        await ctx.logins.failed(body.email, address)
         raise InvalidCredentials("wrong e-mail or password")
+    await ctx.logins.succeeded(body.email)
     ttl = ctx.settings.token_ttl_seconds
     return JSON(
         {
@@ -81,13 +87,16 @@ async def me(request: Request) -> Response:
 @spec(
     "Create an API key for the caller (the key is shown once)",
     body=KeyCreate,
-    statuses=(201,),
+    statuses=(201, 409),
     tags=("auth",),
 )
 async def create_key(request: Request) -> Response:
     user = current_user(request)
     body = await parse_json(request, KeyCreate)
-    plaintext, key = await get_ctx(request).db.write(accounts.create_key, user.id, body.name)
+    ctx = get_ctx(request)
+    plaintext, key = await ctx.db.write(
+        accounts.create_key, user.id, body.name, limit=ctx.settings.max_api_keys_per_user
+    )
     return JSON({**key.public(), "api_key": plaintext}, status_code=201)
 
 
@@ -98,14 +107,15 @@ async def list_keys(request: Request) -> Response:
     return JSON({"keys": [k.public() for k in keys]})
 
 
-@spec("Revoke one of the caller's API keys", statuses=(200, 404), tags=("auth",))
+@spec("Revoke one of the caller's API keys", statuses=(200, 404, 409), tags=("auth",))
 async def revoke_key(request: Request) -> Response:
     user = current_user(request)
     key_id = request.path_params["key_id"]
     if key_id > MAX_SQL_INT:
         raise NotFound(f"no API key with id {key_id}")
     owner = None if user.is_admin else user.id
-    key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner)
+    using = getattr(request.state, "credential_id", None) == f"key:{key_id}"
+    key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner, in_use=using)
     get_ctx(request).auth.forget_keys()
     return JSON(key.public())
 

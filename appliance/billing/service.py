@@ -31,7 +31,7 @@ from starlette.responses import Response
 
 from appliance.api.responses import JSON
 from appliance.auth import current_user
-from appliance.billing import idempotency, quota, usage
+from appliance.billing import hangup, idempotency, quota, usage
 from appliance.billing.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
@@ -283,7 +283,11 @@ class Billing:
         spent = outcome
         self._counter(self.metrics.credits_spent, endpoint).inc(spent.cost)
         try:
-            result = await work()
+            result = await hangup.until_hangup(request, work)
+        except hangup.ClientGone:
+            # Nobody will read the answer: refund, and record the request as the client's.
+            await self._refund(endpoint, spent, CLIENT_CLOSED, started)
+            return Response(status_code=CLIENT_CLOSED)
         except asyncio.CancelledError:
             # Cancelled mid-work (the client is gone): queue the refund without waiting for
             # it; the writer applies it even though this task is ending.

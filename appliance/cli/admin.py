@@ -9,9 +9,11 @@ from typing import Any
 
 from appliance import token_secret
 from appliance.bootstrap import initialize
+from appliance.cli import dbcheck
 from appliance.cli.common import emit_json, open_db, settings_from
 from appliance.db import maintenance
 from appliance.db.backup import backup_to, default_backup_path
+from appliance.db.connection import connect_readonly
 from appliance.settings import masked
 
 
@@ -35,6 +37,7 @@ def register(sub: Any) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     opt = db_sub.add_parser("optimize", help="ANALYZE and PRAGMA optimize")
     opt.set_defaults(func=db_optimize)
+    dbcheck.register_check(db_sub)
 
     adm = sub.add_parser("admin", help="administration of the install itself")
     adm_sub = adm.add_subparsers(dest="admin_command", required=True)
@@ -89,7 +92,9 @@ def db_optimize(args: argparse.Namespace) -> int:
 def backup(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     dest = Path(args.out) if args.out else default_backup_path(settings.data_dir)
-    conn = open_db(settings)
+    # Read-only and without start-up work: a backup neither migrates nor needs to write the
+    # data dir (which may be on a read-only mount), and it is the copy that gets checked.
+    conn = connect_readonly(settings.db_path)
     try:
         written = backup_to(conn, dest)
     finally:

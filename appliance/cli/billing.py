@@ -11,7 +11,7 @@ from typing import Any
 
 from appliance.billing import quota, usage
 from appliance.billing.ledger import LedgerEntry, add_credits
-from appliance.cli.common import emit_json, open_db, read, settings_from, write
+from appliance.cli.common import emit_json, open_for_reading, read, settings_from, write
 from appliance.db.connection import Connection
 from appliance.db.queries import billing as bq
 from appliance.db.queries import users as uq
@@ -100,7 +100,7 @@ def usage_export(args: argparse.Namespace) -> int:
         since = usage.parse_moment(args.since) if args.since else None
     except ValueError as exc:
         raise InvalidPayload(f"--since: {exc}") from exc
-    conn = open_db(settings_from(args))
+    conn = open_for_reading(settings_from(args))
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         user_id = _user_id(conn, args.user) if args.user else None

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from appliance.bootstrap import initialize
-from appliance.db.connection import Connection, connect, transaction
+from appliance.db.connection import Connection, connect, connect_readonly, transaction
+from appliance.db.storage import read_only
 from appliance.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -42,8 +43,17 @@ def write(settings: Settings, fn: Callable[..., T], *args: Any, **kwargs: Any) -
         conn.close()
 
 
+def open_for_reading(settings: Settings) -> Connection:
+    """:func:`open_db`, except on a read-only data dir (a read-only mount, a copy on a DVD):
+    there the database is opened read-only as it is, so it can still be listed and backed
+    up."""
+    if read_only(settings.data_dir):
+        return connect_readonly(settings.db_path)
+    return open_db(settings)
+
+
 def read(settings: Settings, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    conn = open_db(settings)
+    conn = open_for_reading(settings)
     try:
         return fn(conn, *args, **kwargs)
     finally:

@@ -100,7 +100,11 @@ def filings_import(args: argparse.Namespace) -> int:
     conn = _with_db(settings)
     try:
         report = import_paths(
-            conn, args.paths, replace=args.replace, progress=None if args.json else _print_outcome
+            conn,
+            args.paths,
+            replace=args.replace,
+            progress=None if args.json else _print_outcome,
+            max_bytes=settings.max_decompressed_bytes,
         )
     finally:
         conn.close()

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from appliance.cli.common import settings_from
+from appliance.db.storage import refuse_read_only
 from appliance.instance import InstanceLock
 
 
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from appliance.bootstrap import initialize
 
     settings = settings_from(args, host=args.host, port=args.port)
+    refuse_read_only(settings.data_dir, "serve")
     # A clear refusal before any start-up work; the app's lifespan holds the lock for real.
     probe = InstanceLock(settings.data_dir)
     probe.acquire()
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,  # our middleware writes a structured access log
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     _server_class()(config).run()
     return 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from appliance import accounts
+from appliance import accounts, logins
 from appliance.cli.common import emit_json, read, settings_from, write
+from appliance.db.queries import logins as logins_q
 from appliance.db.queries import users as q
 from appliance.errors import NotFound
 
@@ -24,6 +25,12 @@ def register(sub: Any) -> None:
     lst = users_sub.add_parser("list", help="list users")
     lst.add_argument("--json", action="store_true", help="print JSON lines")
     lst.set_defaults(func=users_list)
+    unlock = users_sub.add_parser(
+        "unlock", help="lift a login lockout (too many failed logins) of an account or address"
+    )
+    unlock.add_argument("email", nargs="?", help="the account's e-mail")
+    unlock.add_argument("--address", help="a client address to unlock instead (or as well)")
+    unlock.set_defaults(func=users_unlock)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -75,7 +82,7 @@ def keys_create(args: argparse.Namespace) -> int:
         user = q.by_email(conn, args.email)
         if user is None:
             raise NotFound(f"no user with e-mail {args.email}")
-        return accounts.create_key(conn, user.id, args.name)
+        return accounts.create_key(conn, user.id, args.name, limit=settings.max_api_keys_per_user)
 
     plaintext, key = write(settings, create)
     if args.json:
@@ -88,4 +95,21 @@ def keys_create(args: argparse.Namespace) -> int:
 def keys_revoke(args: argparse.Namespace) -> int:
     key = write(settings_from(args), accounts.revoke_key, args.id)
     print(f"revoked API key {key.id} ({key.prefix})")
+    return 0
+
+
+def users_unlock(args: argparse.Namespace) -> int:
+    if not args.email and not args.address:
+        raise SystemExit("error: name an e-mail, --address, or both")
+    targets = []
+    if args.email:
+        targets.append((logins.ACCOUNT, logins.account_key(args.email)))
+    if args.address:
+        targets.append((logins.ADDRESS, args.address.strip()))
+
+    def lift(conn: Any) -> list[bool]:
+        return [logins_q.clear(conn, scope, subject) for scope, subject in targets]
+
+    for (scope, subject), had in zip(targets, write(settings_from(args), lift), strict=True):
+        print(f"{scope} {subject}: " + ("failed logins cleared" if had else "was not locked"))
     return 0

@@ -6,15 +6,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance.db.connection import Connection, connect
+from appliance.db.check import DatabaseCorrupt
+from appliance.db.connection import Connection, DatabaseError, connect
+from appliance.db.queries import audit
 from appliance.file_modes import create_private_file, private_dir
 
 
 def backup_to(conn: Connection, dest: Path) -> Path:
     """Copy the live database behind ``conn`` into ``dest`` (a new file), page by page.
 
-    Readers and the writer keep working meanwhile; the copy is a consistent snapshot.
-    Raises FileExistsError rather than overwrite an existing file.
+    Readers and the writer keep working meanwhile; the copy is a consistent snapshot, and it
+    is kept only if it passes ``PRAGMA integrity_check``. Raises FileExistsError rather than
+    overwrite an existing file, DatabaseCorrupt when the copy is damaged.
     """
     if dest.exists():
         raise FileExistsError(f"backup target exists: {dest}")
@@ -26,8 +29,20 @@ def backup_to(conn: Connection, dest: Path) -> Path:
     try:
         conn.backup(target, pages=1024, sleep=0.001)
         target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+        # A copy is only worth keeping if it can be restored: check every page and index of
+        # it (the pages come verbatim from the source, so this also catches a damaged one).
+        findings = audit.sqlite_check(target, full=True)
+    except DatabaseError as exc:
+        findings = [str(exc)]
     finally:
         target.close()
+    if findings != ["ok"]:
+        tmp.unlink(missing_ok=True)
+        raise DatabaseCorrupt(
+            f"the backup copy failed integrity_check ({'; '.join(findings[:3])}), so the "
+            "database itself is damaged; nothing was written. Restore an earlier backup with "
+            "`appliance restore <backup>`"
+        )
     tmp.replace(dest)
     return dest
 

@@ -116,8 +116,12 @@ def start_rag(
     indexer = Indexer(embedder) if embedder is not None else None
 
     def ready(chunks: int) -> None:
-        mode = "" if indexer else " (models not loaded: keyword search only, indexing paused)"
-        ctx.components.ready(COMPONENT, f"{chunks} chunks indexed{mode}")
+        if indexer is None:
+            paused = " (models not loaded: keyword search only, indexing paused)"
+            ctx.components.ready(COMPONENT, f"{chunks} chunks indexed{paused}")
+            return
+        # Counted at each /readyz, not once at start: the indexer keeps adding chunks.
+        ctx.components.ready(COMPONENT, lambda: f"{len(retriever.index)} chunks indexed")
 
     def failed(reason: str) -> None:
         ctx.components.failed(COMPONENT, reason)

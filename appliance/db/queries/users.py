@@ -52,15 +52,15 @@ def insert_user(
     password_hash: str | None,
     *,
     is_admin: bool = False,
-    credits: int = 0,
     plan: str = "free",
     quota_monthly: int = 10,
 ) -> User:
-    """Raises IntegrityError when the e-mail exists."""
+    """A user with no purchased credits (a grant is a ledger row: billing.ledger).
+    Raises IntegrityError when the e-mail exists."""
     row = conn.execute(
-        f"INSERT INTO users (email, password_hash, is_admin, plan, quota_remaining, quota_monthly)"
-        f" VALUES (?, ?, ?, ?, ?, ?) RETURNING {_USER_COLS}",
-        (email, password_hash, int(is_admin), plan, credits, quota_monthly),
+        f"INSERT INTO users (email, password_hash, is_admin, plan, quota_monthly)"
+        f" VALUES (?, ?, ?, ?, ?) RETURNING {_USER_COLS}",
+        (email, password_hash, int(is_admin), plan, quota_monthly),
     ).fetchone()
     return _user(row)
 
@@ -157,6 +157,36 @@ def user_by_key_hash(conn: Connection, key_hash: str) -> tuple[User, int] | None
         (key_hash,),
     ).fetchone()
     return None if row is None else (_user(row), int(row["key_id"]))
+
+
+def active_key_count(conn: Connection, user_id: int) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM api_keys WHERE user_id = ? AND revoked_at IS NULL", (user_id,)
+    ).fetchone()
+    return int(row[0])
+
+
+def has_other_credential(conn: Connection, user_id: int, except_key: int) -> bool:
+    """Whether the user can still get in without key ``except_key``: a password, or another
+    active key."""
+    row = conn.execute(
+        "SELECT (SELECT password_hash IS NOT NULL FROM users WHERE id = ?1)"
+        " OR EXISTS (SELECT 1 FROM api_keys WHERE user_id = ?1 AND id != ?2"
+        "            AND revoked_at IS NULL)",
+        (user_id, except_key),
+    ).fetchone()
+    return bool(row[0])
+
+
+def admins_with_credentials(conn: Connection, except_key: int) -> int:
+    """Administrators who have a password or an active key other than ``except_key``."""
+    row = conn.execute(
+        "SELECT count(*) FROM users u WHERE u.is_admin = 1 AND (u.password_hash IS NOT NULL"
+        " OR EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = u.id AND k.id != ?"
+        "            AND k.revoked_at IS NULL))",
+        (except_key,),
+    ).fetchone()
+    return int(row[0])
 
 
 def revoke_key(conn: Connection, key_id: int) -> bool:
