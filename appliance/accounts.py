@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from appliance.auth import hash_password, new_api_key
+from appliance.auth import NewKey, hash_password, new_api_key
+from appliance.billing import quota
 from appliance.db.connection import Connection, IntegrityError
+from appliance.db.queries import billing as bq
 from appliance.db.queries import users as q
 from appliance.errors import Conflict, InvalidPayload, NotFound
 
@@ -23,6 +27,22 @@ class CreatedUser:
     user: q.User
     api_key: str
     key: q.ApiKey
+
+
+def user_json(
+    user: q.User, free_monthly: int | None, now: datetime | None = None
+) -> dict[str, Any]:
+    """A user as every surface shows it (``/v1/me``, ``/v1/users``, ``users list``): who they
+    are and their credits under exactly the names and figures of ``GET /v1/quota``."""
+    balances = bq.Balances(
+        user.allowance_remaining,
+        user.allowance_period,
+        user.quota_remaining,
+        user.quota_monthly,
+        user.plan,
+    )
+    view = quota.view_from(balances, now or datetime.now(UTC), free_monthly)
+    return {**user.public(), **view.public()}
 
 
 def validate_email(email: str) -> str:
@@ -42,8 +62,10 @@ def create_user(
     is_admin: bool = False,
     credits: int = 0,
     password_hash: str | None = None,
+    api_key: NewKey | None = None,
 ) -> CreatedUser:
-    """Create a user with a first API key. Raises Conflict when the e-mail is taken."""
+    """Create a user with a first API key (``api_key``, when it was made and shown before
+    this runs). Raises Conflict when the e-mail is taken."""
     email = validate_email(email)
     if password_hash is None and password:
         password_hash = hash_password(password)
@@ -51,13 +73,15 @@ def create_user(
         user = q.insert_user(conn, email, password_hash, is_admin=is_admin, credits=credits)
     except IntegrityError as exc:
         raise Conflict(f"a user with e-mail {email} exists", code="user_exists") from exc
-    created = create_key(conn, user.id, name="default")
+    created = create_key(conn, user.id, name="default", api_key=api_key)
     return CreatedUser(user, created[0], created[1])
 
 
-def create_key(conn: Connection, user_id: int, name: str | None = None) -> tuple[str, q.ApiKey]:
+def create_key(
+    conn: Connection, user_id: int, name: str | None = None, *, api_key: NewKey | None = None
+) -> tuple[str, q.ApiKey]:
     """A new API key for the user; the plaintext is returned once and never stored."""
-    new = new_api_key()
+    new = api_key or new_api_key()
     return new.plaintext, q.insert_key(conn, user_id, new.prefix, new.key_hash, name)
 
 

@@ -2,6 +2,10 @@
 
 Idempotent: running it again changes nothing and reveals no secret twice. Every run also
 checks (and repairs) that only the owner can read the data dir: see ``file_modes``.
+
+The commands that show the first admin's key (``init``, ``serve``) pass ``create_admin=False``
+and create the admin with :mod:`appliance.admin_key`, which prints the key before the admin
+exists: an interrupted first start can never leave an admin whose key nobody saw.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ class InitResult:
     backup: Path | None = None  # the copy taken before upgrading an existing database
 
 
-def initialize(settings: Settings) -> InitResult:
+def initialize(settings: Settings, *, create_admin: bool = True) -> InitResult:
+    """Create or upgrade the data dir and database. With ``create_admin`` (library callers,
+    tests), an install without an admin gets one and its key is in the result."""
     secure_data_dir(settings.data_dir)
     private_dir(settings.data_dir / "inbox")
     # Created 0600 before SQLite opens it: SQLite would create it with the umask's mode, and
@@ -53,7 +59,7 @@ def initialize(settings: Settings) -> InitResult:
         with transaction(conn):
             install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
             result = InitResult(install_id=install_id, migrations_applied=ran, backup=result_backup)
-            if q.count_admins(conn) == 0:
+            if create_admin and q.count_admins(conn) == 0:
                 created = accounts.create_user(
                     conn, settings.admin_email, password=None, is_admin=True
                 )

@@ -13,6 +13,9 @@ from appliance.app import create_app
 from appliance.bootstrap import initialize
 from appliance.settings import Settings, load_settings
 
+# Every log line of the run is checked for secrets at the end (tests/log_audit.py).
+pytest_plugins = ["tests.log_audit"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:

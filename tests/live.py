@@ -52,32 +52,52 @@ class LiveServer:
             return exc.code, json.loads(raw) if raw else None, dict(exc.headers)
 
 
+def server_log(name: str) -> Any:
+    """Where a live server's stderr goes: the run's log folder (checked for secrets at the
+    end, see tests/log_audit.py), else nowhere."""
+    folder = os.environ.get("TEST_SERVER_LOG_DIR")
+    if not folder:
+        return open(os.devnull, "w")
+    path = Path(folder) / f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+    return path.open("w", encoding="utf-8")
+
+
+def appliance_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
+    env.update(APPLIANCE_DATA_DIR=str(data_dir), **extra)
+    return env
+
+
 @contextlib.contextmanager
 def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Iterator[LiveServer]:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
-    env.update(APPLIANCE_DATA_DIR=str(data_dir), APPLIANCE_PORT=str(port), **env_extra)
+    env = appliance_env(data_dir, APPLIANCE_PORT=str(port), **env_extra)
     env.setdefault("APPLIANCE_ACCESS_LOG", "false")
+    # The admin key comes from `appliance init --json` (stdout), never from the server's log.
+    init = subprocess.run(
+        [sys.executable, "-m", "appliance", "init", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    key = json.loads(init.stdout)["admin_api_key"]
+    assert key, "a fresh data dir gets an admin"
+    log = server_log("serve")
     proc = subprocess.Popen(
         [sys.executable, "-m", "appliance", "serve"],
         env=env,
-        stderr=subprocess.PIPE,
+        stderr=log,
         stdout=subprocess.DEVNULL,
         text=True,
     )
-    assert proc.stderr is not None
     try:
-        key = None
-        deadline = time.time() + timeout
-        while key is None and time.time() < deadline:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            if line.strip().startswith("apk_"):
-                key = line.strip()
-        assert key, "the first start prints the admin key"
         base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + timeout
         while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
             try:
                 with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
                     if r.status == 200:
@@ -86,16 +106,12 @@ def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Itera
                 time.sleep(0.1)
         else:
             raise TimeoutError("server never became ready")
-        # Drain stderr so the server never blocks on a full pipe.
-        import threading
-
-        threading.Thread(target=proc.stderr.read, daemon=True).start()
         yield LiveServer(base, key, proc, data_dir)
     finally:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=60)
-        proc.stderr.close()
+        log.close()
 
 
 def fire(

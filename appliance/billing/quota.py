@@ -236,6 +236,11 @@ def view(
     b = q.balances(conn, user_id)
     if b is None:
         raise NotFound(f"no user with id {user_id}")
+    return view_from(b, now, free_monthly)
+
+
+def view_from(b: q.Balances, now: datetime, free_monthly: int | None = None) -> QuotaView:
+    """:func:`view` from balances already read (a user row listed with others)."""
     current = b.allowance_period == period_of(now)
     monthly = monthly_size(b, free_monthly)
     allowance = b.allowance_remaining if current else monthly

@@ -35,3 +35,25 @@ def backup_to(conn: Connection, dest: Path) -> Path:
 def default_backup_path(data_dir: Path, label: str = "manual") -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"{time.time_ns() % 1000:03d}"
     return data_dir / "backups" / f"appliance-{stamp}-{label}.sqlite3"
+
+
+def list_backups(backups_dir: Path) -> list[Path]:
+    """The backups in a folder, oldest first (their names start with a UTC timestamp)."""
+    if not backups_dir.is_dir():
+        return []
+    return sorted(p for p in backups_dir.glob("appliance-*.sqlite3") if p.is_file())
+
+
+def prune(backups_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` backups in ``backups_dir``; returns those deleted.
+
+    Every ``appliance-*.sqlite3`` there counts (manual, pre-upgrade and pre-restore copies
+    alike); files of other names are never touched.
+    """
+    if keep < 1:
+        raise ValueError("keep at least one backup")
+    found = list_backups(backups_dir)
+    doomed = found[: max(0, len(found) - keep)]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
