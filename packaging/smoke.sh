@@ -49,8 +49,10 @@ curl -fsS "$base/readyz" > /dev/null || fail "/readyz never answered 200"
 ready=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
 echo "smoke: ready in ${ready}s ($artifact)"
 
-admin=$(grep -o 'apk_[A-Za-z0-9_-]*' "$work/server.log" | head -n 1)
+# The first start prints the admin key on stdout, never into the log (stderr).
+admin=$(grep -o 'apk_[A-Za-z0-9_-]*' "$work/stdout.log" | head -n 1)
 [ -n "$admin" ] || fail "no admin key printed on first start"
+grep -q "$admin" "$work/server.log" && fail "the admin key is in the server log"
 user=$(curl -fsS -X POST "$base/v1/users" -H "Authorization: Bearer $admin" \
   -H 'Content-Type: application/json' -d '{"email":"smoke@example.com","credits":5}') \
   || fail "create user"

@@ -29,6 +29,7 @@ class LiveServer:
     admin_key: str
     proc: subprocess.Popen[str]
     data_dir: Path
+    log: Path | None = None  # the server's stderr (its log stream), when the run keeps it
 
     def request(
         self,
@@ -106,7 +107,8 @@ def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Itera
                 time.sleep(0.1)
         else:
             raise TimeoutError("server never became ready")
-        yield LiveServer(base, key, proc, data_dir)
+        log_path = None if log.name == os.devnull else Path(log.name)
+        yield LiveServer(base, key, proc, data_dir, log_path)
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -151,3 +153,27 @@ def fire(
     for t in pool:
         t.join()
     return results
+
+
+def appliance_cli(
+    *args: str,
+    data_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m appliance ARGS`` as an operator would (a clean APPLIANCE_* environment
+    plus ``env``); returns the completed process with text stdout and stderr."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
+    full["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    if data_dir is not None:
+        full["APPLIANCE_DATA_DIR"] = str(data_dir)
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *args],
+        env=full,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -20,6 +20,7 @@ from appliance.cli import (
     jobs,
     license,
     payments,
+    release,
     serve,
     symbols,
     users,
@@ -43,6 +44,7 @@ COMMAND_MODULES = [
     filings,
     index,
     jobs,
+    release,
 ]
 
 
