@@ -45,10 +45,20 @@ def _open(settings: Settings) -> Connection:
     )
 
 
-def needs_first_admin(settings: Settings) -> bool:
+def needs_first_admin(settings: Settings, email: str) -> bool:
+    """No admin yet. Raises Conflict (before any key is shown) when ``email`` belongs to a
+    user who is not an admin."""
     conn = _open(settings)
     try:
-        return q.count_admins(conn) == 0
+        if q.count_admins(conn) > 0:
+            return False
+        if q.by_email(conn, email) is not None:
+            raise Conflict(
+                f"the install has no administrator and {email} is an ordinary user: "
+                "name another e-mail with --email",
+                code="user_exists",
+            )
+        return True
     finally:
         conn.close()
 
@@ -56,9 +66,9 @@ def needs_first_admin(settings: Settings) -> bool:
 def create_first_admin(settings: Settings, show: Show, email: str | None = None) -> AdminKey | None:
     """Create the install's first admin (``email``, default the ``admin_email`` setting), its
     key shown before it exists; None when an admin exists already."""
-    if not needs_first_admin(settings):
-        return None
     email = accounts.validate_email(email or settings.admin_email)
+    if not needs_first_admin(settings, email):
+        return None
     key = new_api_key()
     show(email, key.plaintext)
     conn = _open(settings)
@@ -83,12 +93,15 @@ def _target(conn: Connection, settings: Settings, email: str | None) -> q.User |
             return None
         if not user.is_admin:
             raise Conflict(f"{user.email} is not an administrator", code="not_admin")
+        if user.disabled_at is not None:
+            raise Conflict(f"{user.email} is disabled: 'users enable' it first", code="disabled")
         return user
-    configured = q.by_email(conn, settings.admin_email)
-    if configured is not None and configured.is_admin:
-        return configured
-    admins = [u for u in q.list_users(conn, limit=1_000_000) if u.is_admin]
-    return admins[0] if admins else None
+    admins = [
+        u for u in q.list_users(conn, limit=1_000_000) if u.is_admin and u.disabled_at is None
+    ]
+    configured = [u for u in admins if u.email.lower() == settings.admin_email.lower()]
+    chosen = configured or admins
+    return chosen[0] if chosen else None
 
 
 def reset_key(

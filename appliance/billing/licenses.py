@@ -85,6 +85,14 @@ class KeyPairFiles:
     key_id: str
     public_entry: str  # the line for setting license_public_keys
 
+    def public(self) -> dict[str, str]:
+        return {
+            "private_key": str(self.private_key),
+            "public_key": str(self.public_key),
+            "key_id": self.key_id,
+            "public_entry": self.public_entry,
+        }
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")

@@ -89,13 +89,7 @@ def keygen(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        emit_json(
-            {
-                "private_key": str(files.private_key),
-                "public_key": str(files.public_key),
-                "public_entry": files.public_entry,
-            }
-        )
+        emit_json(files.public())
         return 0
     print(f"private key (keep it secret): {files.private_key}")
     print(f"public key: {files.public_key}")

@@ -47,13 +47,7 @@ def register(sub: Any) -> None:
 def keygen_command(args: argparse.Namespace) -> int:
     files = keygen(Path(args.out), release.PRIVATE_KEY_FILE, release.PUBLIC_KEY_FILE)
     if args.json:
-        emit_json(
-            {
-                "private_key": str(files.private_key),
-                "public_key": str(files.public_key),
-                "public_entry": files.public_entry,
-            }
-        )
+        emit_json(files.public())
         return 0
     print(
         f"private key (keep it secret, off the release machine's shared disks): {files.private_key}"

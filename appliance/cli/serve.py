@@ -51,7 +51,8 @@ def _complete_sample(settings: Any) -> None:
         conn.close()
     if loaded is not None and (loaded.symbols or loaded.filings):
         counts = loaded.filings.counts() if loaded.filings else {}
-        log.info("loaded the bundled EDGAR sample: %s", counts or "ticker map")
+        done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        log.info("bundled EDGAR sample loaded: %s", done or "the ticker map")
 
 
 def _show_first_key(email: str, key: str) -> None:
