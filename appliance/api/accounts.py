@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -63,7 +65,14 @@ async def token(request: Request) -> Response:
     ttl = ctx.settings.token_ttl_seconds
     return JSON(
         {
-            "access_token": issue_token(ctx.auth.token_secret, found[0].id, ttl),
+            # Never dated before the user's last password change or disable (whole seconds):
+            # a sign-in in that same second gets a token that works.
+            "access_token": issue_token(
+                ctx.auth.token_secret,
+                found[0].id,
+                ttl,
+                max(time.time(), found[0].tokens_valid_after),
+            ),
             "token_type": "bearer",
             "expires_in": ttl,
         }

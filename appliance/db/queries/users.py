@@ -112,11 +112,14 @@ def count_active_admins(conn: Connection) -> int:
 
 
 def set_disabled(conn: Connection, user_id: int, disabled: bool) -> bool:
-    """Disable (ending every access token) or enable a user; False when nothing changed."""
+    """Disable (ending every access token) or enable a user; False when nothing changed.
+
+    Tokens carry whole seconds: every token issued up to the end of this second is refused,
+    and POST /auth/token never dates a new token before ``tokens_valid_after``."""
     if disabled:
         cur = conn.execute(
             "UPDATE users SET disabled_at = strftime('%Y-%m-%dT%H:%M:%fZ'),"
-            " tokens_valid_after = CAST(strftime('%s', 'now') AS INTEGER),"
+            " tokens_valid_after = CAST(strftime('%s', 'now') AS INTEGER) + 1,"
             " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
             " WHERE id = ? AND disabled_at IS NULL",
             (user_id,),
@@ -134,7 +137,7 @@ def set_password(conn: Connection, user_id: int, password_hash: str | None) -> N
     """A new password (None: none); every access token issued before it is refused."""
     conn.execute(
         "UPDATE users SET password_hash = ?,"
-        " tokens_valid_after = CAST(strftime('%s', 'now') AS INTEGER),"
+        " tokens_valid_after = CAST(strftime('%s', 'now') AS INTEGER) + 1,"
         " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
         (password_hash, user_id),
     )
