@@ -15,8 +15,8 @@ from appliance.cli import build_parser, main
 from appliance.db.connection import connect, transaction
 from appliance.edgar.sample import sample_dir
 from appliance.progress import Progress
-from tests.live import appliance_cli, appliance_env
-from tests.test_cli import initialised
+from tests.helpers import init_dir
+from tests.support.live import server_env
 
 # Commands that print no data (or have their own format flag): everything else has --json.
 NO_JSON = {
@@ -78,7 +78,7 @@ def test_a_closed_pipe_ends_quietly(sample_data: Path, command: str) -> None:
     script = f'"$PY" -m appliance {command} | head -1; echo "status=${{PIPESTATUS[0]}}" >&2'
     result = subprocess.run(
         ["bash", "-c", script],
-        env={**appliance_env(sample_data), "PY": sys.executable},
+        env={**server_env(sample_data), "PY": sys.executable},
         capture_output=True,
         text=True,
         timeout=120,
@@ -87,6 +87,23 @@ def test_a_closed_pipe_ends_quietly(sample_data: Path, command: str) -> None:
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
     status = result.stderr.strip().splitlines()[-1]
     assert status in ("status=0", "status=141"), result.stderr  # 0: it all fit in the pipe
+
+
+def appliance_cli(
+    *args: str, data_dir: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m appliance ARGS`` as an operator runs it (no inherited APPLIANCE_*)."""
+    full = server_env(data_dir or Path("data"))
+    if data_dir is None:
+        full.pop("APPLIANCE_DATA_DIR")
+    full.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_exit_codes_say_what_happened(
@@ -137,7 +154,7 @@ def test_the_real_cli_in_a_subprocess(sample_data: Path, tmp_path: Path) -> None
 def test_filings_import_shows_progress_on_stderr(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = initialised(capsys, tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     assert main(["filings", "import", str(sample_dir() / "filings"), "--data-dir", d]) == 0
     captured = capsys.readouterr()
     assert "imported" in captured.out and "importing:" not in captured.out

@@ -14,7 +14,7 @@ import pytest
 from appliance.billing import licenses
 from appliance.cli import main
 from appliance.settings import load_settings
-from tests.test_cli import initialised
+from tests.helpers import init_dir
 
 
 def fails(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 2) -> str:
@@ -29,7 +29,7 @@ def fails(capsys: pytest.CaptureFixture[str], *argv: str, code: int = 2) -> str:
 def test_a_command_in_the_wrong_directory_refuses_instead_of_creating_an_install(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = initialised(capsys, tmp_path / "home" / "data")  # the operator's real install
+    home = init_dir(capsys, tmp_path / "home" / "data")  # the operator's real install
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

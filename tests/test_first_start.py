@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from appliance.db.connection import connect
-from tests.live import appliance_env, free_port, server_log
+from tests.support.live import free_port, server_env
 
 KEY = re.compile(r"apk_[0-9a-f]{8}_[A-Za-z0-9_-]+")
 SAMPLE_FILINGS = 5
@@ -33,17 +33,17 @@ class Run:
     """One ``appliance serve`` whose stdout goes to a file (readable while it runs)."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
-        env = appliance_env(data_dir, APPLIANCE_PORT=str(port), APPLIANCE_LOAD_MODELS="false")
-        env["APPLIANCE_LOG_FORMAT"] = "json"
+        env = server_env(data_dir, port, APPLIANCE_LOAD_MODELS="false", APPLIANCE_LOG_FORMAT="json")
         self.port = port
-        self.stdout = data_dir.parent / f"stdout-{time.monotonic_ns()}.txt"
-        log = server_log("first-start")
-        self.log = Path(log.name)
-        with self.stdout.open("w") as out:
+        run = time.monotonic_ns()
+        # stdout (where the key is printed) and stderr (the log) apart: the key must never be
+        # in the log. serve-*.log files are also read by the run-wide secrets check.
+        self.stdout = data_dir.parent / f"stdout-{run}.txt"
+        self.log = data_dir.parent / f"serve-first-start-{run}.log"
+        with self.stdout.open("w") as out, self.log.open("w") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "appliance", "serve"], env=env, stdout=out, stderr=log
             )
-        log.close()
 
     def keys(self) -> list[str]:
         return KEY.findall(self.stdout.read_text()) if self.stdout.exists() else []
@@ -155,7 +155,7 @@ def test_a_first_start_killed_anywhere_completes_on_the_next(
 
 def test_init_stores_no_admin_whose_key_it_could_not_print(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    env = appliance_env(data_dir)
+    env = server_env(data_dir)
     cmd = [sys.executable, "-m", "appliance", "init", "--json"]
     with open("/dev/full", "w") as full:  # every write fails: the key cannot be shown
         failed = subprocess.run(cmd, env=env, stdout=full, stderr=subprocess.PIPE, text=True)

@@ -15,9 +15,8 @@ from appliance.cli import main
 from appliance.cli.common import write
 from appliance.db.connection import connect, transaction
 from appliance.db.queries import jobs as jq
-from tests.conftest import auth
-from tests.rag_support import make_settings
-from tests.test_cli import initialised
+from tests.helpers import auth, init_dir
+from tests.support.rag import make_settings
 
 
 def _queue(data_dir: Path, *tickers: str) -> list[int]:
@@ -38,7 +37,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def test_list_show_and_cancel_queued_jobs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = initialised(capsys, tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     msft, nvda = _queue(Path(d), "MSFT", "NVDA")
     code, out, _ = _run(capsys, "jobs", "list", "--json", "--data-dir", d)
     listed = [json.loads(line) for line in out.splitlines()]
@@ -61,7 +60,7 @@ def test_list_show_and_cancel_queued_jobs(
 def test_cancel_of_a_job_left_running_by_a_crash_ends_it_at_the_next_start(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = initialised(capsys, tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     (job,) = _queue(Path(d), "AAPL")
     conn = connect(Path(d) / "appliance.sqlite3")
     conn.execute("UPDATE index_jobs SET status = 'running' WHERE id = ?", (job,))

@@ -22,7 +22,7 @@ from appliance.bootstrap import initialize
 from appliance.cli import main
 from appliance.db.connection import connect
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 REPO = Path(__file__).resolve().parent.parent
 INSTALL = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"  # install ids are UUIDs

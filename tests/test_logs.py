@@ -20,10 +20,10 @@ from appliance import accounts
 from appliance.app import create_app
 from appliance.cli.common import write
 from appliance.logs import JsonFormatter, TextFormatter, redact, request_context
-from tests.conftest import auth
-from tests.live import free_port, live_server
-from tests.log_audit import leaks
-from tests.rag_support import make_settings
+from tests.helpers import auth
+from tests.support.live import free_port, live_server
+from tests.support.log_audit import leaks
+from tests.support.rag import make_settings
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TEXT_LINE = re.compile(
@@ -44,8 +44,7 @@ def test_a_live_server_writes_one_json_format_for_everything(tmp_path: Path) -> 
             assert r.status == 200
         srv.proc.terminate()
         assert srv.proc.wait(timeout=60) == 0
-    assert srv.log is not None
-    lines = srv.log.read_text().splitlines()
+    lines = srv.log().splitlines()
     records = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all(STAMP.match(r["ts"]) and r["level"] and r["logger"] for r in records)
     loggers = {r["logger"] for r in records}
@@ -54,7 +53,7 @@ def test_a_live_server_writes_one_json_format_for_everything(tmp_path: Path) -> 
     me = next(r for r in access if r["path"] == "/v1/me")
     assert (me["request_id"], me["status"], me["method"]) == ("trace-42", 200, "GET")
     assert me["duration_ms"] >= 0 and me["user_id"] == 1
-    assert srv.admin_key not in srv.log.read_text()
+    assert srv.admin_key not in srv.log()
 
 
 def test_text_format_for_a_person(tmp_path: Path) -> None:
@@ -63,8 +62,7 @@ def test_text_format_for_a_person(tmp_path: Path) -> None:
     ) as srv:
         srv.proc.terminate()
         srv.proc.wait(timeout=60)
-    assert srv.log is not None
-    lines = [line for line in srv.log.read_text().splitlines() if line.strip()]
+    lines = [line for line in srv.log().splitlines() if line.strip()]
     assert lines and all(TEXT_LINE.match(line) for line in lines), lines
     assert any("uvicorn.error: Application startup complete" in line for line in lines)
 

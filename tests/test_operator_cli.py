@@ -19,7 +19,7 @@ from appliance.billing import licenses
 from appliance.cli import main
 from appliance.db.connection import connect
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth
+from tests.helpers import auth
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

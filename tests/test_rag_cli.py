@@ -9,13 +9,13 @@ import pytest
 
 from appliance.cli import main
 from appliance.db.connection import connect
-from tests.test_cli import initialised
+from tests.helpers import init_dir
 
 INBOX = Path(__file__).parent / "data" / "inbox"
 
 
 def test_index_ticker_then_nothing_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    d = initialised(capsys, tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     assert main(["filings", "import", str(INBOX / "MRX"), "--data-dir", d, "--json"]) == 0
     capsys.readouterr()
     assert main(["index", "--data-dir", d]) == 2  # neither tickers nor --all

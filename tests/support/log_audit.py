@@ -2,10 +2,11 @@
 
 A session-wide fixture (loaded by conftest's ``pytest_plugins``) records every secret the
 tests create in this process (API keys, access tokens, license keys, passwords, token-signing
-secrets, the secret settings) by wrapping the functions that make them, captures every log
-record of the process in its final format, and collects the stderr of every live server
-(``tests/live.py`` writes it to ``SERVER_LOG_DIR``). At the end it fails the run if any
-recorded secret, or anything shaped like a key or token, appears in those logs.
+secrets, the secret settings) by wrapping the functions that make them, and captures every
+log record of the process in its final format. At the end it reads the log of every server
+the tests started (``serve-*.log`` under the run's temporary directory: tests/support/live.py
+and the first-start tests write them there) and fails the run if any recorded secret, or
+anything shaped like a key or token, appears in those logs.
 
 Cheap by design: one list append per log record and per secret, one scan at the end.
 """
@@ -13,18 +14,16 @@ Cheap by design: one list append per log record and per secret, one scan at the 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from appliance.logs import JsonFormatter
 
-SERVER_LOG_DIR = "TEST_SERVER_LOG_DIR"  # read by tests/live.py
+SERVER_LOGS = "serve-*.log"  # server log files under the run's base temporary directory
 MIN_SECRET = 8  # shorter strings ("pw") would match ordinary words
 # Secrets by shape, as the appliance and Stripe write them (unredacted forms only).
 SHAPES = re.compile(
@@ -97,8 +96,6 @@ def leaks(text: str, secrets: set[str]) -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def no_secrets_in_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secrets]:
-    server_logs = tmp_path_factory.mktemp("server-logs")
-    os.environ[SERVER_LOG_DIR] = str(server_logs)
     secrets = Secrets()
     _install(secrets)
     capture = _Capture()
@@ -107,10 +104,9 @@ def no_secrets_in_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sec
         yield secrets
     finally:
         logging.getLogger().removeHandler(capture)
-        os.environ.pop(SERVER_LOG_DIR, None)
     texts = {"in-process log records": "\n".join(capture.lines)}
-    for path in sorted(Path(server_logs).glob("*.log")):
-        texts[path.name] = path.read_text(encoding="utf-8", errors="replace")
+    for path in sorted(tmp_path_factory.getbasetemp().rglob(SERVER_LOGS)):
+        texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
     problems = [
         f"{where}: {leak}" for where, text in texts.items() for leak in leaks(text, secrets.found)
     ]
