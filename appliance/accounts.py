@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from appliance.auth import NewKey, hash_password, new_api_key
-from appliance.billing import quota
 from appliance.db.connection import Connection, IntegrityError
-from appliance.db.queries import billing as bq
 from appliance.db.queries import users as q
 from appliance.errors import Conflict, InvalidPayload, NotFound
 
@@ -27,22 +23,6 @@ class CreatedUser:
     user: q.User
     api_key: str
     key: q.ApiKey
-
-
-def user_json(
-    user: q.User, free_monthly: int | None, now: datetime | None = None
-) -> dict[str, Any]:
-    """A user as every surface shows it (``/v1/me``, ``/v1/users``, ``users list``): who they
-    are and their credits under exactly the names and figures of ``GET /v1/quota``."""
-    balances = bq.Balances(
-        user.allowance_remaining,
-        user.allowance_period,
-        user.quota_remaining,
-        user.quota_monthly,
-        user.plan,
-    )
-    view = quota.view_from(balances, now or datetime.now(UTC), free_monthly)
-    return {**user.public(), **view.public()}
 
 
 def validate_email(email: str) -> str:

@@ -13,6 +13,7 @@ from appliance import accounts
 from appliance.accounts import EMAIL_PATTERN
 from appliance.api.responses import JSON
 from appliance.auth import check_active, current_admin, current_user, issue_token
+from appliance.billing.quota import user_json
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import users as q
@@ -86,7 +87,7 @@ async def me(request: Request) -> Response:
     user = await ctx.db.read(q.by_id, current_user(request).id)
     if user is None:
         raise NotFound("your user no longer exists")
-    return JSON(accounts.user_json(user, ctx.settings.free_monthly_credits))
+    return JSON(user_json(user, ctx.settings.free_monthly_credits))
 
 
 @spec(
@@ -138,7 +139,7 @@ async def create_user(request: Request) -> Response:
         is_admin=body.is_admin,
         credits=body.credits,
     )
-    shown = accounts.user_json(created.user, ctx.settings.free_monthly_credits)
+    shown = user_json(created.user, ctx.settings.free_monthly_credits)
     return JSON({**shown, "api_key": created.api_key}, status_code=201)
 
 
@@ -149,7 +150,7 @@ async def list_users(request: Request) -> Response:
     ctx = get_ctx(request)
     users = await ctx.db.read(q.list_users, limit=page.limit, offset=page.offset)
     free = ctx.settings.free_monthly_credits
-    return JSON({"users": [accounts.user_json(u, free) for u in users]})
+    return JSON({"users": [user_json(u, free) for u in users]})
 
 
 routes = [

@@ -18,9 +18,9 @@ from appliance.cli.common import (
 )
 from appliance.db import maintenance
 from appliance.db.backup import backup_to, default_backup_path, prune
-from appliance.db.restore import restore as restore_database
 from appliance.errors import InvalidPayload
 from appliance.progress import Progress
+from appliance.restore import restore as restore_database
 from appliance.settings import Settings, masked
 
 

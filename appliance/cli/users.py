@@ -9,6 +9,7 @@ from typing import Any
 
 from appliance import accounts
 from appliance.auth import hash_password
+from appliance.billing.quota import user_json
 from appliance.cli.common import emit_json, read, settings_from, write
 from appliance.db.connection import Connection
 from appliance.db.queries import users as q
@@ -109,7 +110,7 @@ def users_create(args: argparse.Namespace) -> int:
         credits=args.credits,
     )
     if args.json:
-        shown = accounts.user_json(created.user, settings.free_monthly_credits)
+        shown = user_json(created.user, settings.free_monthly_credits)
         emit_json({**shown, "api_key": created.api_key, "key_id": created.key.id})
     else:
         print(f"created user {created.user.email} (id {created.user.id})")
@@ -120,7 +121,7 @@ def users_create(args: argparse.Namespace) -> int:
 def users_list(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     rows = read(settings, q.list_users, limit=1_000_000)
-    shown = [accounts.user_json(u, settings.free_monthly_credits) for u in rows]
+    shown = [user_json(u, settings.free_monthly_credits) for u in rows]
     if args.json:
         for user in shown:
             emit_json(user)
