@@ -1,5 +1,6 @@
 """One log format for the whole process, timestamps in UTC, request ids, expected failures in
-one line, and secrets that never reach the stream (the run-wide audit is tests/log_audit.py)."""
+one line, and secrets that never reach the stream (the run-wide audit is in
+tests/support/log_audit.py)."""
 
 from __future__ import annotations
 
