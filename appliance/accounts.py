@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from appliance.auth import hash_password, new_api_key
+from appliance.auth import NewKey, hash_password, new_api_key
 from appliance.db.connection import Connection, IntegrityError
 from appliance.db.queries import billing as billing_q
 from appliance.db.queries import users as q
@@ -43,8 +43,10 @@ def create_user(
     is_admin: bool = False,
     credits: int = 0,
     password_hash: str | None = None,
+    api_key: NewKey | None = None,
 ) -> CreatedUser:
-    """Create a user with a first API key. Raises Conflict when the e-mail is taken."""
+    """Create a user with a first API key (``api_key``, when it was made and shown before
+    this runs). Raises Conflict when the e-mail is taken."""
     email = validate_email(email)
     if password_hash is None and password:
         password_hash = hash_password(password)
@@ -58,15 +60,21 @@ def create_user(
         after = billing_q.add_purchased(conn, user.id, credits)
         billing_q.insert_ledger(conn, user.id, "admin", f"user:{user.id}:created", credits, after)
         user = replace(user, quota_remaining=after)
-    created = create_key(conn, user.id, name="default")
+    created = create_key(conn, user.id, name="default", api_key=api_key)
     return CreatedUser(user, created[0], created[1])
 
 
 def create_key(
-    conn: Connection, user_id: int, name: str | None = None, *, limit: int | None = None
+    conn: Connection,
+    user_id: int,
+    name: str | None = None,
+    *,
+    limit: int | None = None,
+    api_key: NewKey | None = None,
 ) -> tuple[str, q.ApiKey]:
-    """A new API key for the user; the plaintext is returned once and never stored. Raises
-    Conflict (``too_many_keys``) when the user already holds ``limit`` active keys."""
+    """A new API key for the user (``api_key`` when the caller made it already); the plaintext
+    is returned once and never stored. Raises Conflict (``too_many_keys``) when the user already
+    holds ``limit`` active keys."""
     if limit is not None:
         active = q.active_key_count(conn, user_id)
         if active >= limit:
@@ -75,7 +83,7 @@ def create_key(
                 f" {limit}); revoke one first",
                 code="too_many_keys",
             )
-    new = new_api_key()
+    new = api_key or new_api_key()
     return new.plaintext, q.insert_key(conn, user_id, new.prefix, new.key_hash, name)
 
 

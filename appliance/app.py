@@ -105,7 +105,7 @@ async def _serving(
     ctx: AppContext, settings: Settings, hooks: list[StartupHook]
 ) -> AsyncIterator[None]:
     ctx.components.starting("database")
-    result = initialize(settings)
+    result = initialize(settings, create_admin=False)  # serve/init show the first key
     ctx.install_id = result.install_id
     ctx.db = Database(
         settings.db_path,

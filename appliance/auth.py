@@ -100,6 +100,21 @@ def verify_token(secret: bytes, token: str, now: float | None = None) -> int:
     return user_id
 
 
+def token_issued_at(token: str) -> int:
+    """The ``iat`` of a token :func:`verify_token` accepted."""
+    return int(json.loads(b64url.decode(token.split(".")[1]))["iat"])
+
+
+def check_active(user: User, token: str | None = None) -> User:
+    """Refuse a disabled user, and a token issued before the user's password changed or the
+    user was disabled. Raises Unauthorized."""
+    if user.disabled_at is not None:
+        raise Unauthorized("this user is disabled")
+    if token is not None and token_issued_at(token) < user.tokens_valid_after:
+        raise Unauthorized("access token revoked (the password changed); sign in again")
+    return user
+
+
 def credential_from_headers(authorization: str | None, api_key: str | None) -> str | None:
     """The presented credential: ``Authorization: Bearer X`` or ``X-API-Key: X``."""
     if authorization:
@@ -176,7 +191,7 @@ class Authenticator:
             user = await self.db.read(users_q.by_id, user_id)
             if user is None:
                 raise Unauthorized("the token's user no longer exists")
-            return user, f"user:{user.id}"
+            return check_active(user, credential), f"user:{user.id}"
         key_hash = hash_api_key(credential)
         now = time.monotonic()
         cached = self._cache.get(key_hash)
@@ -191,6 +206,7 @@ class Authenticator:
                 if len(self._cache) >= _CACHE_MAX:
                     self._cache.clear()
                 self._cache[key_hash] = (now + self.cache_seconds, user, key_id)
+        check_active(user)
         self._note_use(key_id)
         return user, f"key:{key_id}"
 

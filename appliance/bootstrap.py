@@ -2,6 +2,10 @@
 
 Idempotent: running it again changes nothing and reveals no secret twice. Every run also
 checks (and repairs) that only the owner can read the data dir: see ``file_modes``.
+
+The commands that show the first admin's key (``init``, ``serve``) pass ``create_admin=False``
+and create the admin with :mod:`appliance.admin_key`, which prints the key before the admin
+exists: an interrupted first start can never leave an admin whose key nobody saw.
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ class InitResult:
     backup: Path | None = None  # the copy taken before upgrading an existing database
 
 
-def initialize(settings: Settings) -> InitResult:
-    """Raises DataDirReadOnly, StorageFull (a full disk, in one line), DatabaseCorrupt (a
+def initialize(settings: Settings, *, create_admin: bool = True) -> InitResult:
+    """Create or upgrade the data dir and database. With ``create_admin`` (library callers,
+    tests), an install without an admin gets one and its key is in the result.
+
+    Raises DataDirReadOnly, StorageFull (a full disk, in one line), DatabaseCorrupt (a
     damaged or 0-byte database file), DataDirInsecure."""
     refuse_read_only(settings.data_dir, "the appliance")
     with storage.reported(settings.data_dir):
-        return _initialize(settings)
+        return _initialize(settings, create_admin)
 
 
 def _open_existing(settings: Settings) -> Connection:
@@ -62,7 +69,7 @@ def _open_existing(settings: Settings) -> Connection:
     return conn
 
 
-def _initialize(settings: Settings) -> InitResult:
+def _initialize(settings: Settings, create_admin: bool) -> InitResult:
     secure_data_dir(settings.data_dir)
     private_dir(settings.data_dir / "inbox")
     made: list[str] = []
@@ -86,7 +93,7 @@ def _initialize(settings: Settings) -> InitResult:
         with transaction(conn):
             install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
             result = InitResult(install_id=install_id, migrations_applied=ran, backup=result_backup)
-            if q.count_admins(conn) == 0:
+            if create_admin and q.count_admins(conn) == 0:
                 created = accounts.create_user(
                     conn, settings.admin_email, password=None, is_admin=True
                 )

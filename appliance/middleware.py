@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.errors import ApplianceError, PayloadTooLarge, error_body
 from appliance.hosts import HostRule
+from appliance.logs import REQUEST_ID
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -151,6 +152,9 @@ class RequestContextMiddleware:
             await send(message)
 
         limit = self.ctx.settings.max_body_bytes
+        # Every log line written while serving this request (here, in handlers, in the
+        # threads they hand work to) carries its id.
+        context = REQUEST_ID.set(request_id)
         try:
             try:
                 host = _header(scope, b"host")
@@ -191,17 +195,24 @@ class RequestContextMiddleware:
             self.ctx.metrics.latency.labels(route, scope["method"]).observe(elapsed)
             if self.ctx.settings.access_log:
                 user = state.get("user")
+                method, path = scope["method"], scope["path"]
                 access_log.info(
-                    json.dumps(
-                        {
+                    "%s %s %d %.1fms",
+                    method,
+                    path,
+                    status,
+                    elapsed * 1000,
+                    extra={
+                        "request_id": request_id,
+                        "fields": {
                             "event": "request",
-                            "request_id": request_id,
-                            "method": scope["method"],
-                            "path": scope["path"],
+                            "method": method,
+                            "path": path,
                             "route": route,
                             "status": status,
                             "duration_ms": round(elapsed * 1000, 3),
                             "user_id": getattr(user, "id", None),
-                        }
-                    )
+                        },
+                    },
                 )
+            REQUEST_ID.reset(context)

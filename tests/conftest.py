@@ -27,6 +27,10 @@ def _test_client_host() -> Iterator[None]:
         yield
 
 
+# Every log line of the run is checked for secrets at the end (tests/support/log_audit.py).
+pytest_plugins = ["tests.support.log_audit"]
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests never read the developer's environment or config file by accident.

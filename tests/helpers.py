@@ -65,3 +65,11 @@ def assert_books_balance(db_path: Path) -> None:
     finally:
         conn.close()
     assert report.ok, f"{db_path}: " + "; ".join(report.problems)
+
+
+def init_dir(capsys: pytest.CaptureFixture[str], path: Path) -> str:
+    """A data dir made by ``appliance init`` (every other command refuses one without a
+    database); returns it as the ``--data-dir`` argument."""
+    assert main(["init", "--json", "--data-dir", str(path)]) == 0
+    capsys.readouterr()
+    return str(path)

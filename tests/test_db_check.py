@@ -17,7 +17,7 @@ from appliance.db.connection import connect, transaction
 from appliance.db.migrate import migrate
 from appliance.paths import migrations_dir
 from appliance.settings import Settings, load_settings
-from tests.helpers import auth, make_user, run_cli
+from tests.helpers import auth, init_dir, make_user, run_cli
 
 
 def _ledger(db: Path, user_id: int) -> list[tuple[str, str, int]]:
@@ -39,17 +39,17 @@ def test_credits_at_creation_are_a_ledger_row_from_the_cli_and_the_api(
     admin_key: str,
     settings: Settings,
 ) -> None:
-    d = str(tmp_path / "cli")
+    d = init_dir(capsys, tmp_path / "cli")
     code, out = run_cli(
         capsys, "users", "create", "c@example.com", "--credits", "7", "--json", "--data-dir", d
     )
     created = json.loads(out)
-    assert code == 0 and created["quota_remaining"] == 7
+    assert code == 0 and created["purchased"] == 7
     assert _ledger(tmp_path / "cli" / "appliance.sqlite3", created["id"]) == [
         ("admin", f"user:{created['id']}:created", 7)
     ]
     user = make_user(client, admin_key, "api@example.com", credits=5)
-    assert user["quota_remaining"] == 5
+    assert user["purchased"] == 5
     assert _ledger(settings.db_path, user["id"]) == [("admin", f"user:{user['id']}:created", 5)]
     # Spent and refunded or not, the books still balance (the autouse check runs db check too).
     r = client.get("/v1/quota", headers=auth(user["api_key"]))
@@ -64,6 +64,7 @@ def test_db_check_names_a_user_whose_balance_the_books_do_not_explain(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = tmp_path / "d"
+    init_dir(capsys, d)
     _, out = run_cli(
         capsys, "users", "create", "u@example.com", "--credits", "3", "--json", "--data-dir", str(d)
     )

@@ -123,14 +123,20 @@ def test_billing_migration_keeps_users_and_keys(tmp_path: Path) -> None:
     (spine_only / f"{first.name}.sql").write_text(first.sql)
     conn = connect(tmp_path / "m.db")
     migrate(conn, spine_only)
-    with transaction(conn):  # what creating a user with 7 credits wrote then
-        created = accounts.create_user(conn, "old@example.com", None)
-        conn.execute("UPDATE users SET quota_remaining = 7 WHERE id = ?", (created.user.id,))
+    with transaction(conn):
+        # Rows as the 0001 schema had them (today's queries read columns added later).
+        user_id = conn.execute(
+            "INSERT INTO users (email, quota_remaining) VALUES ('old@example.com', 7) RETURNING id"
+        ).fetchone()[0]
+        key_id = conn.execute(
+            "INSERT INTO api_keys (user_id, prefix, key_hash) VALUES (?, 'p', 'h') RETURNING id",
+            (user_id,),
+        ).fetchone()[0]
     assert "0002_billing" in migrate(conn)
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     user = uq.by_email(conn, "old@example.com")
     assert user is not None and user.quota_remaining == 7
-    assert [k.id for k in uq.list_keys(conn, user.id)] == [created.key.id]
+    assert [k.id for k in uq.list_keys(conn, user.id)] == [key_id]
     # The keys still reference users: deleting the user cascades.
     with transaction(conn):
         conn.execute("DELETE FROM users WHERE id = ?", (user.id,))

@@ -65,7 +65,7 @@ def buyer(client: TestClient, admin_key: str) -> dict[str, Any]:
 def balance(client: TestClient, user: dict[str, Any]) -> int:
     r = client.get("/v1/me", headers=auth(user["api_key"]))
     assert r.status_code == 200, r.text
-    value: int = r.json()["quota_remaining"]
+    value: int = r.json()["purchased"]
     return value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,7 +12,8 @@ from starlette.routing import Route
 from appliance import accounts
 from appliance.accounts import EMAIL_PATTERN
 from appliance.api.responses import JSON
-from appliance.auth import current_admin, current_user, issue_token
+from appliance.auth import check_active, current_admin, current_user, issue_token
+from appliance.billing.quota import user_json
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import users as q
@@ -64,11 +67,19 @@ async def token(request: Request) -> Response:
     if found is None or not ok:
         await ctx.logins.failed(body.email, address)
         raise InvalidCredentials("wrong e-mail or password")
+    check_active(found[0])
     await ctx.logins.succeeded(body.email)
     ttl = ctx.settings.token_ttl_seconds
     return JSON(
         {
-            "access_token": issue_token(ctx.auth.token_secret, found[0].id, ttl),
+            # Never dated before the user's last password change or disable (whole seconds):
+            # a sign-in in that same second gets a token that works.
+            "access_token": issue_token(
+                ctx.auth.token_secret,
+                found[0].id,
+                ttl,
+                max(time.time(), found[0].tokens_valid_after),
+            ),
             "token_type": "bearer",
             "expires_in": ttl,
         }
@@ -78,10 +89,11 @@ async def token(request: Request) -> Response:
 @spec("The caller", tags=("auth",))
 async def me(request: Request) -> Response:
     # Re-read: the request's user may come from the auth cache, and balances never do.
-    user = await get_ctx(request).db.read(q.by_id, current_user(request).id)
+    ctx = get_ctx(request)
+    user = await ctx.db.read(q.by_id, current_user(request).id)
     if user is None:
         raise NotFound("your user no longer exists")
-    return JSON(user.public())
+    return JSON(user_json(user, ctx.settings.free_monthly_credits))
 
 
 @spec(
@@ -129,22 +141,26 @@ async def revoke_key(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     current_admin(request)
     body = await parse_json(request, UserCreate)
-    created = await get_ctx(request).db.write(
+    ctx = get_ctx(request)
+    created = await ctx.db.write(
         accounts.create_user,
         body.email,
         body.password,
         is_admin=body.is_admin,
         credits=body.credits,
     )
-    return JSON({**created.user.public(), "api_key": created.api_key}, status_code=201)
+    shown = user_json(created.user, ctx.settings.free_monthly_credits)
+    return JSON({**shown, "api_key": created.api_key}, status_code=201)
 
 
 @spec("List users (admin)", query=Page, statuses=(200, 403), tags=("users",))
 async def list_users(request: Request) -> Response:
     current_admin(request)
     page = parse_query(request, Page)
-    users = await get_ctx(request).db.read(q.list_users, limit=page.limit, offset=page.offset)
-    return JSON({"users": [u.public() for u in users]})
+    ctx = get_ctx(request)
+    users = await ctx.db.read(q.list_users, limit=page.limit, offset=page.offset)
+    free = ctx.settings.free_monthly_credits
+    return JSON({"users": [user_json(u, free) for u in users]})
 
 
 routes = [

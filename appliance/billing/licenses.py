@@ -84,6 +84,14 @@ class KeyPairFiles:
     key_id: str
     public_entry: str  # the line for setting license_public_keys
 
+    def public(self) -> dict[str, str]:
+        return {
+            "private_key": str(self.private_key),
+            "public_key": str(self.public_key),
+            "key_id": self.key_id,
+            "public_entry": self.public_entry,
+        }
+
 
 def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
     return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -113,12 +121,17 @@ def parse_public_keys(entries: Iterable[str]) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def keygen(out_dir: Path) -> KeyPairFiles:
-    """Write a new vendor key pair into ``out_dir``; never overwrites an existing key."""
+def keygen(
+    out_dir: Path,
+    private_name: str = PRIVATE_KEY_FILE,
+    public_name: str = PUBLIC_KEY_FILE,
+) -> KeyPairFiles:
+    """Write a new vendor key pair into ``out_dir``; never overwrites an existing key. (The
+    release signing key, ``appliance release keygen``, is the same kind of pair.)"""
     out_dir.mkdir(parents=True, exist_ok=True)
-    private_path, public_path = out_dir / PRIVATE_KEY_FILE, out_dir / PUBLIC_KEY_FILE
+    private_path, public_path = out_dir / private_name, out_dir / public_name
     if private_path.exists() or public_path.exists():
-        raise FileExistsError(f"a license key pair already exists in {out_dir}")
+        raise FileExistsError(f"a key pair already exists in {out_dir}")
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,

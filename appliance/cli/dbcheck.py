@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from appliance.cli.common import emit_json, settings_from
+from appliance.cli.common import emit_json, require_data_dir, settings_from
 from appliance.db.check import check
 from appliance.db.connection import connect_readonly
 
@@ -30,6 +30,7 @@ def db_check(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     # Read-only and without start-up work: it must also inspect a damaged database (which
     # start-up refuses) and one on a read-only mount.
+    require_data_dir(settings)
     conn = connect_readonly(settings.db_path)
     try:
         report = check(conn, full=args.full)

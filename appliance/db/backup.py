@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,5 +47,30 @@ def backup_to(conn: Connection, dest: Path) -> Path:
 
 
 def default_backup_path(data_dir: Path, label: str = "manual") -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + f"{time.time_ns() % 1000:03d}"
+    # Microseconds: names sort in time order (the digits were once nanoseconds mod 1000,
+    # which sorted backups of the same second at random).
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     return data_dir / "backups" / f"appliance-{stamp}-{label}.sqlite3"
+
+
+def list_backups(backups_dir: Path) -> list[Path]:
+    """The backups in a folder, oldest first (by the time they were written)."""
+    if not backups_dir.is_dir():
+        return []
+    found = [p for p in backups_dir.glob("appliance-*.sqlite3") if p.is_file()]
+    return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def prune(backups_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` backups in ``backups_dir``; returns those deleted.
+
+    Every ``appliance-*.sqlite3`` there counts (manual, pre-upgrade and pre-restore copies
+    alike); files of other names are never touched.
+    """
+    if keep < 1:
+        raise ValueError("keep at least one backup")
+    found = list_backups(backups_dir)
+    doomed = found[: max(0, len(found) - keep)]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed

@@ -420,8 +420,37 @@ def import_paths(
     started = time.perf_counter()
     store = Store(conn_or_db)
     report = ImportReport()
-    metadata: list[tuple[Path, PathHints]] = []
-    filings: list[tuple[Path, PathHints]] = []
+    metadata, filings, refused = _classify(paths)
+    for outcome in refused:
+        report.files.append(outcome)
+        if progress:
+            progress(outcome)
+    for path, hints in metadata:
+        outcome = _guard(path, functools.partial(_import_metadata, store, path, hints, max_bytes))
+        report.files.append(outcome)
+        if progress:
+            progress(outcome)
+    for path, hints in filings:
+        outcome = _guard(
+            path,
+            functools.partial(_import_filing, store, path, hints, replace, max_bytes, facts),
+        )
+        report.files.append(outcome)
+        if progress:
+            progress(outcome)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+Planned = list[tuple[Path, PathHints]]
+
+
+def _classify(paths: Sequence[Path | str]) -> tuple[Planned, Planned, list[FileOutcome]]:
+    """The metadata files, the filings, and the outcomes of files named explicitly that
+    cannot be imported (files in directories that are neither are ignored)."""
+    metadata: Planned = []
+    filings: Planned = []
+    refused: list[FileOutcome] = []
     for path, explicit in _expand(paths):
         hints = hints_for(path)
         name = path.name.lower().removesuffix(".gz")
@@ -438,24 +467,14 @@ def import_paths(
             outcome = FileOutcome(str(path), "skipped" if path.exists() else "failed", reason)
             if not path.exists():
                 outcome.reason = "no such file"
-            report.files.append(outcome)
-            if progress:
-                progress(outcome)
-    for path, hints in metadata:
-        outcome = _guard(path, functools.partial(_import_metadata, store, path, hints, max_bytes))
-        report.files.append(outcome)
-        if progress:
-            progress(outcome)
-    for path, hints in filings:
-        outcome = _guard(
-            path,
-            functools.partial(_import_filing, store, path, hints, replace, max_bytes, facts),
-        )
-        report.files.append(outcome)
-        if progress:
-            progress(outcome)
-    report.seconds = time.perf_counter() - started
-    return report
+            refused.append(outcome)
+    return metadata, filings, refused
+
+
+def planned_files(paths: Sequence[Path | str]) -> list[Path]:
+    """The files :func:`import_paths` will report on, for progress totals."""
+    metadata, filings, refused = _classify(paths)
+    return [p for p, _ in metadata + filings] + [Path(o.path) for o in refused]
 
 
 def _guard(path: Path, work: Callable[[], FileOutcome]) -> FileOutcome:

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
+from appliance.errors import ApplianceError
 from appliance.rag.index import Indexer, IndexProgress
 from appliance.rag.retrieve import Retriever
 
@@ -197,14 +199,19 @@ class IndexWorker:
                 self.db.read_sync(self.retriever.apply, removed, new)
 
             self.db.read_sync(self.retriever.refresh)
+            cancelled = _CancelWatch(self.db, job.id)
             indexer.run(
                 self.db.read_sync,
                 self.db.write_sync,
                 accessions,
                 on_progress=on_progress,
                 on_stored=on_stored,
-                should_stop=self._stop.is_set,
+                should_stop=lambda: self._stop.is_set() or cancelled(),
             )
+            if cancelled.seen:
+                self.db.write_sync(jq.finish, job.id, "failed", jq.CANCELLED)
+                log.info("indexing job %d cancelled by the operator", job.id)
+                return
             if self._stop.is_set():
                 self.db.write_sync(jq.requeue, job.id)
                 log.info("indexing job %d interrupted by shutdown; it will resume", job.id)
@@ -212,13 +219,34 @@ class IndexWorker:
             self.db.write_sync(jq.finish, job.id, "done")
             log.info("indexing job %d done", job.id)
         except Exception as exc:
-            log.exception("indexing job %d failed", job.id)
+            if isinstance(exc, (ApplianceError, OSError)):
+                # Expected (EDGAR unreachable offline, a refused file): one line, no traceback.
+                log.error("indexing job %d failed: %s", job.id, getattr(exc, "message", exc))
+            else:
+                log.exception("indexing job %d failed", job.id)
             try:
                 self.db.write_sync(jq.finish, job.id, "failed", f"{type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("could not record the failure of job %d", job.id)
         finally:
             self.current = None
+
+
+class _CancelWatch:
+    """Whether ``appliance jobs cancel`` asked to stop the job; reads the database at most
+    once a second, however often the indexer asks."""
+
+    def __init__(self, db: Database, job_id: int, every: float = 1.0) -> None:
+        self.db, self.job_id, self.every = db, job_id, every
+        self.seen = False
+        self._checked = float("-inf")
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.seen and now - self._checked >= self.every:
+            self._checked = now
+            self.seen = self.db.read_sync(jq.cancel_requested, self.job_id)
+        return self.seen
 
 
 def _chunk_count(conn: Any) -> int:

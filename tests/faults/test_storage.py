@@ -13,7 +13,7 @@ import pytest
 
 from appliance.cli import main
 from tests.faults.support import Figures, charged_request_ids, reconcile
-from tests.helpers import run_cli, wait_until
+from tests.helpers import init_dir, run_cli, wait_until
 from tests.support.live import LiveServer, live_server
 from tests.support.media import fill, read_only_view, small_disk
 
@@ -161,6 +161,7 @@ def test_a_read_only_data_dir_can_be_listed_and_backed_up_not_served(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = tmp_path / "d"
+    init_dir(capsys, d)
     assert (
         run_cli(capsys, "users", "create", "r@example.com", "--credits", "4", "--data-dir", str(d))[
             0

@@ -15,23 +15,29 @@ class User:
     email: str
     is_admin: bool
     plan: str
-    quota_remaining: int
+    quota_remaining: int  # the purchased balance
     quota_monthly: int
     created_at: str
+    allowance_remaining: int = 0
+    allowance_period: str | None = None
+    disabled_at: str | None = None
+    tokens_valid_after: int = 0
 
     def public(self) -> dict[str, Any]:
+        """Who the user is; their balances come from :func:`appliance.accounts.user_json`."""
         return {
             "id": self.id,
             "email": self.email,
             "is_admin": self.is_admin,
-            "plan": self.plan,
-            "quota_remaining": self.quota_remaining,
-            "quota_monthly": self.quota_monthly,
+            "disabled": self.disabled_at is not None,
             "created_at": self.created_at,
         }
 
 
-_USER_COLS = "id, email, is_admin, plan, quota_remaining, quota_monthly, created_at"
+_USER_COLS = (
+    "id, email, is_admin, plan, quota_remaining, quota_monthly, created_at,"
+    " allowance_remaining, allowance_period, disabled_at, tokens_valid_after"
+)
 
 
 def _user(row: Any) -> User:
@@ -43,6 +49,10 @@ def _user(row: Any) -> User:
         quota_remaining=row["quota_remaining"],
         quota_monthly=row["quota_monthly"],
         created_at=row["created_at"],
+        allowance_remaining=row["allowance_remaining"],
+        allowance_period=row["allowance_period"],
+        disabled_at=row["disabled_at"],
+        tokens_valid_after=row["tokens_valid_after"],
     )
 
 
@@ -93,6 +103,58 @@ def count_admins(conn: Connection) -> int:
     return int(conn.execute("SELECT count(*) FROM users WHERE is_admin = 1").fetchone()[0])
 
 
+def count_active_admins(conn: Connection) -> int:
+    """Admins that can still sign in (not disabled)."""
+    row = conn.execute(
+        "SELECT count(*) FROM users WHERE is_admin = 1 AND disabled_at IS NULL"
+    ).fetchone()
+    return int(row[0])
+
+
+def set_disabled(conn: Connection, user_id: int, disabled: bool) -> bool:
+    """Disable (ending every access token) or enable a user; False when nothing changed.
+
+    Tokens carry whole seconds: every token issued up to the end of this second is refused,
+    and POST /auth/token never dates a new token before ``tokens_valid_after``."""
+    if disabled:
+        cur = conn.execute(
+            "UPDATE users SET disabled_at = strftime('%Y-%m-%dT%H:%M:%fZ'),"
+            " tokens_valid_after = CAST(strftime('%s', 'now') AS INTEGER) + 1,"
+            " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
+            " WHERE id = ? AND disabled_at IS NULL",
+            (user_id,),
+        )
+    else:
+        cur = conn.execute(
+            "UPDATE users SET disabled_at = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
+            " WHERE id = ? AND disabled_at IS NOT NULL",
+            (user_id,),
+        )
+    return bool(cur.rowcount)
+
+
+def set_password(conn: Connection, user_id: int, password_hash: str | None) -> None:
+    """A new password (None: none); every access token issued before it is refused."""
+    conn.execute(
+        "UPDATE users SET password_hash = ?,"
+        " tokens_valid_after = CAST(strftime('%s', 'now') AS INTEGER) + 1,"
+        " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
+        (password_hash, user_id),
+    )
+
+
+def history(conn: Connection, user_id: int) -> tuple[int, int]:
+    """(usage events, ledger entries) recorded for the user: their money history."""
+    usage = conn.execute("SELECT count(*) FROM usage_events WHERE user_id = ?", (user_id,))
+    ledger = conn.execute("SELECT count(*) FROM credit_ledger WHERE user_id = ?", (user_id,))
+    return int(usage.fetchone()[0]), int(ledger.fetchone()[0])
+
+
+def delete_user(conn: Connection, user_id: int) -> None:
+    """Delete the user; keys, usage, ledger and idempotency rows go with it (cascades)."""
+    conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+
+
 # ----- API keys -----
 
 
@@ -134,6 +196,20 @@ def insert_key(
         (user_id, prefix, key_hash, name),
     ).fetchone()
     return _key(row)
+
+
+def list_all_keys(conn: Connection) -> list[tuple[str, ApiKey]]:
+    """Every API key with its owner's e-mail, by owner then key."""
+    rows = conn.execute(
+        f"SELECT u.email AS owner, {', '.join('k.' + c for c in _KEY_COLS.split(', '))}"
+        " FROM api_keys k JOIN users u ON u.id = k.user_id ORDER BY u.id, k.id"
+    ).fetchall()
+    found = []
+    for row in rows:
+        fields = row_fields(row)
+        owner = fields.pop("owner")
+        found.append((str(owner), ApiKey(**fields)))
+    return found
 
 
 def list_keys(conn: Connection, user_id: int) -> list[ApiKey]:
