@@ -204,6 +204,41 @@ def refund(
     )
 
 
+# Outcomes of a billable request that reached the spend but is not charged (migration 0010).
+UNBILLED_STATUSES = ("no_answer", "not_indexed")
+
+
+def waive(
+    conn: Connection, usage_id: int, status: str, status_code: int, duration_ms: float
+) -> Refunded | None:
+    """A charged request turned out not to be billable (a filings question answered "no
+    answer"): give back what it took and record its event with ``status`` and cost 0
+    (exactly once: None when the event is not 'charged').
+
+    Unlike :func:`refund` nothing goes to the ledger: the event now records no debit, so there
+    is no credit to account for. The allowance part comes back only while that month's
+    allowance is current, as in a refund. The Idempotency-Key is kept: the request was
+    answered, and a retry gets the same answer (the caller stores it in this transaction).
+    """
+    if status not in UNBILLED_STATUSES:
+        raise ValueError(f"not an unbilled status: {status!r}")
+    charged = q.mark_unbilled(conn, usage_id, status, status_code, duration_ms)
+    if charged is None:
+        return None
+    from_purchased = charged.cost - charged.from_allowance
+    allowance, purchased, same_period = q.give_back(
+        conn, charged.user_id, charged.from_allowance, from_purchased, charged.allowance_period
+    )
+    returned = charged.from_allowance if same_period else 0
+    return Refunded(
+        usage_id,
+        charged.user_id,
+        from_purchased + returned,
+        returned,
+        spendable(allowance, purchased),
+    )
+
+
 @dataclass(frozen=True)
 class QuotaView:
     remaining: int
