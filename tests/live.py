@@ -53,7 +53,11 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Iterator[LiveServer]:
+def live_server(
+    data_dir: Path, timeout: float = 120, admin_key: str | None = None, **env_extra: str
+) -> Iterator[LiveServer]:
+    """``admin_key``: a key made beforehand, for a data dir whose first start is past (a first
+    start prints the admin's key, which is read from stderr otherwise)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
     env.update(APPLIANCE_DATA_DIR=str(data_dir), APPLIANCE_PORT=str(port), **env_extra)
@@ -67,7 +71,7 @@ def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Itera
     )
     assert proc.stderr is not None
     try:
-        key = None
+        key = admin_key
         deadline = time.time() + timeout
         while key is None and time.time() < deadline:
             line = proc.stderr.readline()
