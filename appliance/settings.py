@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         "filings import|fetch` beside the server) without a separate command.",
     )
     qa_min_confidence: float = Field(
-        0.2,
+        0.35,
         ge=0,
         le=1,
         description="Filings Q&A: an answer whose confidence (0..1, how sure the service is "

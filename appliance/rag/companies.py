@@ -100,7 +100,7 @@ _FINANCE = word_set(
     """
 )
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[&'\u2019.\-][A-Za-z0-9]+)*")
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[&'\u2019.\-][A-Za-z0-9]+)*|&")
 _SLASH_TAIL = re.compile(r"\s*[/\\].*$")
 _PARENS = re.compile(r"\([^)]*\)")
 
@@ -327,6 +327,14 @@ class CompanyDirectory:
                 elif not finance or sure - {cik}:
                     # Ordinary words ("Apple", "Target"): a question about business that names
                     # no other company ("Microsoft's Intelligent Cloud" is a segment).
+                    continue
+                elif (
+                    f.mention.how == "short"
+                    and f.mention.company.rank >= self.prominent
+                    and cik not in self._filed
+                ):
+                    # The first word of a smaller company's name ("Customers Bancorp",
+                    # "State Street"): too often just the word ("Direct Customer A").
                     continue
             if all(m.company.cik != cik for m in out):
                 out.append(f.mention)

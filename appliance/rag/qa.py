@@ -73,10 +73,12 @@ def answer_question(
     building = state.building(scope, [n.company.ticker or "" for n in named], _who(named))
     if building is not None and named:
         raise building.error()
-    missing = [n for n in named if not n.indexed]
-    if missing:
-        message = _not_indexed(missing)
+    if named and not any(n.indexed for n in named):
+        message = _not_indexed(named)
         return _reply(NOT_INDEXED, named, req, message=message, reason=NOT_INDEXED)
+    # Several companies named, some indexed ("Apple's fight with Qualcomm"): those only; the
+    # reply's companies say which were not searched.
+    keys = [n.company.cik for n in named if n.indexed]
     catalog = retriever.catalog
     years = [f.fiscal_year for f in catalog.filings.values() if scope is None or f.key in keys]
     refusal = refusal_rule(req.query, max(years) if years else None) if abstain else None
