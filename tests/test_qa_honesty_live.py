@@ -80,7 +80,9 @@ def _events(srv: LiveServer, key: str) -> list[dict[str, Any]]:
 
 
 def _ask(srv: LiveServer, key: str, body: dict[str, Any], **headers: str) -> Any:
-    return srv.request("POST", ASK, body, key=key, headers=headers)
+    """(status, body, response headers with lower-case names)."""
+    status, reply, got = srv.request("POST", ASK, body, key=key, headers=headers)
+    return status, reply, {k.lower(): v for k, v in got.items()}
 
 
 def test_statuses_and_what_they_cost(server: LiveServer) -> None:
@@ -95,7 +97,7 @@ def test_statuses_and_what_they_cost(server: LiveServer) -> None:
     ]
     assert "166,000" in body["answer"] and body["citations"][0]["ticker"] == "AAPL"
     assert body["message"] is None and 0.2 <= body["confidence"] <= 1
-    assert headers["X-Credits-Remaining"] == str(start - 1)
+    assert headers["x-credits-remaining"] == str(start - 1)
 
     # A named company without indexed filings: not_indexed, never Apple's citations, free.
     status, body, headers = _ask(server, key, {"query": "How many employees does Microsoft have?"})
@@ -106,7 +108,7 @@ def test_statuses_and_what_they_cost(server: LiveServer) -> None:
     ]
     assert "appliance filings import" in body["message"]
     assert "/ops/index?ticker=MSFT" in body["message"]
-    assert headers["X-Credits-Remaining"] == str(start - 1)
+    assert headers["x-credits-remaining"] == str(start - 1)
 
     # ... and so does a ticker field naming a company without indexed filings.
     status, body, _ = _ask(server, key, {"query": "How many employees?", "ticker": "msft"})
@@ -125,7 +127,7 @@ def test_statuses_and_what_they_cost(server: LiveServer) -> None:
         assert status == 200 and body["status"] == "no_answer", (query, body)
         assert body["citations"] == [] and body["answer"] is None and body["message"]
         assert body["companies"] == []
-        assert headers["X-Credits-Remaining"] == str(start - charged_so_far)
+        assert headers["x-credits-remaining"] == str(start - charged_so_far)
 
     # A cutoff before every filing: nothing to cite, free.
     status, body, _ = _ask(
@@ -177,8 +179,8 @@ def test_idempotent_replays_charge_an_answer_once(server: LiveServer) -> None:
         replies = [_ask(server, key, {"query": query}, **headers) for _ in range(3)]
         assert [r[0] for r in replies] == [200, 200, 200]
         assert replies[1][1] == replies[0][1] == replies[2][1]
-        assert replies[2][2]["Idempotent-Replayed"] == "true"
-        assert {r[2]["X-Credits-Remaining"] for r in replies} == {str(start - 1)}
+        assert replies[2][2]["idempotent-replayed"] == "true"
+        assert {r[2]["x-credits-remaining"] for r in replies} == {str(start - 1)}
     assert _remaining(server, key) == start - 1
     assert sorted(e["status"] for e in _events(server, key)) == ["charged", "no_answer"]
 
@@ -238,7 +240,7 @@ def test_filings_imported_while_serving_are_indexed_without_a_command(
             status, body, headers = _ask(srv, key, question)
             if status == 503:
                 assert body["error"]["code"] == "index_building", body
-                assert int(headers["Retry-After"]) >= 1
+                assert int(headers["retry-after"]) >= 1
                 seen.add("index_building")
             elif body["status"] == "answered":
                 break

@@ -23,11 +23,12 @@ def test_first_start_race_then_the_first_question_answered_offline(tmp_path: Pat
         assert status == 200 and detail.startswith("0 chunks indexed,"), detail
         assert "sections of 5 filings pending" in detail and "job(s) queued" in detail
         before = srv.request("GET", "/v1/quota", key=key)[1]["remaining"]
-        status, body, headers = srv.request("POST", "/v1/qa/filings", QUESTION, key=key)
+        status, body, got = srv.request("POST", "/v1/qa/filings", QUESTION, key=key)
+        headers = {k.lower(): v for k, v in got.items()}
         assert status == 503 and body["error"]["code"] == "index_building", body
         assert "AAPL (Apple Inc.)" in body["error"]["message"]
         assert body["error"]["details"]["pending_sections"] > 0
-        assert 2 <= int(headers["Retry-After"]) <= 60
+        assert 2 <= int(headers["retry-after"]) <= 60
         assert srv.request("GET", "/v1/quota", key=key)[1]["remaining"] == before
         events = srv.request("GET", "/v1/usage", key=key)[1]["events"]
         assert [(e["status"], e["status_code"]) for e in events] == [("refunded", 503)]
@@ -48,9 +49,10 @@ def test_first_start_race_then_the_first_question_answered_offline(tmp_path: Pat
         detail = ready["components"]["retrieval"]["detail"]
         assert detail == f"{job['progress']['chunks']} chunks indexed", detail
         assert chunks == sorted(chunks)  # never the start-up count again
-        status, body, headers = srv.request("POST", "/v1/qa/filings", QUESTION, key=key)
+        status, body, got = srv.request("POST", "/v1/qa/filings", QUESTION, key=key)
+        headers = {k.lower(): v for k, v in got.items()}
         assert status == 200 and body["status"] == "answered", body
         top = body["citations"][0]
         assert top["ticker"] == "AAPL" and top["form"] == "10-K"
         assert "166,000" in body["answer"]
-        assert headers["X-Credits-Remaining"] == str(before - 1)
+        assert headers["x-credits-remaining"] == str(before - 1)
