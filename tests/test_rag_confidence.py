@@ -113,3 +113,25 @@ def test_building_means_filings_the_question_could_use_are_on_their_way() -> Non
     line = IndexState(100, pending, [running], will_index=True).summary()
     assert line.startswith("100 chunks indexed, 30 sections of 2 filings pending")
     assert "job 1 running (10/40)" in line
+
+
+def test_keyword_only_search_is_judged_on_its_words() -> None:
+    """Without the embedding model no similarity is known: an on-topic passage still passes
+    the threshold and nonsense does not."""
+    judge = Judge()
+    df = {"employees": 50, "equivalent": 40}
+
+    def features(question: str) -> Features:
+        return judge.features(
+            question,
+            "",
+            ["The Company had 166,000 full-time equivalent employees."],
+            [math.nan],
+            agree=False,
+            named=False,
+            doc_freq=lambda t: df.get(t, 0),
+            corpus=1000,
+        )
+
+    assert judge.confidence(features("equivalent employees")) >= judge.threshold
+    assert judge.confidence(features("blorp fizzwhack")) < judge.threshold

@@ -186,6 +186,10 @@ FITTED = Model(
 # development hit@5.
 DEFAULT_THRESHOLD = 0.35
 
+# Without the embedding model (keyword-only search) no similarity is known: the development
+# questions' means stand in for it, and abstention rests on the word-coverage features.
+KEYWORD_ONLY_COSINE, KEYWORD_ONLY_GAP = 0.66, 0.02
+
 # Document frequency of a term in the indexed passages (how many contain it), and their count.
 DocFreq = Callable[[str], int]
 
@@ -222,6 +226,8 @@ class Judge:
         cos = [0.0 if math.isnan(c) else c for c in cosines] or [0.0]
         rest = cos[1:]
         gap = cos[0] - (sum(rest) / len(rest)) if rest else 0.0
+        if cosines and all(math.isnan(c) for c in cosines):
+            cos, gap, agree = [KEYWORD_ONLY_COSINE], KEYWORD_ONLY_GAP, True
         return Features(
             cosine=cos[0],
             cosine_gap=gap,
