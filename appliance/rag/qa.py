@@ -18,7 +18,7 @@ from appliance.db.connection import Connection
 from appliance.db.queries import evidence as eq
 from appliance.errors import UnknownTicker
 from appliance.rag.answer import citation, compose
-from appliance.rag.companies import Company, CompanyBook
+from appliance.rag.companies import Company, CompanyBook, CompanyDirectory
 from appliance.rag.confidence import Features, Judge, refusal_rule
 from appliance.rag.progress import StateBook
 from appliance.rag.retrieve import Retriever, SearchRequest, SearchResult
@@ -112,7 +112,7 @@ def answer_question(
 
 
 def _named(
-    conn: Connection, retriever: Retriever, directory: Any, req: SearchRequest
+    conn: Connection, retriever: Retriever, directory: CompanyDirectory, req: SearchRequest
 ) -> list[Named]:
     indexed = retriever.index.companies()
     imported = {f.key for f in retriever.catalog.filings.values()}
