@@ -237,9 +237,18 @@ class IndexWorker:
                 self.db.write_sync(jq.requeue, job.id)
                 return
 
+            before = IndexProgress()  # what earlier rounds of this job did
+            seen: set[str] = set()
+
             def on_progress(p: IndexProgress) -> None:
+                seen.update(p.filings)
                 self.db.write_sync(
-                    _counts, job.id, p.sections_done, p.sections_total, len(p.filings), p.chunks
+                    _counts,
+                    job.id,
+                    before.sections_done + p.sections_done,
+                    before.sections_total + p.sections_total,
+                    len(seen),
+                    before.chunks + p.chunks,
                 )
                 self._changed()
 
@@ -248,7 +257,9 @@ class IndexWorker:
 
             # An "everything" job runs until nothing is left: filings imported while it ran
             # (the CLI beside the server) are indexed by it, not left waiting for the next.
-            for _ in range(_MAX_ROUNDS if accessions is None else 1):
+            for round_ in range(_MAX_ROUNDS if accessions is None else 1):
+                if round_ and not self.db.read_sync(_pending_count, indexer):
+                    break
                 self.db.read_sync(self.retriever.refresh)
                 result = indexer.run(
                     self.db.read_sync,
@@ -258,6 +269,9 @@ class IndexWorker:
                     on_stored=on_stored,
                     should_stop=self._stop.is_set,
                 )
+                before.sections_done += result.sections
+                before.sections_total += result.sections
+                before.chunks += result.chunks
                 if not result.sections or self._stop.is_set():
                     break
             if self._stop.is_set():
