@@ -14,7 +14,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, billing, filings, health, nlp, ops, payments, qa, symbols
+from appliance.api import (
+    accounts,
+    billing,
+    facts,
+    filings,
+    health,
+    nlp,
+    ops,
+    payments,
+    qa,
+    symbols,
+)
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
 from appliance.billing import payments as payments_service
@@ -79,6 +90,7 @@ def build_routes() -> list[BaseRoute]:
         *payments.routes,
         *symbols.routes,
         *filings.routes,
+        *facts.routes,
         *nlp.routes,
         *qa.routes,
         *ops.routes,

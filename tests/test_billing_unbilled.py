@@ -25,7 +25,7 @@ from appliance.context import get_ctx
 from appliance.db.connection import connect, transaction
 from appliance.db.queries import billing as bq
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 
 async def question(request: Request) -> Response:

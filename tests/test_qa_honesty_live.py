@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ import pytest
 
 from appliance import accounts
 from appliance.cli.common import write
-from tests.live import LiveServer, fire, live_server
-from tests.rag_support import make_settings
+from tests.helpers import wait_until
+from tests.support.live import LiveServer, fire, live_server
+from tests.support.rag import make_settings
 
 ASK = "/v1/qa/filings"
 INBOX = Path(__file__).parent / "data" / "inbox"
@@ -203,10 +203,12 @@ def test_readyz_and_metrics_show_the_live_state(server: LiveServer) -> None:
 def test_ops_index_that_finds_nothing_fails_saying_what_to_do(server: LiveServer) -> None:
     status, job, _ = server.request("POST", "/ops/index?ticker=AMZN", key=server.admin_key)
     assert status == 202, job
-    deadline = time.time() + 60
-    while job["status"] in ("queued", "running") and time.time() < deadline:
-        time.sleep(0.2)
-        _, job, _ = server.request("GET", f"/ops/jobs/{job['job_id']}", key=server.admin_key)
+
+    def finished() -> Any:
+        _, now, _ = server.request("GET", f"/ops/jobs/{job['job_id']}", key=server.admin_key)
+        return now if now["status"] not in ("queued", "running") else None
+
+    job = wait_until(finished, timeout=60, interval=0.2, message="the job never finished")
     assert job["status"] == "failed", job
     assert "nothing to index for AMZN" in job["error"]
     assert "appliance filings import" in job["error"] and "edgar_user_agent" in job["error"]
@@ -225,7 +227,7 @@ def test_filings_imported_while_serving_are_indexed_without_a_command(
         # Medicis (delisted) is in no ticker map: unknown until its filings are imported, and
         # "Medicis" is a word no indexed passage holds, so Apple's headcount is no answer.
         status, body, _ = _ask(srv, key, question)
-        assert body["status"] == "no_answer" and body["citations"] == [], body
+        assert status == 200 and body["status"] == "no_answer" and body["citations"] == [], body
         imported = subprocess.run(
             [sys.executable, "-m", "appliance", "filings", "import", str(INBOX / "MRX")],
             env={"APPLIANCE_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"},
@@ -236,20 +238,19 @@ def test_filings_imported_while_serving_are_indexed_without_a_command(
         assert imported.returncode == 0, imported.stderr
         assert "the running server (pid" in imported.stderr
         assert "indexes the new filings in the background" in imported.stderr
-        deadline = time.time() + 240
         seen: set[str] = set()
-        while time.time() < deadline:
+
+        def answered() -> Any:
             status, body, headers = _ask(srv, key, question)
             if status == 503:
                 assert body["error"]["code"] == "index_building", body
                 assert int(headers["retry-after"]) >= 1
                 seen.add("index_building")
-            elif body["status"] == "answered":
-                break
-            else:
-                seen.add(body["status"])
-            time.sleep(0.5)
-        assert body["status"] == "answered", (seen, body)
+                return None
+            seen.add(body["status"])
+            return body if body["status"] == "answered" else None
+
+        body = wait_until(answered, timeout=240, interval=0.5, message=lambda: str(seen))
         assert body["citations"][0]["accession"] == "0000950153-99-001234"
         assert "144 full-time" in body["answer"]
         _, ready, _ = srv.request("GET", "/readyz")

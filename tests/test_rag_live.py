@@ -4,10 +4,11 @@ imported and indexed in the background. A question asked before its filings are 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Any
 
-from tests.live import live_server
+from tests.helpers import wait_until
+from tests.support.live import live_server
 
 QUESTION = {"query": "How many employees does Apple have?"}
 
@@ -34,16 +35,15 @@ def test_first_start_race_then_the_first_question_answered_offline(tmp_path: Pat
         assert [(e["status"], e["status_code"]) for e in events] == [("refunded", 503)]
     # Let go: the same data dir served again indexes the sample, and /readyz follows it live.
     with live_server(data_dir, admin_key=key) as srv:
-        deadline = time.time() + 600
         chunks = []
-        while time.time() < deadline:  # job progress and /readyz are free; questions billed
+
+        def done() -> Any:  # job progress and /readyz are free; questions are billed
             _, ready, _ = srv.request("GET", "/readyz")
             chunks.append(int(ready["components"]["retrieval"]["detail"].split()[0]))
             _, jobs, _ = srv.request("GET", "/ops/jobs", key=key)
-            if jobs["jobs"] and jobs["jobs"][0]["status"] == "done":
-                break
-            time.sleep(0.5)
-        job = jobs["jobs"][0]
+            return jobs["jobs"][0] if jobs["jobs"] and jobs["jobs"][0]["status"] == "done" else None
+
+        job = wait_until(done, timeout=600, interval=0.5, message="the sample was never indexed")
         assert job["status"] == "done" and job["progress"]["chunks"] > 500, job
         _, ready, _ = srv.request("GET", "/readyz")
         detail = ready["components"]["retrieval"]["detail"]

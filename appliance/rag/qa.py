@@ -20,12 +20,15 @@ from appliance.errors import UnknownTicker
 from appliance.rag.answer import citation, compose
 from appliance.rag.companies import Company, CompanyBook, CompanyDirectory
 from appliance.rag.confidence import Features, Judge, refusal_rule
+from appliance.rag.numeric import with_facts
 from appliance.rag.progress import StateBook
 from appliance.rag.retrieve import Retriever, SearchRequest, SearchResult
 
 __all__ = ["ANSWERED", "NOT_INDEXED", "NO_ANSWER", "Reply", "answer_question"]
 
 ANSWERED, NO_ANSWER, NOT_INDEXED = "answered", "no_answer", "not_indexed"
+# The confidence of an answer read from tagged inline-XBRL facts (exact, cited where tagged).
+FACTS_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,23 @@ def answer_question(
     result = retriever.search(conn, search)
     features = _features(conn, judge, req, named, result)
     confidence = judge.confidence(features) if result.hits else 0.0
+    cites = [citation(h.citation, h.score) for h in result.hits]
+    headers = " ".join(h.citation.header for h in result.hits)
+    text = compose(req.query, [c["text"] for c in cites], context=headers) if cites else None
+    # A numeric question about one company that inline-XBRL facts answer exactly is answered
+    # from them, whatever the passages' confidence (rag.numeric).
+    found = with_facts(conn, search, frozenset(keys), {"answer": text, "citations": cites})
+    if found["facts"]:
+        return _reply(
+            ANSWERED,
+            named,
+            req,
+            answer=found["answer"],
+            citations=found["citations"],
+            facts=found["facts"],
+            confidence=max(confidence, FACTS_CONFIDENCE),
+            features=features,
+        )
     if not result.hits or (abstain and confidence < judge.threshold):
         if building is not None:  # the filings still on their way might answer it
             raise building.error()
@@ -103,9 +123,6 @@ def answer_question(
             reason=reason,
             features=features,
         )
-    cites = [citation(h.citation, h.score) for h in result.hits]
-    headers = " ".join(h.citation.header for h in result.hits)
-    text = compose(req.query, [c["text"] for c in cites], context=headers)
     return _reply(
         ANSWERED, named, req, answer=text, citations=cites, confidence=confidence, features=features
     )
@@ -168,6 +185,7 @@ def _reply(
     confidence: float = 0.0,
     reason: str = "",
     features: Features | None = None,
+    facts: list[dict[str, Any]] | None = None,
 ) -> Reply:
     return Reply(
         status,
@@ -179,6 +197,7 @@ def _reply(
             "companies": [n.public() for n in named],
             "confidence": round(confidence, 4),
             "as_of": req.cutoff,
+            "facts": facts or [],
         },
         reason,
         features,
