@@ -74,6 +74,19 @@ def answer_question(
     scope = keys or None
     state = progress.get(conn)
     building = state.building(scope, [n.company.ticker or "" for n in named], _who(named))
+    if (building is not None and named) or (named and not any(n.indexed for n in named)):
+        # Facts come with the import, not the indexing: an exact numeric answer needs no text.
+        found = with_facts(conn, req, frozenset(keys), {"answer": None, "citations": []})
+        if found["facts"]:
+            return _reply(
+                ANSWERED,
+                named,
+                req,
+                answer=found["answer"],
+                citations=found["citations"],
+                facts=found["facts"],
+                confidence=FACTS_CONFIDENCE,
+            )
     if building is not None and named:
         raise building.error()
     if named and not any(n.indexed for n in named):
