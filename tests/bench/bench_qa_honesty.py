@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_facts  # noqa: E402
 import bench_retrieval  # noqa: E402
 import numpy as np  # noqa: E402
 import qa_eval  # noqa: E402
@@ -302,7 +305,10 @@ def main() -> None:
     from appliance.nlp.paths import ModelPaths
 
     embedder = Embedder(ModelPaths.locate().embedder, threads=2)
-    conn = connect(bench_retrieval.cached_corpus(embedder) / "appliance.sqlite3", readonly=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-qa-"))
+    # The cached corpus, migrated and with its inline-XBRL facts, as an appliance holds it.
+    data_dir = bench_facts._copy(bench_retrieval.cached_corpus(embedder), work / "data", True)
+    conn = connect(data_dir / "appliance.sqlite3", readonly=True)
     retriever = Retriever(embedder)
     retriever.load(conn)
     book = CompanyBook(Lexicon.load())
@@ -333,6 +339,7 @@ def main() -> None:
     if args.fit:
         fit(asked)
     conn.close()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
