@@ -109,7 +109,13 @@ def main() -> None:
         )
         if x == y:
             agreed.append(
-                {"id": i, "text": str(c["text"]), "label": x, "source": str(c["source"]), "kind": kind}
+                {
+                    "id": i,
+                    "text": str(c["text"]),
+                    "label": x,
+                    "source": str(c["source"]),
+                    "kind": kind,
+                }
             )
     dev, test = split(agreed)
     OUT.mkdir(parents=True, exist_ok=True)
