@@ -144,7 +144,8 @@ def train_teacher(log: list[str]) -> None:
     _, data = prepare()
     cache = HiddenCache(WORK / "teacher_cache")
     t0 = time.perf_counter()
-    hs, targets, counts = training_set(recipe, data, cache)  # type: ignore[arg-type]
+    texts, targets, counts = training_set(recipe, data)
+    hs = [cache[t] for t in texts]
     model = TeacherEncoder().model()
     for name, p in model.named_parameters():
         p.requires_grad_(

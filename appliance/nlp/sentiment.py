@@ -62,6 +62,11 @@ class SentimentModel:
         self.labels: tuple[str, ...] = tuple(manifest["labels"])
         self.name = f"{manifest['name']}@{manifest['version']}"
         self.max_tokens = int(manifest["max_tokens"])
+        # Temperature scaling fitted on the dev sets (models/calibrate_sentiment.py): the
+        # probabilities are softmax(logits / temperature). 1.0 when a model folds it in.
+        self.temperature = float(manifest.get("temperature", 1.0))
+        if not self.temperature > 0:
+            raise ValueError(f"{model_dir}/manifest.json: temperature must be > 0")
         self._session = create_session(
             require(model_dir / "model.int8.onnx", MISSING_HINT), threads, spin=spin
         )
@@ -74,19 +79,23 @@ class SentimentModel:
         self._max_batch_tokens = max_batch_tokens
 
     def probabilities(self, sentences: Sequence[str]) -> np.ndarray:
-        """``(n, labels)`` class probabilities, one row per sentence (no splitting)."""
-        return self._run(sentences)[0]
+        """``(n, labels)`` calibrated class probabilities, one row per sentence (no splitting)."""
+        logits, _ = self._run(sentences)
+        z = logits / self.temperature
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        out: np.ndarray = (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return out
 
     def _run(self, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities and token counts per sentence."""
+        """Logits and token counts per sentence."""
         out = np.zeros((len(sentences), len(self.labels)), np.float32)
         if not sentences:
             return out, np.zeros(0, np.float32)
         encs = self._tokenizer.encode_batch([normalize(s) for s in sentences])
         ids = [e.ids for e in encs]
         for batch in plan_batches(ids, self._max_batch, self._max_batch_tokens):
-            (probs,) = self._session.run(["probs"], batch.feeds())
-            out[batch.index] = probs
+            (logits,) = self._session.run(["logits"], batch.feeds())
+            out[batch.index] = logits
         return out, np.array([len(i) for i in ids], np.float32)
 
     def score(self, texts: Sequence[str]) -> list[SentimentResult]:

@@ -29,8 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # runnable as a plain script from a source checkout
 sys.path.insert(0, str(REPO / "models"))
 
-from appliance.nlp.sentences import split_sentences  # noqa: E402
-from appliance.nlp.sentiment import SentimentModel  # noqa: E402
 from sentiment_data import (  # noqa: E402
     LABELS,
     load_formal_set,
@@ -38,6 +36,9 @@ from sentiment_data import (  # noqa: E402
     macro_f1,
     stratified_split,
 )
+
+from appliance.nlp.sentences import split_sentences  # noqa: E402
+from appliance.nlp.sentiment import SentimentModel  # noqa: E402
 
 PREVIOUS = "06596e0"  # the commit that shipped finsent-minilm-l6 1.0.0
 PREVIOUS_FILES = ("model.int8.onnx", "tokenizer.json", "manifest.json")
@@ -63,7 +64,8 @@ def previous_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     """1.0.0 as served: each sentence scored, averaged weighted by its token count."""
     pieces = [split_sentences(t) or [t] for t in texts]
     flat = [s for p in pieces for s in p]
-    probs, tokens = model._run(flat)  # the token counts 1.0 weighted by
+    probs = model.probabilities(flat)
+    _, tokens = model._run(flat)  # the token counts 1.0 weighted by
     out = np.zeros((len(texts), len(LABELS)))
     start = 0
     for i, p in enumerate(pieces):
