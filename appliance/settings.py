@@ -312,6 +312,24 @@ class Settings(BaseSettings):
         description="At start-up, queue indexing of imported filings not yet indexed (the "
         "bundled sample on a first start).",
     )
+    index_paused: bool = Field(
+        False,
+        description="Hold the background indexer: jobs wait in the queue (and questions about "
+        "the companies they cover answer 503 index_building) until a start without it.",
+    )
+    index_new_imports: bool = Field(
+        True,
+        description="While serving, index filings imported by other processes (`appliance "
+        "filings import|fetch` beside the server) without a separate command.",
+    )
+    qa_min_confidence: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="Filings Q&A: an answer whose confidence (0..1, how sure the service is "
+        "that the top citation answers) is below this is refused as `no_answer`, free. 0 "
+        "answers whenever anything is cited.",
+    )
 
     @property
     def db_path(self) -> Path:

@@ -68,14 +68,19 @@ label=$(curl -fsS -X POST "$base/v1/nlp/sentiment" "${auth[@]}" \
 [ "$label" = positive ] || fail "sentiment label $label"
 echo "smoke: sentiment ok ($label)"
 
-# The sample corpus is imported and indexed on first start, in the background.
+# The sample corpus is imported and indexed on first start, in the background: until Apple's
+# filings are indexed the question answers 503 index_building (free), then it is answered.
 cites=0
-for _ in $(seq 1 600); do
-  answer=$(curl -fsS -X POST "$base/v1/qa/filings" "${auth[@]}" \
-    -d '{"query":"How many employees does Apple have?"}') || fail "qa"
-  cites=$(echo "$answer" | json 'len([c for c in d["citations"] if c["ticker"]=="AAPL" and c["accession"]])')
-  [ "$cites" -gt 0 ] && break
-  sleep 1
+for _ in $(seq 1 300); do
+  code=$(curl -sS -o "$work/qa.json" -w '%{http_code}' -X POST "$base/v1/qa/filings" \
+    "${auth[@]}" -d '{"query":"How many employees does Apple have?"}') || fail "qa"
+  if [ "$code" = 503 ]; then sleep 2; continue; fi
+  [ "$code" = 200 ] || fail "qa answered $code: $(cat "$work/qa.json")"
+  status=$(json 'd["status"]' < "$work/qa.json")
+  [ "$status" = answered ] || fail "qa status $status: $(cat "$work/qa.json")"
+  cites=$(json 'len([c for c in d["citations"] if c["ticker"]=="AAPL" and c["accession"]])' \
+    < "$work/qa.json")
+  break
 done
 [ "$cites" -gt 0 ] || fail "no citations for the sample question"
 echo "smoke: qa ok ($cites citations)"

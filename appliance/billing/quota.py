@@ -157,6 +157,27 @@ class Refunded:
     quota_after: int
 
 
+def _give_back(
+    conn: Connection, usage_id: int, charged: q.ChargedUsage
+) -> tuple[Refunded, int, int]:
+    """Return what a charge took: the purchased part always, the allowance part only while
+    that month's allowance is current (a renewed one is already full). Returns the refund and
+    the new (allowance, purchased) balances."""
+    from_purchased = charged.cost - charged.from_allowance
+    allowance, purchased, same_period = q.give_back(
+        conn, charged.user_id, charged.from_allowance, from_purchased, charged.allowance_period
+    )
+    returned = charged.from_allowance if same_period else 0
+    refunded = Refunded(
+        usage_id,
+        charged.user_id,
+        from_purchased + returned,
+        returned,
+        spendable(allowance, purchased),
+    )
+    return refunded, allowance, purchased
+
+
 def refund(
     conn: Connection, usage_id: int, status_code: int, duration_ms: float | None
 ) -> Refunded | None:
@@ -169,41 +190,41 @@ def refund(
     charged = q.mark_refunded(conn, usage_id, status_code, duration_ms)
     if charged is None:
         return None
-    from_purchased = charged.cost - charged.from_allowance
-    allowance, purchased, same_period = q.give_back(
-        conn, charged.user_id, charged.from_allowance, from_purchased, charged.allowance_period
-    )
-    returned = charged.from_allowance if same_period else 0
+    refunded, allowance, purchased = _give_back(conn, usage_id, charged)
     if charged.idempotency_key is not None:
         # A refunded request has no answer to replay: release its key so a retry runs again.
         q.idempotency_delete(conn, charged.user_id, charged.idempotency_key)
-    if from_purchased:
-        q.insert_ledger(
-            conn,
-            charged.user_id,
-            "refund",
-            f"usage:{usage_id}:purchased",
-            from_purchased,
-            purchased,
-            "purchased",
-        )
-    if returned:
-        q.insert_ledger(
-            conn,
-            charged.user_id,
-            "refund",
-            f"usage:{usage_id}:allowance",
-            returned,
-            allowance,
-            "allowance",
-        )
-    return Refunded(
-        usage_id,
-        charged.user_id,
-        from_purchased + returned,
-        returned,
-        spendable(allowance, purchased),
-    )
+    from_purchased = charged.cost - charged.from_allowance
+    for pool, credits, balance in (
+        ("purchased", from_purchased, purchased),
+        ("allowance", refunded.allowance_returned, allowance),
+    ):
+        if credits:
+            ref = f"usage:{usage_id}:{pool}"
+            q.insert_ledger(conn, charged.user_id, "refund", ref, credits, balance, pool)
+    return refunded
+
+
+# Outcomes of a billable request that reached the spend but is not charged (migration 0010).
+UNBILLED_STATUSES = ("no_answer", "not_indexed")
+
+
+def waive(
+    conn: Connection, usage_id: int, status: str, status_code: int, duration_ms: float
+) -> Refunded | None:
+    """A charged request turned out not to be billable (a filings question answered "no
+    answer"): give back what it took and record its event with ``status`` and cost 0
+    (exactly once: None when the event is not 'charged').
+
+    Unlike :func:`refund` nothing goes to the ledger: the event now records no debit, so there
+    is no credit to account for. The allowance part comes back only while that month's
+    allowance is current, as in a refund. The Idempotency-Key is kept: the request was
+    answered, and a retry gets the same answer (the caller stores it in this transaction).
+    """
+    if status not in UNBILLED_STATUSES:
+        raise ValueError(f"not an unbilled status: {status!r}")
+    charged = q.mark_unbilled(conn, usage_id, status, status_code, duration_ms)
+    return None if charged is None else _give_back(conn, usage_id, charged)[0]
 
 
 @dataclass(frozen=True)

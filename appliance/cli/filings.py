@@ -16,6 +16,7 @@ from appliance.edgar.fetch import fetch_filings
 from appliance.edgar.importer import FileOutcome, import_paths, planned_files
 from appliance.edgar.sample import install_sample
 from appliance.errors import InvalidPayload, NotFound
+from appliance.instance import InstanceLock
 from appliance.progress import MB, Progress
 from appliance.settings import Settings
 
@@ -135,7 +136,31 @@ def filings_import(args: argparse.Namespace) -> int:
     else:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
         print(f"{counts or 'nothing to import'} in {report.seconds:.1f}s")
+    if report.imported:
+        _say_how_indexed(settings)
     return 1 if report.failed else 0
+
+
+def _say_how_indexed(settings: Settings) -> None:
+    """New filings are searchable once indexed: say who does it (on stderr, so --json output
+    stays one object)."""
+    pid = InstanceLock.serving(settings.data_dir)
+    if pid is not None and settings.index_new_imports:
+        note = (
+            f"the running server (pid {pid}) indexes the new filings in the background within"
+            " seconds; GET /ops/jobs shows the progress"
+        )
+    elif pid is not None:
+        note = (
+            f"the running server (pid {pid}) does not index new imports (index_new_imports ="
+            " false): run `appliance index --all` or POST /ops/index?ticker=TICKER"
+        )
+    else:
+        note = (
+            "no server is running: `appliance serve` indexes the new filings at start-up, or"
+            " run `appliance index --all` now"
+        )
+    print(f"note: {note}", file=sys.stderr)
 
 
 def filings_fetch(args: argparse.Namespace) -> int:
@@ -179,6 +204,8 @@ def filings_fetch(args: argparse.Namespace) -> int:
             print(
                 f"failed    {failure.accession} {failure.path}: {failure.reason}", file=sys.stderr
             )
+    if report.imported and report.imported.imported:
+        _say_how_indexed(settings)
     failed = report.failed or (report.imported.failed if report.imported else [])
     return 1 if failed else 0
 

@@ -29,13 +29,15 @@ from typing import Any
 
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
+from appliance.db.queries import progress as progress_q
 from appliance.errors import ApplianceError
 from appliance.rag.index import Indexer, IndexProgress
 from appliance.rag.retrieve import Retriever
 
-__all__ = ["Acquire", "Acquired", "IndexWorker", "JobContext"]
+__all__ = ["Acquire", "Acquired", "IndexWorker", "JobContext", "NothingToIndex"]
 
 log = logging.getLogger("appliance.indexer")
+_MAX_ROUNDS = 20  # an "everything" job re-checks for new filings at most this often
 
 
 @dataclass
@@ -45,6 +47,10 @@ class Acquired:
     source: str  # "edgar" | "inbox" | "database"
     accessions: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+
+class NothingToIndex(Exception):
+    """A ticker job found no filings at all; the message says what to do (the job fails)."""
 
 
 @dataclass
@@ -75,6 +81,9 @@ class IndexWorker:
         on_ready: Callable[[int], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
         index_pending_on_start: bool = True,
+        index_new_imports: bool = False,
+        paused: bool = False,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.retriever = retriever
@@ -84,6 +93,11 @@ class IndexWorker:
         self.on_ready = on_ready
         self.on_failure = on_failure
         self.index_pending_on_start = index_pending_on_start
+        self.index_new_imports = index_new_imports
+        self.paused = paused  # jobs are queued but not run (setting index_paused)
+        self.on_change = on_change
+        self._filings = 0  # imported filings last seen (imports by other processes show here)
+        self._changed_at = 0.0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,6 +112,11 @@ class IndexWorker:
             log.info("re-queued %d interrupted indexing job(s)", resumed)
         loaded: int = self.db.read_sync(self.retriever.load)
         log.info("vector index loaded: %d chunks", loaded)
+        self._filings = self.db.read_sync(progress_q.filing_count)
+        if self.indexer is not None and self.index_pending_on_start:
+            # Queued before the app serves: a question asked the moment /readyz turns 200
+            # already sees the job (503 index_building), not an empty index.
+            self._queue_pending()
         self.ready.set()
         if self.on_ready:
             self.on_ready(loaded)
@@ -134,10 +153,6 @@ class IndexWorker:
                 self.load()
             if self.indexer is None:
                 return
-            if self.index_pending_on_start:
-                pending = self.db.read_sync(_pending_count, self.indexer)
-                if pending:
-                    self.db.write_sync(jq.enqueue, jq.ALL, None, None)
         except Exception as exc:
             log.exception("indexer failed to start")
             if self.on_failure:
@@ -145,7 +160,7 @@ class IndexWorker:
             return
         while not self._stop.is_set():
             try:
-                job = self.db.write_sync(jq.claim_next)
+                job = None if self.paused else self.db.write_sync(jq.claim_next)
             except Exception:
                 if self._stop.is_set():
                     return
@@ -158,16 +173,48 @@ class IndexWorker:
                 self._follow_other_writers()
                 continue
             self._run(job)
+            self._changed(force=True)
+
+    def _queue_pending(self) -> bool:
+        """Queue an "index everything not indexed yet" job when anything is waiting."""
+        assert self.indexer is not None
+        if not self.db.read_sync(_pending_count, self.indexer):
+            return False
+        self.db.write_sync(jq.enqueue, jq.ALL, None, None)
+        return True
 
     def _follow_other_writers(self) -> None:
-        """Chunks indexed by another process (``appliance index`` beside a running server)
-        become searchable here too: compare counts while idle, re-sync when they differ."""
+        """Work done by other processes shows here too, while idle: chunks indexed by
+        ``appliance index`` become searchable (re-sync when the counts differ), and filings
+        imported by ``appliance filings import|fetch`` are queued for indexing."""
         try:
             stored = self.db.read_sync(_chunk_count)
-            if stored != len(self.retriever.index):
+            changed = stored != len(self.retriever.index)
+            if changed:
                 self.db.read_sync(self.retriever.sync)
+            filings = self.db.read_sync(progress_q.filing_count)
+            if filings != self._filings:
+                self._filings = filings
+                changed = True
+                self.db.read_sync(self.retriever.refresh)
+                if self.index_new_imports and self.indexer is not None and self._queue_pending():
+                    log.info("new filings imported: indexing them")
+                    self._wake.set()
+            if changed:
+                self._changed(force=True)
         except Exception:
-            log.exception("could not re-sync the vector index")
+            log.exception("could not follow other writers")
+
+    def _changed(self, *, force: bool = False) -> None:
+        """Tell the service the index moved (its /readyz line), at most once a second."""
+        now = time.monotonic()
+        if self.on_change is None or (not force and now - self._changed_at < 1.0):
+            return
+        self._changed_at = now
+        try:
+            self.on_change()
+        except Exception:
+            log.exception("could not report the index state")
 
     def _run(self, job: jq.Job) -> None:
         assert self.indexer is not None
@@ -186,28 +233,49 @@ class IndexWorker:
                 got = self.acquire(JobContext(job, report))
                 accessions = got.accessions
                 self.db.write_sync(_progress, job.id, "indexing", got.source, len(got.accessions))
+                self._filings = self.db.read_sync(progress_q.filing_count)
             if self._stop.is_set():
                 self.db.write_sync(jq.requeue, job.id)
                 return
 
+            before = IndexProgress()  # what earlier rounds of this job did
+            seen: set[str] = set()
+
             def on_progress(p: IndexProgress) -> None:
+                seen.update(p.filings)
                 self.db.write_sync(
-                    _counts, job.id, p.sections_done, p.sections_total, len(p.filings), p.chunks
+                    _counts,
+                    job.id,
+                    before.sections_done + p.sections_done,
+                    before.sections_total + p.sections_total,
+                    len(seen),
+                    before.chunks + p.chunks,
                 )
+                self._changed()
 
             def on_stored(removed: list[int], new: list[int]) -> None:
                 self.db.read_sync(self.retriever.apply, removed, new)
 
-            self.db.read_sync(self.retriever.refresh)
+            # An "everything" job runs until nothing is left: filings imported while it ran
+            # (the CLI beside the server) are indexed by it, not left waiting for the next.
             cancelled = _CancelWatch(self.db, job.id)
-            indexer.run(
-                self.db.read_sync,
-                self.db.write_sync,
-                accessions,
-                on_progress=on_progress,
-                on_stored=on_stored,
-                should_stop=lambda: self._stop.is_set() or cancelled(),
-            )
+            for round_ in range(_MAX_ROUNDS if accessions is None else 1):
+                if round_ and not self.db.read_sync(_pending_count, indexer):
+                    break
+                self.db.read_sync(self.retriever.refresh)
+                result = indexer.run(
+                    self.db.read_sync,
+                    self.db.write_sync,
+                    accessions,
+                    on_progress=on_progress,
+                    on_stored=on_stored,
+                    should_stop=lambda: self._stop.is_set() or cancelled(),
+                )
+                before.sections_done += result.sections
+                before.sections_total += result.sections
+                before.chunks += result.chunks
+                if not result.sections or self._stop.is_set() or cancelled.seen:
+                    break
             if cancelled.seen:
                 self.db.write_sync(jq.finish, job.id, "failed", jq.CANCELLED)
                 log.info("indexing job %d cancelled by the operator", job.id)
@@ -218,6 +286,9 @@ class IndexWorker:
                 return
             self.db.write_sync(jq.finish, job.id, "done")
             log.info("indexing job %d done", job.id)
+        except NothingToIndex as exc:
+            log.warning("indexing job %d (%s) failed: %s", job.id, job.ticker, exc)
+            self.db.write_sync(jq.finish, job.id, "failed", str(exc))
         except Exception as exc:
             if isinstance(exc, (ApplianceError, OSError)):
                 # Expected (EDGAR unreachable offline, a refused file): one line, no traceback.

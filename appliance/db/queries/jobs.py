@@ -18,6 +18,7 @@ __all__ = [
     "finish",
     "get",
     "list_jobs",
+    "live_jobs",
     "progress",
     "requeue",
     "requeue_interrupted",
@@ -171,6 +172,14 @@ def finish(conn: Connection, job_id: int, status: str, error: str | None = None)
         f" finished_at = {_NOW}, updated_at = {_NOW} WHERE id = ?",
         (status, error, job_id),
     )
+
+
+def live_jobs(conn: Connection) -> list[Job]:
+    """Queued and running jobs, oldest first."""
+    rows = conn.execute(
+        f"SELECT {_COLS} FROM index_jobs WHERE status IN ('queued', 'running') ORDER BY id"
+    ).fetchall()
+    return [_job(r) for r in rows]
 
 
 def list_jobs(
