@@ -2,6 +2,10 @@
 
 Idempotent: running it again changes nothing and reveals no secret twice. Every run also
 checks (and repairs) that only the owner can read the data dir: see ``file_modes``.
+
+The commands that show the first admin's key (``init``, ``serve``) pass ``create_admin=False``
+and create the admin with :mod:`appliance.admin_key`, which prints the key before the admin
+exists: an interrupted first start can never leave an admin whose key nobody saw.
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance import accounts, token_secret
+from appliance.db import check as db_check
+from appliance.db import storage
 from appliance.db.backup import backup_to, default_backup_path
-from appliance.db.connection import Connection, connect, transaction
+from appliance.db.connection import Connection, DatabaseError, connect, transaction
+from appliance.db.create import create_database
 from appliance.db.migrate import applied, migrate, pending
 from appliance.db.queries import meta
 from appliance.db.queries import users as q
-from appliance.file_modes import create_private_file, private_dir, secure_data_dir
+from appliance.db.storage import refuse_read_only
+from appliance.file_modes import private_dir, secure_data_dir
 from appliance.settings import Settings
 
 # pg_advisory_lock keys: "a replica is initialising the database" ('appl' 'init'), and "a
@@ -36,19 +44,53 @@ class InitResult:
     backup: Path | None = None  # the copy taken before upgrading an existing database
 
 
-def initialize(settings: Settings) -> InitResult:
+def initialize(settings: Settings, *, create_admin: bool = True) -> InitResult:
+    """Create or upgrade the data dir and database. With ``create_admin`` (library callers,
+    tests), an install without an admin gets one and its key is in the result.
+
+    Raises DataDirReadOnly, StorageFull (a full disk, in one line), DatabaseCorrupt (a
+    damaged or 0-byte database file), DataDirInsecure."""
+    if settings.database_url:
+        secure_data_dir(settings.data_dir)
+        private_dir(settings.data_dir / "inbox")
+        return _initialize_postgresql(settings, settings.database_url, create_admin)
+    refuse_read_only(settings.data_dir, "the appliance")
+    with storage.reported(settings.data_dir):
+        return _initialize(settings, create_admin)
+
+
+def _open_existing(settings: Settings) -> Connection:
+    """The database of an existing install, refused when it is damaged (see db.check)."""
+    path = settings.db_path
+    if path.stat().st_size == 0:
+        raise db_check.empty(path)
+    try:
+        conn = connect(
+            path, synchronous=settings.db_synchronous, busy_timeout_ms=settings.db_busy_timeout_ms
+        )
+    except DatabaseError as exc:
+        if storage.is_storage_error(exc):
+            raise
+        raise db_check.corrupt(path, str(exc)) from exc
+    try:
+        db_check.ensure_sound(conn, path, settings.db_quick_check_seconds)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _initialize(settings: Settings, create_admin: bool) -> InitResult:
     secure_data_dir(settings.data_dir)
     private_dir(settings.data_dir / "inbox")
-    if settings.database_url:
-        return _initialize_postgresql(settings, settings.database_url)
-    # Created 0600 before SQLite opens it: SQLite would create it with the umask's mode, and
-    # gives its -wal and -shm files the database file's mode.
-    create_private_file(settings.db_path)
-    conn = connect(
-        settings.db_path,
-        synchronous=settings.db_synchronous,
-        busy_timeout_ms=settings.db_busy_timeout_ms,
-    )
+    made: list[str] = []
+    if not settings.db_path.exists():
+        made = create_database(
+            settings.db_path,
+            synchronous=settings.db_synchronous,
+            busy_timeout_ms=settings.db_busy_timeout_ms,
+        )
+    conn = _open_existing(settings)
     try:
         upgrade = pending(conn)
         result_backup: Path | None = None
@@ -58,9 +100,9 @@ def initialize(settings: Settings) -> InitResult:
             result_backup = backup_to(
                 conn, default_backup_path(settings.data_dir, f"pre-{upgrade[0]}")
             )
-        ran = migrate(conn)
+        ran = made + migrate(conn)
         with transaction(conn):
-            result = _first_run(conn, settings, ran)
+            result = _first_run(conn, settings, ran, create_admin)
         result.backup = result_backup
         token_secret.ensure(settings.data_dir, conn)
         return result
@@ -68,18 +110,21 @@ def initialize(settings: Settings) -> InitResult:
         conn.close()
 
 
-def _first_run(conn: Connection, settings: Settings, ran: list[str]) -> InitResult:
-    """The install id and the first admin, once per database (a write function)."""
+def _first_run(
+    conn: Connection, settings: Settings, ran: list[str], create_admin: bool
+) -> InitResult:
+    """The install id and (with ``create_admin``) the first admin, once per database (a write
+    function)."""
     install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
     result = InitResult(install_id=install_id, migrations_applied=ran)
-    if q.count_admins(conn) == 0:
+    if create_admin and q.count_admins(conn) == 0:
         created = accounts.create_user(conn, settings.admin_email, password=None, is_admin=True)
         result.admin_email = created.user.email
         result.admin_api_key = created.api_key
     return result
 
 
-def _initialize_postgresql(settings: Settings, url: str) -> InitResult:
+def _initialize_postgresql(settings: Settings, url: str, create_admin: bool) -> InitResult:
     """Migrate, then the install id and first admin, once however many replicas start at
     the same moment (an advisory lock). The token secret is not generated here: replicas
     share the ``token_secret`` setting (see app.py), and the data dir is each replica's own.
@@ -92,7 +137,7 @@ def _initialize_postgresql(settings: Settings, url: str) -> InitResult:
         conn.execute("SELECT pg_advisory_lock(?)", (INIT_LOCK,))
         try:
             ran = migrate(conn)
-            return session.write(_first_run, settings, ran)
+            return session.write(_first_run, settings, ran, create_admin)
         finally:
             conn.execute("SELECT pg_advisory_unlock(?)", (INIT_LOCK,))
     finally:

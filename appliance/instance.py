@@ -48,6 +48,22 @@ class InstanceLock:
         handle.flush()
         self._file = handle
 
+    @staticmethod
+    def serving(data_dir: Path) -> str | None:
+        """The pid of the server serving ``data_dir`` now, or None when none is (a probe:
+        takes the lock and lets it go at once when it is free)."""
+        probe = InstanceLock(data_dir)
+        try:
+            probe.acquire()
+        except AlreadyRunning:
+            return (
+                (probe.path.read_text(encoding="utf-8").strip() or "unknown")
+                if probe.path.exists()
+                else "unknown"
+            )
+        probe.release()
+        return None
+
     def release(self) -> None:
         if self._file is not None:
             self._file.close()  # closing the file releases the lock

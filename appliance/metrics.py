@@ -45,8 +45,15 @@ class Metrics:
         )
         self.credits_refunded = Counter(
             "appliance_credits_refunded_total",
-            "Credits given back for failed billable requests, by endpoint.",
+            "Credits given back, by endpoint: failed billable requests, and answers that are"
+            " not billable (see appliance_unbilled_requests_total).",
             ["endpoint"],
+            registry=self.registry,
+        )
+        self.unbilled = Counter(
+            "appliance_unbilled_requests_total",
+            "Billable requests answered free by outcome (no_answer, not_indexed), by endpoint.",
+            ["endpoint", "status"],
             registry=self.registry,
         )
         self.quota_exhausted = Counter(

@@ -14,6 +14,7 @@ from appliance.db.connection import Connection
 from appliance.db.database import open_session
 from appliance.db.queries import scalar
 from appliance.settings import load_settings
+from tests.helpers import init_dir
 from tests.support.edgar_data import FILINGS
 from tests.support.postgres import PG_TOKEN_SECRET
 
@@ -66,7 +67,7 @@ def _forget_facts(conn: Connection) -> None:
 def test_import_reports_facts_per_filing_and_is_idempotent(
     empty_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = str(empty_dir)
+    d = init_dir(capsys, empty_dir)
     both = (str(NVDA_10Q), str(MEDICIS))
     code, out, _ = run(capsys, "filings", "import", *both, "--json", "--data-dir", d)
     assert code == 0
@@ -88,6 +89,7 @@ def test_a_filing_imported_before_facts_gets_them_on_the_next_import(
     empty_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = empty_dir
+    init_dir(capsys, d)
     assert run(capsys, "filings", "import", str(NVDA_10Q), "--data-dir", str(d))[0] == 0
     stored = _count(d, "SELECT count(*) FROM facts")
     with open_session(load_settings(data_dir=d)) as db:
@@ -122,6 +124,6 @@ def test_facts_and_financials_commands(facts_dir: Path, capsys: pytest.CaptureFi
     assert eps["values"][0]["value"] == "1.74"
 
     code, _, err = run(capsys, "facts", "ZZZZQ", "--data-dir", d)
-    assert code == 2 and "unknown ticker" in err
+    assert code == 3 and "unknown ticker" in err
     code, _, err = run(capsys, "financials", "AAPL", "--cutoff", "2025-13-01", "--data-dir", d)
     assert code == 2 and "--cutoff" in err

@@ -75,7 +75,21 @@ def test_qa_answers_with_citations_point_in_time(app_client: TestClient, admin: 
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"answer", "citations", "as_of", "facts"} and body["as_of"] == "2025-06-01"
+    assert set(body) == {
+        "status",
+        "answer",
+        "message",
+        "citations",
+        "companies",
+        "confidence",
+        "as_of",
+        "facts",
+    }
+    assert body["status"] == "answered" and body["message"] is None
+    assert body["as_of"] == "2025-06-01" and 0 < body["confidence"] <= 1
+    assert body["companies"] == [
+        {"ticker": "AAPL", "cik": 320193, "company": "Apple Inc.", "indexed": True}
+    ]
     assert body["facts"] == []  # not a numeric question: nothing from inline XBRL
     assert len(body["citations"]) == 3
     first = body["citations"][0]
@@ -100,6 +114,8 @@ def test_qa_answers_with_citations_point_in_time(app_client: TestClient, admin: 
         headers=auth(user["api_key"]),
     )
     assert r.status_code == 200 and r.json()["citations"] == []
+    assert r.json()["status"] == "no_answer" and r.json()["answer"] is None
+    assert "2001-01-01" in r.json()["message"]
 
 
 @pytest.mark.parametrize(
@@ -158,10 +174,13 @@ def test_qa_needs_auth_and_known_ticker(app_client: TestClient, admin: str) -> N
 def test_qa_section_codes_are_matched_whatever_their_case(
     app_client: TestClient, admin: str
 ) -> None:
-    for given, stored in (("Part1_Item4", "part1_item4"), ("PART2_ITEM1", "part2_item1")):
+    for given, stored, query in (
+        ("Part1_Item4", "part1_item4", "controls and procedures"),
+        ("PART2_ITEM1", "part2_item1", "legal proceedings"),
+    ):
         r = app_client.post(
             "/v1/qa/filings",
-            json={"query": "controls and procedures", "ticker": "AAPL", "sections": [given]},
+            json={"query": query, "ticker": "AAPL", "sections": [given]},
             headers=auth(admin),
         )
         assert r.status_code == 200, r.text

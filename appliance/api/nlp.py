@@ -63,7 +63,8 @@ def _result(result: SentimentResult) -> dict[str, Any]:
         "label": result.label,
         "scores": result.scores,
         "sentences": [
-            {"text": s.text, "label": s.label, "scores": s.scores} for s in result.sentences
+            {"text": s.text, "label": s.label, "scores": s.scores, "weight": s.weight}
+            for s in result.sentences
         ],
     }
 

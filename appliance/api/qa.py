@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from appliance.auth import current_user
+from appliance.billing.service import Unbilled
 from appliance.context import AppContext, get_ctx
 from appliance.edgar.vocabulary import (
     TICKER_MAX,
@@ -20,7 +21,7 @@ from appliance.edgar.vocabulary import (
     section_code,
 )
 from appliance.openapi import spec
-from appliance.rag.answer import answer
+from appliance.rag.qa import ANSWERED, Reply
 from appliance.rag.retrieve import SearchRequest
 from appliance.rag.service import rag_service
 from appliance.validation import parse_json
@@ -73,13 +74,13 @@ class QARequest(BaseModel):
         )
 
 
-async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any]:
-    """Embedding and search run on a long-read thread, never on the event loop."""
+async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any] | Unbilled:
+    """Embedding and search run on a long-read thread, never on the event loop. Only an
+    answer is billed: "no answer" and "not indexed" come back free (their usage events say
+    so)."""
     service = rag_service(ctx)
-    result: dict[str, Any] = await ctx.db.read_long(
-        answer, service.retriever, body.search_request()
-    )
-    return result
+    reply: Reply = await ctx.db.read_long(service.ask, body.search_request())
+    return reply.body if reply.status == ANSWERED else Unbilled(reply.body, reply.status)
 
 
 @spec(

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from appliance.billing.ledger import LEDGER_SOURCES
 from appliance.db.connection import Connection, savepoint
 from appliance.db.database import self_contained
 from appliance.db.queries import billing as q
 from appliance.db.queries.billing import Charge
+from appliance.db.queries.users import User
 from appliance.errors import NotFound
 
 assert "monthly" in LEDGER_SOURCES and "refund" in LEDGER_SOURCES
@@ -130,6 +132,27 @@ class Refunded:
     quota_after: int
 
 
+def _give_back(
+    conn: Connection, usage_id: int, charged: q.ChargedUsage
+) -> tuple[Refunded, int, int]:
+    """Return what a charge took: the purchased part always, the allowance part only while
+    that month's allowance is current (a renewed one is already full). Returns the refund and
+    the new (allowance, purchased) balances."""
+    from_purchased = charged.cost - charged.from_allowance
+    allowance, purchased, same_period = q.give_back(
+        conn, charged.user_id, charged.from_allowance, from_purchased, charged.allowance_period
+    )
+    returned = charged.from_allowance if same_period else 0
+    refunded = Refunded(
+        usage_id,
+        charged.user_id,
+        from_purchased + returned,
+        returned,
+        spendable(allowance, purchased),
+    )
+    return refunded, allowance, purchased
+
+
 def refund(
     conn: Connection, usage_id: int, status_code: int, duration_ms: float | None
 ) -> Refunded | None:
@@ -142,41 +165,41 @@ def refund(
     charged = q.mark_refunded(conn, usage_id, status_code, duration_ms)
     if charged is None:
         return None
-    from_purchased = charged.cost - charged.from_allowance
-    allowance, purchased, same_period = q.give_back(
-        conn, charged.user_id, charged.from_allowance, from_purchased, charged.allowance_period
-    )
-    returned = charged.from_allowance if same_period else 0
+    refunded, allowance, purchased = _give_back(conn, usage_id, charged)
     if charged.idempotency_key is not None:
         # A refunded request has no answer to replay: release its key so a retry runs again.
         q.idempotency_delete(conn, charged.user_id, charged.idempotency_key)
-    if from_purchased:
-        q.insert_ledger(
-            conn,
-            charged.user_id,
-            "refund",
-            f"usage:{usage_id}:purchased",
-            from_purchased,
-            purchased,
-            "purchased",
-        )
-    if returned:
-        q.insert_ledger(
-            conn,
-            charged.user_id,
-            "refund",
-            f"usage:{usage_id}:allowance",
-            returned,
-            allowance,
-            "allowance",
-        )
-    return Refunded(
-        usage_id,
-        charged.user_id,
-        from_purchased + returned,
-        returned,
-        spendable(allowance, purchased),
-    )
+    from_purchased = charged.cost - charged.from_allowance
+    for pool, credits, balance in (
+        ("purchased", from_purchased, purchased),
+        ("allowance", refunded.allowance_returned, allowance),
+    ):
+        if credits:
+            ref = f"usage:{usage_id}:{pool}"
+            q.insert_ledger(conn, charged.user_id, "refund", ref, credits, balance, pool)
+    return refunded
+
+
+# Outcomes of a billable request that reached the spend but is not charged (migration 0010).
+UNBILLED_STATUSES = ("no_answer", "not_indexed")
+
+
+def waive(
+    conn: Connection, usage_id: int, status: str, status_code: int, duration_ms: float
+) -> Refunded | None:
+    """A charged request turned out not to be billable (a filings question answered "no
+    answer"): give back what it took and record its event with ``status`` and cost 0
+    (exactly once: None when the event is not 'charged').
+
+    Unlike :func:`refund` nothing goes to the ledger: the event now records no debit, so there
+    is no credit to account for. The allowance part comes back only while that month's
+    allowance is current, as in a refund. The Idempotency-Key is kept: the request was
+    answered, and a retry gets the same answer (the caller stores it in this transaction).
+    """
+    if status not in UNBILLED_STATUSES:
+        raise ValueError(f"not an unbilled status: {status!r}")
+    charged = q.mark_unbilled(conn, usage_id, status, status_code, duration_ms)
+    return None if charged is None else _give_back(conn, usage_id, charged)[0]
 
 
 @dataclass(frozen=True)
@@ -211,6 +234,11 @@ def view(
     b = q.balances(conn, user_id)
     if b is None:
         raise NotFound(f"no user with id {user_id}")
+    return view_from(b, now, free_monthly)
+
+
+def view_from(b: q.Balances, now: datetime, free_monthly: int | None = None) -> QuotaView:
+    """:func:`view` from balances already read (a user row listed with others)."""
     current = b.allowance_period == period_of(now)
     monthly = monthly_size(b, free_monthly)
     allowance = b.allowance_remaining if current else monthly
@@ -222,6 +250,20 @@ def view(
         plan=b.plan,
         resets_at=next_reset(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
+
+
+def user_json(user: User, free_monthly: int | None, now: datetime | None = None) -> dict[str, Any]:
+    """A user as every surface shows it (``/v1/me``, ``/v1/users``, ``users list``): who they
+    are and their credits under exactly the names and figures of ``GET /v1/quota``."""
+    balances = q.Balances(
+        user.allowance_remaining,
+        user.allowance_period,
+        user.quota_remaining,
+        user.quota_monthly,
+        user.plan,
+    )
+    view = view_from(balances, now or datetime.now(UTC), free_monthly)
+    return {**user.public(), **view.public()}
 
 
 def refund_interrupted(conn: Connection) -> list[int]:

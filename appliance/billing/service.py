@@ -12,8 +12,11 @@ work to :meth:`Billing.run`::
 ``run`` then, in order: requires a caller (401), takes a rate-limit token (429, nothing spent),
 handles ``Idempotency-Key`` (replay, 422 on a different body, duplicates wait for the first),
 spends in one write transaction (402 when short), runs the work, and either finishes the usage
-event or, when the work raised or answered >= 400, refunds in its own transaction. Responses
-carry ``X-Credits-Remaining`` and the ``RateLimit-*`` fields.
+event or, when the work raised or answered >= 400, refunds in its own transaction. Work that
+answers but is not billable (a question nobody could answer) returns :class:`Unbilled`: the
+charge is given back and the event recorded with cost 0 and the outcome's status, in the same
+place a refund would be. Responses carry ``X-Credits-Remaining`` and the ``RateLimit-*``
+fields.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
@@ -31,12 +35,13 @@ from starlette.responses import Response
 
 from appliance.api.responses import JSON
 from appliance.auth import current_user
-from appliance.billing import idempotency, quota, usage
+from appliance.billing import hangup, idempotency, quota, usage
 from appliance.billing.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     QuotaExhausted,
     RateLimited,
+    top_ups,
 )
 from appliance.billing.ratelimit import RateLimiter
 from appliance.db.connection import Connection
@@ -53,7 +58,18 @@ if TYPE_CHECKING:
 log = logging.getLogger("appliance.billing")
 T = TypeVar("T")
 P = ParamSpec("P")
-Work = Callable[[], Awaitable[dict[str, Any] | Response]]
+
+
+@dataclass(frozen=True)
+class Unbilled:
+    """An answer (200, ``body``) that costs nothing: its usage event gets ``status`` (one of
+    :data:`quota.UNBILLED_STATUSES`) and cost 0, and the credits spent for it come back."""
+
+    body: dict[str, Any]
+    status: str
+
+
+Work = Callable[[], Awaitable[dict[str, Any] | Response | Unbilled]]
 Begun = (
     quota.Spent | quota.Rejected | idempotency.Replay | idempotency.KeyReused | idempotency.KeyBusy
 )
@@ -119,6 +135,11 @@ class Billing:
         # Replicas on PostgreSQL: buckets shared through the database instead.
         self.shared_limiter = shared_limiter
         self.inflight = idempotency.InFlight()
+        # What a 402 offers: only the top-ups this install actually has.
+        self.top_up = top_ups(
+            checkout=settings.effective_payment_provider == "stripe",
+            licenses=bool(settings.license_public_keys),
+        )
         # Per-request costs that add up at thousands of requests/s: the labelled metric
         # children, and the allowance period (recomputed only when the month turns).
         self._children: dict[tuple[int, str], Any] = {}
@@ -271,13 +292,23 @@ class Billing:
             )
         if isinstance(outcome, quota.Rejected):
             self._counter(self.metrics.quota_exhausted, endpoint).inc()
-            exc = QuotaExhausted(outcome.cost, outcome.remaining, in_debt=outcome.in_debt)
+            exc = QuotaExhausted(
+                outcome.cost,
+                outcome.remaining,
+                in_debt=outcome.in_debt,
+                top_up=self.top_up,
+                allowance=self.settings.free_monthly_credits > 0,
+            )
             exc.headers.update(limit_headers)
             raise exc
         spent = outcome
         self._counter(self.metrics.credits_spent, endpoint).inc(spent.cost)
         try:
-            result = await work()
+            result = await hangup.until_hangup(request, work)
+        except hangup.ClientGone:
+            # Nobody will read the answer: refund, and record the request as the client's.
+            await self._refund(endpoint, spent, CLIENT_CLOSED, started)
+            return Response(status_code=CLIENT_CLOSED)
         except asyncio.CancelledError:
             # Cancelled mid-work (the client is gone): queue the refund without waiting for
             # it; the writer applies it even though this task is ending.
@@ -291,6 +322,10 @@ class Billing:
                 remaining = refunded.quota_after if refunded else spent.quota_after
                 exc.headers.update({**limit_headers, "X-Credits-Remaining": str(remaining)})
             raise
+        if isinstance(result, Unbilled):
+            return await self._unbilled(
+                endpoint, spent, result, user_id, key, started, limit_headers
+            )
         if isinstance(result, dict):
             # The common case: build the answer with all its headers at once.
             headers = {**limit_headers, "X-Credits-Remaining": str(spent.quota_after)}
@@ -317,6 +352,31 @@ class Billing:
         if "X-Credits-Remaining" not in response.headers:
             response.headers["X-Credits-Remaining"] = str(spent.quota_after)
             response.headers.update(limit_headers)
+        return response
+
+    async def _unbilled(
+        self,
+        endpoint: str,
+        spent: quota.Spent,
+        result: Unbilled,
+        user_id: int,
+        key: str | None,
+        started: float,
+        limit_headers: dict[str, str],
+    ) -> Response:
+        """Give the charge back and record the outcome; a keyed request's answer is stored for
+        replays in the same transaction (a replay is free too)."""
+        response = JSON(result.body)
+        stored = (user_id, key, bytes(response.body)) if key is not None else None
+        waived = await self._write(
+            _settle_unbilled, spent.usage_id, result.status, _ms(started), stored
+        )
+        remaining = spent.quota_after
+        if waived is not None:
+            remaining = waived.quota_after
+            self._counter(self.metrics.credits_refunded, endpoint).inc(waived.credits)
+        self.metrics.unbilled.labels(endpoint, result.status).inc()
+        response.headers.update({**limit_headers, "X-Credits-Remaining": str(remaining)})
         return response
 
     def _finish_later(self, usage_id: int, status_code: int, duration_ms: float) -> None:
@@ -363,11 +423,30 @@ class Billing:
             self.db.write_later(quota.refund, outcome.usage_id, CLIENT_CLOSED, None)
 
 
+def _settle_unbilled(
+    conn: Connection,
+    usage_id: int,
+    status: str,
+    duration_ms: float,
+    stored: tuple[int, str, bytes] | None,
+) -> quota.Refunded | None:
+    """Write function: :func:`quota.waive`, and with ``stored`` = (user id, Idempotency-Key,
+    body) the response kept for replays with the credits remaining after the give-back."""
+    waived = quota.waive(conn, usage_id, status, 200, duration_ms)
+    if stored is not None:
+        user_id, key, body = stored
+        credits = waived.quota_after if waived is not None else None
+        q.idempotency_complete(conn, user_id, key, 200, body, credits)
+    return waived
+
+
 def _nothing(conn: Connection) -> None:
     """A write that changes nothing: an empty commit, which needs no fsync."""
 
 
-def _as_response(result: dict[str, Any] | Response) -> Response:
+def _as_response(result: dict[str, Any] | Response | Unbilled) -> Response:
+    if isinstance(result, Unbilled):
+        return JSON(result.body)
     return result if isinstance(result, Response) else JSON(result)
 
 

@@ -12,9 +12,12 @@ from appliance.cli.common import emit_json, read, session, settings_from
 from appliance.db.queries import filings as fq
 from appliance.edgar.client import EdgarClient
 from appliance.edgar.fetch import fetch_filings
-from appliance.edgar.importer import FileOutcome, import_paths
+from appliance.edgar.importer import FileOutcome, import_paths, planned_files
 from appliance.edgar.sample import install_sample
 from appliance.errors import InvalidPayload, NotFound
+from appliance.instance import InstanceLock
+from appliance.progress import MB, Progress
+from appliance.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -89,18 +92,67 @@ def _facts(outcome: FileOutcome) -> str:
     return f"facts:{outcome.facts}{conflicts} "
 
 
+def _size(path: Path | str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
 def filings_import(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    planned = planned_files(args.paths)
+    files = Progress("importing", len(planned), "files", enabled=not args.json)
+    total_bytes = sum(_size(p) for p in planned)
+    done_bytes = 0
+
+    def on_file(outcome: FileOutcome) -> None:
+        nonlocal done_bytes
+        done_bytes += _size(outcome.path)
+        files.clear()
+        if not args.json:
+            _print_outcome(outcome)
+        files.advance(extra=f"{done_bytes / MB:.1f}/{total_bytes / MB:.1f} MB")
+
     with session(settings) as db:
         report = import_paths(
-            db, args.paths, replace=args.replace, progress=None if args.json else _print_outcome
+            db,
+            args.paths,
+            replace=args.replace,
+            progress=on_file,
+            max_bytes=settings.max_decompressed_bytes,
         )
+    files.finish()
     if args.json:
         emit_json(report.public())
     else:
         counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts().items()))
         print(f"{counts or 'nothing to import'} in {report.seconds:.1f}s")
+    if report.imported:
+        _say_how_indexed(settings)
     return 1 if report.failed else 0
+
+
+def _say_how_indexed(settings: Settings) -> None:
+    """New filings are searchable once indexed: say who does it (on stderr, so --json output
+    stays one object)."""
+    pid = InstanceLock.serving(settings.data_dir)
+    if pid is not None and settings.index_new_imports:
+        note = (
+            f"the running server (pid {pid}) indexes the new filings in the background within"
+            " seconds; GET /ops/jobs shows the progress"
+        )
+    elif pid is not None:
+        note = (
+            f"the running server (pid {pid}) does not index new imports (index_new_imports ="
+            " false): run `appliance index --all` or POST /ops/index?ticker=TICKER"
+        )
+    else:
+        note = (
+            "no server is running: `appliance serve` indexes the new filings at start-up, or"
+            " run `appliance index --all` now"
+        )
+    print(f"note: {note}", file=sys.stderr)
 
 
 def filings_fetch(args: argparse.Namespace) -> int:
@@ -109,6 +161,13 @@ def filings_fetch(args: argparse.Namespace) -> int:
     forms = [f.strip().upper() for f in args.forms.split(",") if f.strip()]
     since = _day(args.since, "--since")
     dest = Path(args.dest) if args.dest else settings.data_dir / "filings"
+    downloads = Progress(f"fetching {args.ticker.upper()}", unit="filings", enabled=not args.json)
+
+    def on_download(line: str) -> None:
+        downloads.clear()
+        print(line)
+        downloads.advance()
+
     with session(settings) as db:
         report = fetch_filings(
             db,
@@ -118,8 +177,9 @@ def filings_fetch(args: argparse.Namespace) -> int:
             forms=forms,
             since=since,
             replace=args.replace,
-            progress=None if args.json else print,
+            progress=None if args.json else on_download,
         )
+    downloads.finish()
     if args.json:
         emit_json(report.public())
     else:
@@ -133,6 +193,8 @@ def filings_fetch(args: argparse.Namespace) -> int:
             print(
                 f"failed    {failure.accession} {failure.path}: {failure.reason}", file=sys.stderr
             )
+    if report.imported and report.imported.imported:
+        _say_how_indexed(settings)
     failed = report.failed or (report.imported.failed if report.imported else [])
     return 1 if failed else 0
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar
 from appliance.db.connection import Connection, Dialect
 
 if TYPE_CHECKING:
+    from appliance.db.storage import StorageFull
     from appliance.settings import Settings
 
 __all__ = [
@@ -80,6 +81,14 @@ class Database(abc.ABC):
     dialect: Dialect
     # Names this process among replicas sharing one PostgreSQL (empty on SQLite).
     replica_id: str = ""
+    # Set while writes fail for lack of space (SQLite's file; PostgreSQL's disk is its
+    # server's business), None once one lands again.
+    storage_full: StorageFull | None = None
+
+    def probe_storage(self, every_seconds: float = 1.0) -> None:
+        """While writes are failing for lack of space, queue a small real write (at most
+        once a second) so readiness notices when room is back. Nothing to do by default."""
+        return
 
     @property
     @abc.abstractmethod
@@ -129,7 +138,10 @@ class Database(abc.ABC):
 
 
 def open_database(
-    settings: Settings, *, on_writer_stopped: Callable[[str], None] | None = None
+    settings: Settings,
+    *,
+    on_writer_stopped: Callable[[str], None] | None = None,
+    on_storage: Callable[[StorageFull | None], None] | None = None,
 ) -> Database:
     """The server's database for ``settings``: PostgreSQL when ``database_url`` names it,
     else the SQLite file in the data dir. Not started yet (see :meth:`Database.start`)."""
@@ -145,6 +157,7 @@ def open_database(
         busy_timeout_ms=settings.db_busy_timeout_ms,
         readers=settings.db_readers,
         on_writer_stopped=on_writer_stopped,
+        on_storage=on_storage,
     )
 
 

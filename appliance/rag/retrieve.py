@@ -152,6 +152,9 @@ class SearchRequest:
     forms: tuple[str, ...] | None = None
     sections: tuple[str, ...] | None = None
     top_k: int = 5
+    # The companies (CIKs) the caller resolved the question to (rag.companies), empty for
+    # none named; None lets the catalog's own matcher decide.
+    companies: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,8 @@ class Retriever:
             if key is None:
                 return SearchResult([], plan, None, unknown_ticker=True)
             companies = frozenset({key})
+        elif req.companies is not None:
+            companies = req.companies or None
         elif plan.companies:
             companies = plan.companies
         max_day = day_number(req.cutoff) if req.cutoff else None

@@ -12,14 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from appliance.db.connection import Connection
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
 from appliance.db.queries import rag as rq
 from appliance.errors import NotReady, UnknownTicker
+from appliance.rag.companies import CompanyBook, Lexicon
+from appliance.rag.confidence import Judge
 from appliance.rag.embedding import TextEmbedder
 from appliance.rag.feed import ChunkFeed
-from appliance.rag.index import Indexer
-from appliance.rag.retrieve import Retriever
+from appliance.rag.index import DEFAULT_POLICY, Indexer
+from appliance.rag.progress import StateBook
+from appliance.rag.qa import Reply, answer_question
+from appliance.rag.retrieve import Retriever, SearchRequest
 from appliance.rag.sources import acquire_for, inbox_dir
 from appliance.rag.worker import Acquire, IndexWorker
 from appliance.settings import Settings
@@ -41,10 +46,25 @@ class RagService:
     worker: IndexWorker
     db: Database
     settings: Settings
+    companies: CompanyBook
+    progress: StateBook
+    judge: Judge
 
     @property
     def ready(self) -> bool:
         return self.worker.ready.is_set()
+
+    def ask(self, conn: Connection, req: SearchRequest) -> Reply:
+        """Answer one question (a read function: run it on a reader thread)."""
+        return answer_question(conn, self.retriever, self.companies, self.progress, self.judge, req)
+
+    def status(self, conn: Connection) -> str:
+        """The live retrieval line of ``/readyz``."""
+        self.progress.invalidate()
+        line = self.progress.get(conn).summary()
+        if self.indexer is None:
+            line += " (models not loaded: keyword search only, indexing paused)"
+        return line
 
     async def enqueue(self, ticker: str, requested_by: int | None) -> tuple[jq.Job, bool]:
         """Queue "get this ticker's filings and index them" (or find the live job for it) and
@@ -115,25 +135,44 @@ def start_rag(
     ctx.components.starting(COMPONENT, "loading the vector index")
     retriever = Retriever(embedder)
     indexer = Indexer(embedder) if embedder is not None else None
+    settings = ctx.settings
 
-    def ready(chunks: int) -> None:
-        mode = "" if indexer else " (models not loaded: keyword search only, indexing paused)"
-        ctx.components.ready(COMPONENT, f"{chunks} chunks indexed{mode}")
+    def report() -> None:
+        # /readyz shows the index as it is now, not as it was at start-up.
+        ctx.components.ready(COMPONENT, ctx.db.sync.read(service.status))
 
     def failed(reason: str) -> None:
         ctx.components.failed(COMPONENT, reason)
+
+    def will_index() -> bool:
+        return indexer is not None and settings.index_new_imports and worker.alive
 
     worker = IndexWorker(
         ctx.db,
         retriever,
         indexer,
         acquire,
-        on_ready=ready,
+        on_ready=lambda _chunks: report(),
         on_failure=failed,
         index_pending_on_start=index_pending,
-        lease_seconds=ctx.settings.job_lease_seconds,
+        lease_seconds=settings.job_lease_seconds,
+        index_new_imports=settings.index_new_imports,
+        paused=settings.index_paused,
+        on_change=report,
     )
-    ctx.services["rag"] = RagService(embedder, retriever, indexer, worker, ctx.db, ctx.settings)
+    policy = (indexer.policy if indexer else DEFAULT_POLICY).version
+    service = RagService(
+        embedder,
+        retriever,
+        indexer,
+        worker,
+        ctx.db,
+        settings,
+        companies=CompanyBook(Lexicon.load()),
+        progress=StateBook(policy, lambda: len(retriever.index), will_index),
+        judge=Judge(threshold=settings.qa_min_confidence),
+    )
+    ctx.services["rag"] = service
     # Loaded before the app serves (about a second per 100k chunks), so /readyz is 200 and
     # every answer searches the whole index from the first request.
     worker.load()

@@ -17,7 +17,7 @@ from appliance.edgar.client import EdgarClient
 from appliance.edgar.fetch import fetch_filings
 from appliance.edgar.importer import import_paths
 from appliance.edgar.vocabulary import normalize_ticker
-from appliance.rag.worker import Acquire, Acquired, JobContext
+from appliance.rag.worker import Acquire, Acquired, JobContext, NothingToIndex
 from appliance.settings import Settings
 
 __all__ = ["acquire_for", "company_accessions", "inbox_dir"]
@@ -55,11 +55,32 @@ def acquire_for(settings: Settings, db: Database) -> Acquire:
             ctx.report("importing")
             inbox = inbox_dir(settings, ticker)
             if inbox.is_dir():
-                imported = import_paths(db.sync, [inbox])
+                imported = import_paths(db.sync, [inbox], max_bytes=settings.max_decompressed_bytes)
                 failures = [f"{f.path}: {f.reason}" for f in imported.failed]
             source = "inbox"
             cik = ctx.job.cik
         accessions = db.sync.read(company_accessions, ticker, cik)
+        if not accessions:
+            raise NothingToIndex(_nothing_found(settings, ticker, source, failures))
         return Acquired(source=source, accessions=accessions, failures=failures)
 
     return acquire
+
+
+def _nothing_found(settings: Settings, ticker: str, source: str, failures: list[str]) -> str:
+    """What to do when a ticker job finds no filings (it fails with this message)."""
+    if source == "edgar":
+        why = f"EDGAR gave no 10-K or 10-Q filings of {ticker} to import"
+        if failures:
+            why += f" ({len(failures)} failed: {'; '.join(failures[:3])})"
+        return (
+            f"nothing to index for {ticker}: {why}; check the ticker, or import files with"
+            " `appliance filings import PATH`"
+        )
+    inbox = inbox_dir(settings, ticker)
+    return (
+        f"nothing to index for {ticker}: no imported filings, and the inbox {inbox} is empty or"
+        " missing while online fetch is off. Import filings with `appliance filings import"
+        f" PATH`, or drop them into {inbox}, or set edgar_user_agent (a name and contact"
+        " e-mail) to fetch from EDGAR; then POST /ops/index again"
+    )

@@ -274,6 +274,20 @@ class VectorIndex:
     def ids(self) -> set[int]:
         return self._live_ids(self._snap)
 
+    def companies(self) -> set[int]:
+        """The company keys with at least one live row (what "indexed" means for a company)."""
+        snap = self._snap
+        out: set[int] = set()
+        for seg in (snap.body, snap.tail):
+            if not seg.size:
+                continue
+            if snap.dead:
+                live = ~np.isin(seg.ids, np.fromiter(snap.dead, np.int64))
+                out.update(np.unique(seg.company[live]).tolist())
+            else:
+                out.update(np.unique(seg.company).tolist())
+        return out
+
     def vectors_for(self, chunk_ids: Sequence[int]) -> F32:
         """The stored (dequantized) vectors of some chunks, in the order given."""
         snap = self._snap

@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from appliance.db.connection import Connection
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
+from appliance.db.queries import progress as progress_q
+from appliance.errors import ApplianceError
 from appliance.rag.index import Indexer, IndexProgress
 from appliance.rag.retrieve import Retriever
 
-__all__ = ["Acquire", "Acquired", "IndexWorker", "JobContext"]
+__all__ = ["Acquire", "Acquired", "IndexWorker", "JobContext", "NothingToIndex"]
 
 log = logging.getLogger("appliance.indexer")
+_MAX_ROUNDS = 20  # an "everything" job re-checks for new filings at most this often
 
 
 @dataclass
@@ -43,6 +47,10 @@ class Acquired:
     source: str  # "edgar" | "inbox" | "database"
     accessions: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+
+
+class NothingToIndex(Exception):
+    """A ticker job found no filings at all; the message says what to do (the job fails)."""
 
 
 @dataclass
@@ -73,6 +81,9 @@ class IndexWorker:
         on_ready: Callable[[int], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
         index_pending_on_start: bool = True,
+        index_new_imports: bool = False,
+        paused: bool = False,
+        on_change: Callable[[], None] | None = None,
         lease_seconds: float = 60.0,
     ) -> None:
         self.db = db
@@ -83,7 +94,12 @@ class IndexWorker:
         self.on_ready = on_ready
         self.on_failure = on_failure
         self.index_pending_on_start = index_pending_on_start
+        self.index_new_imports = index_new_imports
+        self.paused = paused  # jobs are queued but not run (setting index_paused)
+        self.on_change = on_change
         self.lease_seconds = lease_seconds
+        self._filings = 0  # imported filings last seen (imports by other processes show here)
+        self._changed_at = 0.0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,6 +114,11 @@ class IndexWorker:
             log.info("re-queued %d interrupted indexing job(s)", resumed)
         loaded: int = self.db.sync.read(self.retriever.load)
         log.info("vector index loaded: %d chunks", loaded)
+        self._filings = self.db.sync.read(progress_q.filing_count)
+        if self.indexer is not None and self.index_pending_on_start:
+            # Queued before the app serves: a question asked the moment /readyz turns 200
+            # already sees the job (503 index_building), not an empty index.
+            self._queue_pending()
         self.ready.set()
         if self.on_ready:
             self.on_ready(loaded)
@@ -134,10 +155,6 @@ class IndexWorker:
                 self.load()
             if self.indexer is None:
                 return
-            if self.index_pending_on_start:
-                pending = self.db.sync.read(_pending_count, self.indexer)
-                if pending:
-                    self.db.sync.write(jq.enqueue, jq.ALL, None, None)
         except Exception as exc:
             log.exception("indexer failed to start")
             if self.on_failure:
@@ -145,7 +162,11 @@ class IndexWorker:
             return
         while not self._stop.is_set():
             try:
-                job = self.db.sync.write(jq.claim_next, self.db.replica_id, self.lease_seconds)
+                job = (
+                    None
+                    if self.paused
+                    else self.db.sync.write(jq.claim_next, self.db.replica_id, self.lease_seconds)
+                )
             except Exception:
                 if self._stop.is_set():
                     return
@@ -158,16 +179,48 @@ class IndexWorker:
                 self._follow_other_writers()
                 continue
             self._run(job)
+            self._changed(force=True)
+
+    def _queue_pending(self) -> bool:
+        """Queue an "index everything not indexed yet" job when anything is waiting."""
+        assert self.indexer is not None
+        if not self.db.sync.read(_pending_count, self.indexer):
+            return False
+        self.db.sync.write(jq.enqueue, jq.ALL, None, None)
+        return True
 
     def _follow_other_writers(self) -> None:
-        """Chunks indexed by another process (``appliance index`` beside a running server)
-        become searchable here too: compare counts while idle, re-sync when they differ."""
+        """Work done by other processes shows here too, while idle: chunks indexed by
+        ``appliance index`` become searchable (re-sync when the counts differ), and filings
+        imported by ``appliance filings import|fetch`` are queued for indexing."""
         try:
             stored = self.db.sync.read(_chunk_count)
-            if stored != len(self.retriever.index):
+            changed = stored != len(self.retriever.index)
+            if changed:
                 self.db.sync.read(self.retriever.sync)
+            filings = self.db.sync.read(progress_q.filing_count)
+            if filings != self._filings:
+                self._filings = filings
+                changed = True
+                self.db.sync.read(self.retriever.refresh)
+                if self.index_new_imports and self.indexer is not None and self._queue_pending():
+                    log.info("new filings imported: indexing them")
+                    self._wake.set()
+            if changed:
+                self._changed(force=True)
         except Exception:
-            log.exception("could not re-sync the vector index")
+            log.exception("could not follow other writers")
+
+    def _changed(self, *, force: bool = False) -> None:
+        """Tell the service the index moved (its /readyz line), at most once a second."""
+        now = time.monotonic()
+        if self.on_change is None or (not force and now - self._changed_at < 1.0):
+            return
+        self._changed_at = now
+        try:
+            self.on_change()
+        except Exception:
+            log.exception("could not report the index state")
 
     def _renew_lease(self, job_id: int, done: threading.Event) -> None:
         """While a job runs, renew its lease well before it expires (other replicas would
@@ -207,40 +260,90 @@ class IndexWorker:
                 got = self.acquire(JobContext(job, report))
                 accessions = got.accessions
                 self.db.sync.write(_progress, job.id, "indexing", got.source, len(got.accessions))
+                self._filings = self.db.sync.read(progress_q.filing_count)
             if self._stop.is_set():
                 self.db.sync.write(jq.requeue, job.id)
                 return
 
+            before = IndexProgress()  # what earlier rounds of this job did
+            seen: set[str] = set()
+
             def on_progress(p: IndexProgress) -> None:
+                seen.update(p.filings)
                 self.db.sync.write(
-                    _counts, job.id, p.sections_done, p.sections_total, len(p.filings), p.chunks
+                    _counts,
+                    job.id,
+                    before.sections_done + p.sections_done,
+                    before.sections_total + p.sections_total,
+                    len(seen),
+                    before.chunks + p.chunks,
                 )
+                self._changed()
 
             def on_stored(removed: list[int], new: list[int]) -> None:
                 self.db.sync.read(self.retriever.apply, removed, new)
 
-            self.db.sync.read(self.retriever.refresh)
-            indexer.run(
-                self.db.sync,
-                accessions,
-                on_progress=on_progress,
-                on_stored=on_stored,
-                should_stop=self._stop.is_set,
-            )
+            # An "everything" job runs until nothing is left: filings imported while it ran
+            # (the CLI beside the server) are indexed by it, not left waiting for the next.
+            cancelled = _CancelWatch(self.db, job.id)
+            for round_ in range(_MAX_ROUNDS if accessions is None else 1):
+                if round_ and not self.db.sync.read(_pending_count, indexer):
+                    break
+                self.db.sync.read(self.retriever.refresh)
+                result = indexer.run(
+                    self.db.sync,
+                    accessions,
+                    on_progress=on_progress,
+                    on_stored=on_stored,
+                    should_stop=lambda: self._stop.is_set() or cancelled(),
+                )
+                before.sections_done += result.sections
+                before.sections_total += result.sections
+                before.chunks += result.chunks
+                if not result.sections or self._stop.is_set() or cancelled.seen:
+                    break
+            if cancelled.seen:
+                self.db.sync.write(jq.finish, job.id, "failed", jq.CANCELLED)
+                log.info("indexing job %d cancelled by the operator", job.id)
+                return
             if self._stop.is_set():
                 self.db.sync.write(jq.requeue, job.id)
                 log.info("indexing job %d interrupted by shutdown; it will resume", job.id)
                 return
             self.db.sync.write(jq.finish, job.id, "done")
             log.info("indexing job %d done", job.id)
+        except NothingToIndex as exc:
+            log.warning("indexing job %d (%s) failed: %s", job.id, job.ticker, exc)
+            self.db.sync.write(jq.finish, job.id, "failed", str(exc))
         except Exception as exc:
-            log.exception("indexing job %d failed", job.id)
+            if isinstance(exc, (ApplianceError, OSError)):
+                # Expected (EDGAR unreachable offline, a refused file): one line, no traceback.
+                log.error("indexing job %d failed: %s", job.id, getattr(exc, "message", exc))
+            else:
+                log.exception("indexing job %d failed", job.id)
             try:
                 self.db.sync.write(jq.finish, job.id, "failed", f"{type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("could not record the failure of job %d", job.id)
         finally:
             self.current = None
+
+
+class _CancelWatch:
+    """Whether ``appliance jobs cancel`` asked to stop the job; reads the database at most
+    once a second, however often the indexer asks."""
+
+    def __init__(self, db: Database, job_id: int, every: float = 1.0) -> None:
+        self.db, self.job_id, self.every = db, job_id, every
+        self.seen = False
+        self._checked = float("-inf")
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.seen and now - self._checked >= self.every:
+            self._checked = now
+            self.seen = self.db.sync.read(jq.cancel_requested, self.job_id)
+        return self.seen
 
 
 def _chunk_count(conn: Connection) -> int:

@@ -102,6 +102,24 @@ def evaluate(conn: Any, retriever: Retriever, questions: list[dict[str, Any]]) -
     return qa_eval.score(questions, ask)
 
 
+def cached_corpus(embedder: Any, *, rebuild: bool = False) -> Path:
+    """The data dir holding the whole shared corpus indexed, built once and cached."""
+    from appliance.nlp.paths import ModelPaths
+
+    # The cached index is only valid for the same chunking policy and the same embedder graph.
+    model = ModelPaths.locate().embedder / "model.int8.onnx"
+    graph = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
+    cache = ROOT / ".bench-cache" / f"{DEFAULT_POLICY.version}-{graph}"
+    if rebuild and cache.exists():
+        shutil.rmtree(cache)
+    if not (cache / "appliance.sqlite3").exists():
+        tmp = cache.with_name(cache.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        build(tmp, embedder)
+        tmp.rename(cache)
+    return cache
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rebuild", action="store_true")
@@ -111,18 +129,8 @@ def main() -> None:
     from appliance.nlp.embedder import Embedder
     from appliance.nlp.paths import ModelPaths
 
-    paths = ModelPaths.locate()
-    embedder = Embedder(paths.embedder, threads=2)
-    # The cached index is only valid for the same chunking policy and the same embedder graph.
-    graph = hashlib.sha256((paths.embedder / "model.int8.onnx").read_bytes()).hexdigest()[:12]
-    cache = ROOT / ".bench-cache" / f"{DEFAULT_POLICY.version}-{graph}"
-    if args.rebuild and cache.exists():
-        shutil.rmtree(cache)
-    if not (cache / "appliance.sqlite3").exists():
-        tmp = cache.with_name(cache.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        build(tmp, embedder)
-        tmp.rename(cache)
+    embedder = Embedder(ModelPaths.locate().embedder, threads=2)
+    cache = cached_corpus(embedder, rebuild=args.rebuild)
     conn = connect(cache / "appliance.sqlite3", readonly=True)
     questions = qa_eval.load_questions(Path(args.questions))
     runs = {

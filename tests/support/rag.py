@@ -31,6 +31,7 @@ def make_settings(data_dir: Path, **extra: Any) -> Settings:
         access_log=False,
         edgar_sample_on_first_start=False,
         index_on_start=False,
+        index_new_imports=False,
         **extra,
     )
 

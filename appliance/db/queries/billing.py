@@ -316,6 +316,32 @@ _UNFINISHED = Variants(
     " AND (owner IS NULL OR owner NOT IN (SELECT id FROM replicas)) ORDER BY id",
 )
 
+_CHARGED_COLS = "SELECT user_id, cost, from_allowance, allowance_period, idempotency_key"
+# On PostgreSQL two replicas may finish the same event at once: the row lock makes the second
+# wait and then find it no longer charged (SQLite's single writer serialises them anyway).
+_LOCK_CHARGED = Variants(
+    sqlite=f"{_CHARGED_COLS} FROM usage_events WHERE id = ? AND status = 'charged'",
+    postgresql=f"{_CHARGED_COLS} FROM usage_events WHERE id = ? AND status = 'charged' FOR UPDATE",
+)
+
+
+def mark_unbilled(
+    conn: Connection, usage_id: int, status: str, status_code: int, duration_ms: float
+) -> ChargedUsage | None:
+    """Turn a charged event into a non-billable outcome (``status``, cost 0, balance after =
+    before), once; returns what the charge took (to give back), or None when the event is not
+    charged. Two statements: run it inside the caller's write transaction."""
+    row = conn.execute(_LOCK_CHARGED(conn), (usage_id,)).fetchone()
+    if row is None:
+        return None
+    conn.execute(
+        "UPDATE usage_events SET status = ?, status_code = ?, duration_ms = ?,"
+        " finished_at = strftime('%Y-%m-%dT%H:%M:%fZ'), cost = 0, from_allowance = 0,"
+        " quota_after = quota_before WHERE id = ? AND status = 'charged'",
+        (status, status_code, duration_ms, usage_id),
+    )
+    return ChargedUsage(row[0], row[1], row[2], row[3], row[4])
+
 
 def unfinished_charges(conn: Connection) -> list[int]:
     """Charged events whose request never finished (the process stopped mid-request)."""
