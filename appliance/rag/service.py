@@ -177,7 +177,7 @@ def start_rag(
     # every answer searches the whole index from the first request.
     worker.load()
     worker.start()
-    feed = _chunk_feed(ctx, retriever)
+    feed = _chunk_feed(ctx, service)
 
     def stop() -> None:
         if feed is not None:
@@ -187,18 +187,24 @@ def start_rag(
     return stop
 
 
-def _chunk_feed(ctx: AppContext, retriever: Retriever) -> ChunkFeed | None:
-    """Replicas on PostgreSQL: apply what the others index to this one's vector index."""
+def _chunk_feed(ctx: AppContext, service: RagService) -> ChunkFeed | None:
+    """Replicas on PostgreSQL: apply what the others index to this one's vector index, and
+    forget the pending sections counted before (questions about a company another replica
+    has just indexed are answered, not told 503 index_building)."""
     url = ctx.settings.database_url
     if not url:
         return None
-    db = ctx.db
+    db, retriever = ctx.db, service.retriever
 
     def apply(removed: list[int], new: list[int]) -> None:
         db.sync.read(retriever.apply, removed, new)
+        service.progress.invalidate()
+        service.worker.changed()
 
     def resync() -> None:
         db.sync.read(retriever.sync)
+        service.progress.invalidate()
+        service.worker.changed()
 
     feed = ChunkFeed(url, apply, resync)
     feed.start()

@@ -211,6 +211,11 @@ class IndexWorker:
         except Exception:
             log.exception("could not follow other writers")
 
+    def changed(self) -> None:
+        """Another replica changed the index (the chunk feed): report it, at most once a
+        second."""
+        self._changed()
+
     def _changed(self, *, force: bool = False) -> None:
         """Tell the service the index moved (its /readyz line), at most once a second."""
         now = time.monotonic()

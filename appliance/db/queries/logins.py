@@ -45,8 +45,10 @@ def record_failure(
         conn,
         "INSERT INTO login_failures (scope, subject, failures, window_start) VALUES (?, ?, 1, ?)"
         " ON CONFLICT (scope, subject) DO UPDATE SET"
-        "  failures = CASE WHEN window_start <= ?3 - ?4 THEN 1 ELSE failures + 1 END,"
-        "  window_start = CASE WHEN window_start <= ?3 - ?4 THEN ?3 ELSE window_start END"
+        "  failures = CASE WHEN login_failures.window_start <= ?3 - ?4 THEN 1"
+        "   ELSE login_failures.failures + 1 END,"
+        "  window_start = CASE WHEN login_failures.window_start <= ?3 - ?4 THEN ?3"
+        "   ELSE login_failures.window_start END"
         " RETURNING failures",
         (scope, subject, now, window),
     )
