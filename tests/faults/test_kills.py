@@ -271,6 +271,7 @@ def test_kills_during_an_indexing_job(tmp_path: Path, fault_figures: Figures) ->
             message="the job never finished",
         )
         assert finished["status"] == "done", finished
+
         # /readyz counts what is indexed now, not what was at start (the first start's sample
         # may still be indexing beside the job: the line catches up with the table).
         def readyz_is_current() -> bool:
