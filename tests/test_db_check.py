@@ -151,7 +151,7 @@ def test_db_check_on_postgresql_checks_the_books_and_skips_the_file_checks(
     code, out = run_cli(capsys, "db", "check", "--json", "--data-dir", d)
     report = json.loads(out)
     assert code == 0 and report["ok"] and report["sqlite"] == [PG_SKIPPED]
-    assert report["users"] == 2 and report["credits"] == 3 + 2 * 10  # + each one's allowance
+    assert report["users"] == 2 and report["credits"] == 3  # no allowance granted before a spend
     session = PgSession(pg_url)
     try:
         session.write(_add_a_credit, user_id)
