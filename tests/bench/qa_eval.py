@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEV_SET = Path(__file__).resolve().parent.parent / "data" / "qa_dev.jsonl"
+DATA = Path(__file__).resolve().parent.parent / "data"
+DEV_SET = DATA / "qa_dev.jsonl"
+# Written blind (from each filing's table of contents and a company summary, never the
+# chunks), evidence filled in afterwards; split by company: tune (Apple, NVIDIA) / test.
+BLIND_SET = DATA / "qa_blind.jsonl"
 
 
 def load_questions(path: Path = DEV_SET) -> list[dict[str, Any]]:
