@@ -13,14 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.errors import NotReady
 from appliance.indexer import Acquire, BackgroundIndexer
-from appliance.rag.embedding import TextEmbedder
+from appliance.rag.embedding import PassageScorer, TextEmbedder
 from appliance.rag.index import Indexer
-from appliance.rag.retrieve import Retriever
+from appliance.rag.retrieve import Retriever, Tuning
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = ["RagService", "load_embedder", "rag_service", "retrieval_hook", "start_rag"]
+__all__ = [
+    "RagService",
+    "load_embedder",
+    "load_reranker",
+    "rag_service",
+    "retrieval_hook",
+    "start_rag",
+]
 
 log = logging.getLogger("appliance.rag")
 COMPONENT = "retrieval"
@@ -64,6 +71,22 @@ def load_embedder(ctx: AppContext) -> TextEmbedder | None:
         return None
 
 
+def load_reranker(ctx: AppContext) -> PassageScorer | None:
+    """The passage reranker, or None (models off, reranking off, or the artifact missing:
+    search then keeps the fused order rather than refusing to start)."""
+    settings = ctx.settings
+    if not settings.load_models or settings.rerank_candidates <= 0:
+        return None
+    from appliance.nlp.paths import ModelMissing, ModelPaths
+    from appliance.nlp.reranker import Reranker
+
+    try:
+        return Reranker(ModelPaths.locate(settings.models_dir).reranker, threads=2)
+    except ModelMissing as exc:
+        log.error("reranker not available, search keeps the fused order: %s", exc.message)
+        return None
+
+
 def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
     """Lifespan hook: start retrieval and the indexer when an embedder is available."""
     from appliance.rag.sources import acquire_for
@@ -76,6 +99,7 @@ def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
         embedder,
         acquire_for(ctx.settings, ctx.db),
         index_pending=ctx.settings.index_on_start,
+        reranker=load_reranker(ctx),
     )
 
 
@@ -85,6 +109,7 @@ def start_rag(
     acquire: Acquire,
     *,
     index_pending: bool = True,
+    reranker: PassageScorer | None = None,
 ) -> Callable[[], Any]:
     """Create the service, start the indexer thread; returns the stop function.
 
@@ -92,7 +117,8 @@ def start_rag(
     and accepts jobs, which wait in the queue for a start with the models loaded.
     """
     ctx.components.starting(COMPONENT, "loading the vector index")
-    retriever = Retriever(embedder)
+    tuning = Tuning(rerank_candidates=ctx.settings.rerank_candidates)
+    retriever = Retriever(embedder, tuning, reranker)
     indexer = Indexer(embedder) if embedder is not None else None
 
     def ready(chunks: int) -> None:
