@@ -23,7 +23,6 @@ from appliance.bootstrap import initialize
 from appliance.components import Components
 from appliance.context import AppContext
 from appliance.db.database import Database
-from appliance.db.queries import meta
 from appliance.errors import ApplianceError, error_body
 from appliance.instance import InstanceLock
 from appliance.metrics import Metrics
@@ -31,6 +30,7 @@ from appliance.middleware import RequestContextMiddleware
 from appliance.nlp.service import models_hook
 from appliance.rag.service import retrieval_hook
 from appliance.settings import Settings
+from appliance.token_secret import TokenSecret, secret_path
 
 log = logging.getLogger("appliance")
 
@@ -103,12 +103,11 @@ async def _serving(
     )
     ctx.db.start()
     secret = (
-        settings.token_secret.get_secret_value()
+        TokenSecret(None, fixed=settings.token_secret.get_secret_value().encode())
         if settings.token_secret
-        else await ctx.db.read(meta.get, "token_secret")
+        else TokenSecret(secret_path(settings.data_dir))
     )
-    assert secret
-    ctx.auth = Authenticator(ctx.db, secret.encode(), cache_seconds=settings.auth_cache_seconds)
+    ctx.auth = Authenticator(ctx.db, secret, cache_seconds=settings.auth_cache_seconds)
     ctx.billing = Billing(ctx.db, settings, ctx.metrics)
     await ctx.billing.start()
     ctx.components.ready("database", "migrations applied")

@@ -27,6 +27,7 @@ from appliance.db.database import Database
 from appliance.db.queries import users as users_q
 from appliance.db.queries.users import User
 from appliance.errors import Forbidden, Unauthorized
+from appliance.token_secret import TokenSecret
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 TOKEN_PREFIX = "at1"
@@ -135,9 +136,9 @@ def current_admin(request: Request) -> User:
 class Authenticator:
     """Resolves the credential of a request to a user, once, in the middleware."""
 
-    def __init__(self, db: Database, token_secret: bytes, *, cache_seconds: float = 0.0) -> None:
+    def __init__(self, db: Database, secret: TokenSecret, *, cache_seconds: float = 0.0) -> None:
         self.db = db
-        self.token_secret = token_secret
+        self._secret = secret
         self._touched: dict[int, float] = {}  # key id -> when last_used_at was last written
         self.touched_max = _CACHE_MAX
         self.password_slots = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
@@ -147,6 +148,11 @@ class Authenticator:
         # from here: billing and /v1/me read them from the database.
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, User, int]] = {}
+
+    @property
+    def token_secret(self) -> bytes:
+        """The current signing key (a rotation takes effect within a second)."""
+        return self._secret.current()
 
     async def check_password(self, password: str, stored: str | None) -> bool:
         """:func:`verify_password` on a worker thread, a bounded number at a time."""

@@ -1,21 +1,22 @@
 """``appliance init``: data dir, migrations, install id, token secret, first admin.
 
-Idempotent: running it again changes nothing and reveals no secret twice.
+Idempotent: running it again changes nothing and reveals no secret twice. Every run also
+checks (and repairs) that only the owner can read the data dir: see ``file_modes``.
 """
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance import accounts
+from appliance import accounts, token_secret
 from appliance.db.backup import backup_to, default_backup_path
 from appliance.db.connection import connect, transaction
 from appliance.db.migrate import applied, migrate, pending
 from appliance.db.queries import meta
 from appliance.db.queries import users as q
+from appliance.file_modes import create_private_file, private_dir, secure_data_dir
 from appliance.settings import Settings
 
 
@@ -29,8 +30,11 @@ class InitResult:
 
 
 def initialize(settings: Settings) -> InitResult:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / "inbox").mkdir(exist_ok=True)
+    secure_data_dir(settings.data_dir)
+    private_dir(settings.data_dir / "inbox")
+    # Created 0600 before SQLite opens it: SQLite would create it with the umask's mode, and
+    # gives its -wal and -shm files the database file's mode.
+    create_private_file(settings.db_path)
     conn = connect(
         settings.db_path,
         synchronous=settings.db_synchronous,
@@ -48,7 +52,6 @@ def initialize(settings: Settings) -> InitResult:
         ran = migrate(conn)
         with transaction(conn):
             install_id = meta.put_if_absent(conn, "install_id", str(uuid.uuid4()))
-            meta.put_if_absent(conn, "token_secret", secrets.token_hex(32))
             result = InitResult(install_id=install_id, migrations_applied=ran, backup=result_backup)
             if q.count_admins(conn) == 0:
                 created = accounts.create_user(
@@ -56,6 +59,7 @@ def initialize(settings: Settings) -> InitResult:
                 )
                 result.admin_email = created.user.email
                 result.admin_api_key = created.api_key
+        token_secret.ensure(settings.data_dir, conn)
         return result
     finally:
         conn.close()

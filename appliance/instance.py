@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from appliance.errors import ApplianceError
+from appliance.file_modes import open_private, private_dir
 
 
 class AlreadyRunning(ApplianceError):
@@ -28,8 +29,9 @@ class InstanceLock:
 
     def acquire(self) -> None:
         """Raises AlreadyRunning when another live server holds the data dir."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
+        private_dir(self.path.parent)
+        # Held open until release (the lock lives as long as the file handle).
+        handle = open(open_private(self.path, os.O_RDWR), "r+", encoding="utf-8")  # noqa: SIM115
         try:
             _lock(handle)
         except OSError:

@@ -1,11 +1,13 @@
-"""``appliance init``, ``config show``, ``db optimize``."""
+"""``appliance init``, ``config show``, ``backup``, ``db optimize``, ``admin rotate-secret``."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
+from appliance import token_secret
 from appliance.bootstrap import initialize
 from appliance.cli.common import emit_json, open_db, settings_from
 from appliance.db import maintenance
@@ -33,6 +35,14 @@ def register(sub: Any) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     opt = db_sub.add_parser("optimize", help="ANALYZE and PRAGMA optimize")
     opt.set_defaults(func=db_optimize)
+
+    adm = sub.add_parser("admin", help="administration of the install itself")
+    adm_sub = adm.add_subparsers(dest="admin_command", required=True)
+    rot = adm_sub.add_parser(
+        "rotate-secret",
+        help="new token-signing secret: every access token issued so far stops working",
+    )
+    rot.set_defaults(func=rotate_secret)
 
 
 def init(args: argparse.Namespace) -> int:
@@ -85,4 +95,20 @@ def backup(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     print(f"backup written: {written} ({written.stat().st_size} bytes)")
+    return 0
+
+
+def rotate_secret(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if settings.token_secret is not None:
+        print(
+            "error: the token secret comes from the token_secret setting "
+            "(config file or APPLIANCE_TOKEN_SECRET); change it there and restart",
+            file=sys.stderr,
+        )
+        return 2
+    initialize(settings)  # moves an old install's secret out of the database first
+    path = token_secret.rotate(settings.data_dir)
+    print(f"token secret rotated ({path}): every access token issued before is refused now")
+    print("(by a running server within a second); API keys and passwords are unaffected")
     return 0

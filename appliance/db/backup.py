@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from appliance.db.connection import Connection, connect
+from appliance.file_modes import create_private_file, private_dir
 
 
 def backup_to(conn: Connection, dest: Path) -> Path:
@@ -17,8 +18,10 @@ def backup_to(conn: Connection, dest: Path) -> Path:
     """
     if dest.exists():
         raise FileExistsError(f"backup target exists: {dest}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
     tmp = dest.with_name(dest.name + ".partial")
+    tmp.unlink(missing_ok=True)  # left by an interrupted backup
+    create_private_file(tmp)  # 0600 before SQLite writes a page: it is the whole database
     target = connect(tmp)
     try:
         conn.backup(target, pages=1024, sleep=0.001)

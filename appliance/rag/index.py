@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from appliance.db.queries import rag as q
+from appliance.edgar.vocabulary import form_family, item_label
 from appliance.rag.chunking import ChunkPolicy, chunk_text
 from appliance.rag.embedding import TextEmbedder
 from appliance.rag.vectors import quantize
@@ -43,47 +44,40 @@ __all__ = [
     "Indexer",
     "embed_header_for",
     "header_for",
-    "item_label",
 ]
 
 log = logging.getLogger("appliance.rag")
 T = TypeVar("T")
 
 DEFAULT_POLICY = ChunkPolicy()
-_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
 
 
-def item_label(item: str) -> str:
-    """'1A' -> 'Item 1A'; 'part2_item1a' -> 'Part II, Item 1A'; other codes as they are."""
-    if item.startswith("part") and "_item" in item:
-        part, number = item[4:].split("_item", 1)
-        return f"Part {_ROMAN.get(part, part)}, Item {number.upper()}"
-    if item[:1].isdigit():
-        return f"Item {item}"
-    return item.replace("_", " ").capitalize()
-
-
-def header_for(s: q.SectionTodo) -> str:
-    """The contextual line embedded and keyword-indexed with every chunk of a section.
-
-    A chunk alone often never names its company, period or topic ("The Company had 166,000
-    employees"); the header puts them in both the vector and the keywords.
-    """
+def _who_and_section(s: q.SectionTodo) -> tuple[str, str]:
     who = s.company or (s.ticker or f"CIK {s.cik}")
     if s.ticker and s.ticker.upper() not in who.upper():
         who = f"{who} ({s.ticker})"
+    title = s.title.strip().rstrip(".") if s.title else ""
+    label = item_label(s.item)
+    return who, (f"{label}. {title}" if title and title.lower() != label.lower() else label)
+
+
+def header_for(s: q.SectionTodo) -> str:
+    """The contextual line stored and keyword-indexed with every chunk of a section.
+
+    A chunk alone often never names its company, period or topic ("The Company had 166,000
+    employees"); the header puts them in the keywords (and, shortened, in the vector).
+    """
+    who, section = _who_and_section(s)
     period = ""
     if s.period_of_report:
         year = s.period_of_report[:4]
-        if s.form.upper().startswith("10-K"):
+        family = form_family(s.form)
+        if family == "10-K":
             period = f" for fiscal year {year} (ended {s.period_of_report})"
-        elif s.form.upper().startswith("10-Q"):
+        elif family == "10-Q":
             period = f" for the quarter ended {s.period_of_report}"
         else:
             period = f" dated {s.period_of_report}"
-    title = s.title.strip().rstrip(".") if s.title else ""
-    label = item_label(s.item)
-    section = f"{label}. {title}" if title and title.lower() != label.lower() else label
     return f"{who} {s.form}{period}, filed {s.filing_date}. {section}."
 
 
@@ -94,12 +88,7 @@ def embed_header_for(s: q.SectionTodo) -> str:
     (one vector, computed once); the period is in the keyword-indexed header and the
     retriever's period resolution.
     """
-    who = s.company or (s.ticker or f"CIK {s.cik}")
-    if s.ticker and s.ticker.upper() not in who.upper():
-        who = f"{who} ({s.ticker})"
-    title = s.title.strip().rstrip(".") if s.title else ""
-    label = item_label(s.item)
-    section = f"{label}. {title}" if title and title.lower() != label.lower() else label
+    who, section = _who_and_section(s)
     return f"{who} {s.form}. {section}."
 
 

@@ -16,3 +16,7 @@ def put_if_absent(conn: Connection, key: str, value: str) -> str:
     stored = get(conn, key)
     assert stored is not None
     return stored
+
+
+def delete(conn: Connection, key: str) -> None:
+    conn.execute("DELETE FROM meta WHERE key = ?", (key,))
