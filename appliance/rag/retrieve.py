@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("appliance.rag")
+PERIODIC = frozenset({"10-K", "10-Q", "20-F", "40-F"})  # forms that report a fiscal period
 
 
 def _form_code(form: str) -> int:
@@ -187,14 +188,17 @@ class Catalog:
         keys: Iterable[int] | None,
         max_day: int | None,
     ) -> dict[str, float]:
-        """Filings (of ``keys``, dated on or before the cutoff) covering a named period,
-        with how well (the best over the named periods)."""
+        """Periodic reports (of ``keys``, dated on or before the cutoff) covering a named
+        period, with how well (the best over the named periods). Event filings (8-K) cover
+        no fiscal period."""
         want = set(keys) if keys is not None else None
         out: dict[str, float] = {}
         for f in self.filings.values():
             if (want is not None and f.key not in want) or (
                 max_day is not None and f.day > max_day
             ):
+                continue
+            if f.family not in PERIODIC:
                 continue
             score = max((periods.matches(f.period, r) for r in refs), default=0.0)
             if score > 0:
