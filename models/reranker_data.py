@@ -108,9 +108,9 @@ def _rows(text: str) -> Iterable[tuple[str, str, str]]:
             continue
         cells = [c.strip() for c in line.split("|")]
         label = cells[0]
-        if caption and len(label.split()) >= 2 and any(_NUMBER.search(c) for c in cells[1:]):
-            if not _BARE.match(label):
-                yield caption, label, line
+        numeric = any(_NUMBER.search(c) for c in cells[1:])
+        if caption and len(label.split()) >= 2 and numeric and not _BARE.match(label):
+            yield caption, label, line
 
 
 def passages(
@@ -150,7 +150,7 @@ def build_groups(all_passages: list[Passage], limit_per_kind: int) -> list[Group
             return None
         scored = sorted(pool, key=lambda i: -_overlap(q, term_sets[i]))
         # Mostly the hardest, one drawn from the next band so the head sees some variety.
-        hard = scored[: NEGATIVES - 1] + [rng.choice(scored[NEGATIVES - 1 : NEGATIVES + 20])]
+        hard = [*scored[: NEGATIVES - 1], rng.choice(scored[NEGATIVES - 1 : NEGATIVES + 20])]
         return tuple(all_passages[i].text for i in hard)
 
     made: dict[str, list[Group]] = {"heading": [], "ict": [], "figure": [], "row": []}

@@ -37,7 +37,7 @@ __all__ = [
 _MIN_TEXT_CHARS = 200
 _HTML_HINT = re.compile(r"<(?:html|body|div|p|font|br|span)\b[^>]*>", re.IGNORECASE)
 _FULL_HTML = re.compile(r"^\s*(?:<\?xml|<!doctype|<html)", re.IGNORECASE)
-_MONTHS = {
+MONTHS = {  # month names and abbreviations -> month number (also rag.periods)
     m: i + 1
     for i, names in enumerate(
         [
@@ -130,7 +130,7 @@ def _long_date(text: str) -> date | None:
     m = _LONG_DATE.search(text)
     if not m:
         return None
-    month = _MONTHS.get(m.group(1).lower())
+    month = MONTHS.get(m.group(1).lower())
     if month is None:
         return None
     try:

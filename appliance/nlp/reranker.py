@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 
 from appliance.nlp.paths import read_json, require
 from appliance.nlp.sessions import create_session
+from appliance.nlp.tokens import padded
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Sentence ends, and table rows (one per line) as units of their own.
@@ -113,12 +114,6 @@ class Reranker:
         if not passages:
             return np.zeros(0, np.float32)
         pairs = [(question, window(question, p, self.window_chars)) for p in passages]
-        encs = self._tokenizer.encode_batch(pairs)
-        width = max(len(e.ids) for e in encs)
-        ids = np.zeros((len(encs), width), np.int64)
-        mask = np.zeros_like(ids)
-        for i, e in enumerate(encs):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = 1
-        (logits,) = self._session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
+        feeds = padded(self._tokenizer.encode_batch(pairs))
+        (logits,) = self._session.run(["logits"], feeds)
         return np.asarray(logits[:, 0], np.float32)

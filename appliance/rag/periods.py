@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from appliance.edgar.filing import MONTHS
+
 __all__ = [
     "FilingPeriod",
     "PeriodRef",
@@ -40,26 +42,6 @@ __all__ = [
     "year_end_of",
 ]
 
-_MONTHS = {
-    name: i + 1
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ]
-    )
-    for name in names
-}
 _MONTH = (
     r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
@@ -214,19 +196,19 @@ def parse(question: str) -> list[PeriodRef]:
     for m in _Q_FIRST.finditer(question):
         add(m, PeriodRef(_year(m.group(3)), int(m.group(1)), explicit=bool(m.group(2))))
     for m in _Q_ENDED.finditer(question):
-        month, year = _MONTHS[m.group(1).lower().rstrip(".")], int(m.group(3))
+        month, year = MONTHS[m.group(1).lower().rstrip(".")], int(m.group(3))
         end = _month_end(year, month)
         add(m, PeriodRef(start=end - timedelta(days=90), end=end))
     for m in _MONTH_RANGE.finditer(question):
         first, last = (
-            _MONTHS[m.group(1).lower().rstrip(".")],
-            _MONTHS[m.group(2).lower().rstrip(".")],
+            MONTHS[m.group(1).lower().rstrip(".")],
+            MONTHS[m.group(2).lower().rstrip(".")],
         )
         year = int(m.group(3))
         start_year = year - 1 if first > last else year
         add(m, PeriodRef(start=date(start_year, first, 1), end=_month_end(year, last)))
     for m in _Y_ENDED.finditer(question):
-        month, year = _MONTHS[m.group(1).lower().rstrip(".")], int(m.group(3))
+        month, year = MONTHS[m.group(1).lower().rstrip(".")], int(m.group(3))
         end = _month_end(year, month)
         add(m, PeriodRef(start=end - timedelta(days=364), end=end))
     for m in _CALENDAR.finditer(question):
