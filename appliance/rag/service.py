@@ -103,7 +103,9 @@ def load_reranker(ctx: AppContext) -> PassageScorer | None:
     from appliance.nlp.reranker import Reranker
 
     try:
-        return Reranker(ModelPaths.locate(settings.models_dir).reranker, threads=2)
+        return Reranker(
+            ModelPaths.locate(settings.models_dir).reranker, threads=settings.model_threads
+        )
     except ModelMissing as exc:
         log.error("reranker not available, search keeps the fused order: %s", exc.message)
         return None

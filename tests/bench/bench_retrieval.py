@@ -192,7 +192,8 @@ def main() -> None:
 
     paths = ModelPaths.locate()
     embedder = Embedder(paths.embedder, threads=2)
-    reranker = Reranker(paths.reranker, threads=2)
+    needs_reranker = any(RUNS[name].rerank_candidates for name in args.runs)
+    reranker = Reranker(paths.reranker, threads=2) if needs_reranker else None
     # The cached index is only valid for the same chunking policy and the same embedder graph.
     graph = hashlib.sha256((paths.embedder / "model.int8.onnx").read_bytes()).hexdigest()[:12]
     cache = ROOT / ".bench-cache" / f"{DEFAULT_POLICY.version}-{graph}"
