@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     )
     load_models: bool = Field(True, description="Load the ONNX models at start-up.")
     rerank_candidates: int = Field(
-        24,
+        0,
         ge=0,
         le=100,
         description="Filings Q&A: how many fused passages the reranker rereads (0: off).",
