@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         default_factory=default_models_dir, description="Directory of the ONNX model artifacts."
     )
     load_models: bool = Field(True, description="Load the ONNX models at start-up.")
+    rerank_candidates: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Filings Q&A: how many fused passages the reranker rereads (0: off).",
+    )
     model_threads: int = Field(
         2, ge=1, le=64, description="onnxruntime intra-op threads per model (CPU cores to use)."
     )

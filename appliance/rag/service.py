@@ -19,11 +19,11 @@ from appliance.db.queries import rag as rq
 from appliance.errors import NotReady, UnknownTicker
 from appliance.rag.companies import CompanyBook, Lexicon
 from appliance.rag.confidence import Judge
-from appliance.rag.embedding import TextEmbedder
+from appliance.rag.embedding import PassageScorer, TextEmbedder
 from appliance.rag.index import DEFAULT_POLICY, Indexer
 from appliance.rag.progress import StateBook
 from appliance.rag.qa import Reply, answer_question
-from appliance.rag.retrieve import Retriever, SearchRequest
+from appliance.rag.retrieve import Retriever, SearchRequest, Tuning
 from appliance.rag.sources import acquire_for, inbox_dir
 from appliance.rag.worker import Acquire, IndexWorker
 from appliance.settings import Settings
@@ -31,7 +31,14 @@ from appliance.settings import Settings
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = ["RagService", "load_embedder", "rag_service", "retrieval_hook", "start_rag"]
+__all__ = [
+    "RagService",
+    "load_embedder",
+    "load_reranker",
+    "rag_service",
+    "retrieval_hook",
+    "start_rag",
+]
 
 log = logging.getLogger("appliance.rag")
 COMPONENT = "retrieval"
@@ -106,6 +113,24 @@ def load_embedder(ctx: AppContext) -> TextEmbedder | None:
         return None
 
 
+def load_reranker(ctx: AppContext) -> PassageScorer | None:
+    """The passage reranker, or None (models off, reranking off, or the artifact missing:
+    search then keeps the fused order rather than refusing to start)."""
+    settings = ctx.settings
+    if not settings.load_models or settings.rerank_candidates <= 0:
+        return None
+    from appliance.nlp.paths import ModelMissing, ModelPaths
+    from appliance.nlp.reranker import Reranker
+
+    try:
+        return Reranker(
+            ModelPaths.locate(settings.models_dir).reranker, threads=settings.model_threads
+        )
+    except ModelMissing as exc:
+        log.error("reranker not available, search keeps the fused order: %s", exc.message)
+        return None
+
+
 def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
     """Lifespan hook: start retrieval and the index worker when an embedder is available."""
     embedder = load_embedder(ctx)
@@ -116,6 +141,7 @@ def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
         embedder,
         acquire_for(ctx.settings, ctx.db),
         index_pending=ctx.settings.index_on_start,
+        reranker=load_reranker(ctx),
     )
 
 
@@ -125,6 +151,7 @@ def start_rag(
     acquire: Acquire,
     *,
     index_pending: bool = True,
+    reranker: PassageScorer | None = None,
 ) -> Callable[[], Any]:
     """Create the service, start the indexer thread; returns the stop function.
 
@@ -132,7 +159,8 @@ def start_rag(
     and accepts jobs, which wait in the queue for a start with the models loaded.
     """
     ctx.components.starting(COMPONENT, "loading the vector index")
-    retriever = Retriever(embedder)
+    tuning = Tuning(rerank_candidates=ctx.settings.rerank_candidates)
+    retriever = Retriever(embedder, tuning, reranker)
     indexer = Indexer(embedder) if embedder is not None else None
     settings = ctx.settings
 
