@@ -12,6 +12,7 @@ from appliance.auth import Authenticator
 from appliance.billing.service import Billing
 from appliance.components import Components
 from appliance.db.database import Database
+from appliance.logins import LoginThrottle
 from appliance.metrics import Metrics
 from appliance.settings import Settings
 
@@ -25,6 +26,7 @@ class AppContext:
     db: Database = field(init=False)
     auth: Authenticator = field(init=False)
     billing: Billing = field(init=False)
+    logins: LoginThrottle = field(init=False)
     install_id: str = ""
     # Services later issues attach (models, billing, indexer), keyed by name.
     services: dict[str, Any] = field(default_factory=dict)

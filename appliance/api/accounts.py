@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,13 +12,14 @@ from starlette.routing import Route
 from appliance import accounts
 from appliance.accounts import EMAIL_PATTERN
 from appliance.api.responses import JSON
-from appliance.auth import current_admin, current_user, issue_token
+from appliance.auth import check_active, current_admin, current_user, issue_token
+from appliance.billing.quota import user_json
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import users as q
 from appliance.errors import InvalidCredentials, NotFound
 from appliance.openapi import spec
-from appliance.validation import parse_json, parse_query
+from appliance.validation import parse_json, parse_query, require_json
 
 
 class TokenRequest(BaseModel):
@@ -45,24 +48,38 @@ class Page(BaseModel):
 
 
 @spec(
-    "Exchange e-mail and password for a bearer access token",
+    "Exchange e-mail and password for a bearer access token (Content-Type: application/json)",
     body=TokenRequest,
     auth=False,
+    statuses=(200, 401, 415, 429),
     tags=("auth",),
 )
 async def token(request: Request) -> Response:
     ctx = get_ctx(request)
+    require_json(request)
     body = await parse_json(request, TokenRequest)
+    address = request.client.host if request.client else None
+    await ctx.logins.check(body.email, address)
     found = await ctx.db.read(q.password_hash, body.email)
     # verify_password runs scrypt even for unknown users (constant-ish time); off the loop.
     stored = found[1] if found else None
     ok = await ctx.auth.check_password(body.password, stored)
     if found is None or not ok:
+        await ctx.logins.failed(body.email, address)
         raise InvalidCredentials("wrong e-mail or password")
+    check_active(found[0])
+    await ctx.logins.succeeded(body.email)
     ttl = ctx.settings.token_ttl_seconds
     return JSON(
         {
-            "access_token": issue_token(ctx.auth.token_secret, found[0].id, ttl),
+            # Never dated before the user's last password change or disable (whole seconds):
+            # a sign-in in that same second gets a token that works.
+            "access_token": issue_token(
+                ctx.auth.token_secret,
+                found[0].id,
+                ttl,
+                max(time.time(), found[0].tokens_valid_after),
+            ),
             "token_type": "bearer",
             "expires_in": ttl,
         }
@@ -72,22 +89,26 @@ async def token(request: Request) -> Response:
 @spec("The caller", tags=("auth",))
 async def me(request: Request) -> Response:
     # Re-read: the request's user may come from the auth cache, and balances never do.
-    user = await get_ctx(request).db.read(q.by_id, current_user(request).id)
+    ctx = get_ctx(request)
+    user = await ctx.db.read(q.by_id, current_user(request).id)
     if user is None:
         raise NotFound("your user no longer exists")
-    return JSON(user.public())
+    return JSON(user_json(user, ctx.settings.free_monthly_credits))
 
 
 @spec(
     "Create an API key for the caller (the key is shown once)",
     body=KeyCreate,
-    statuses=(201,),
+    statuses=(201, 409),
     tags=("auth",),
 )
 async def create_key(request: Request) -> Response:
     user = current_user(request)
     body = await parse_json(request, KeyCreate)
-    plaintext, key = await get_ctx(request).db.write(accounts.create_key, user.id, body.name)
+    ctx = get_ctx(request)
+    plaintext, key = await ctx.db.write(
+        accounts.create_key, user.id, body.name, limit=ctx.settings.max_api_keys_per_user
+    )
     return JSON({**key.public(), "api_key": plaintext}, status_code=201)
 
 
@@ -98,14 +119,15 @@ async def list_keys(request: Request) -> Response:
     return JSON({"keys": [k.public() for k in keys]})
 
 
-@spec("Revoke one of the caller's API keys", statuses=(200, 404), tags=("auth",))
+@spec("Revoke one of the caller's API keys", statuses=(200, 404, 409), tags=("auth",))
 async def revoke_key(request: Request) -> Response:
     user = current_user(request)
     key_id = request.path_params["key_id"]
     if key_id > MAX_SQL_INT:
         raise NotFound(f"no API key with id {key_id}")
     owner = None if user.is_admin else user.id
-    key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner)
+    using = getattr(request.state, "credential_id", None) == f"key:{key_id}"
+    key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner, in_use=using)
     get_ctx(request).auth.forget_keys()
     return JSON(key.public())
 
@@ -119,22 +141,26 @@ async def revoke_key(request: Request) -> Response:
 async def create_user(request: Request) -> Response:
     current_admin(request)
     body = await parse_json(request, UserCreate)
-    created = await get_ctx(request).db.write(
+    ctx = get_ctx(request)
+    created = await ctx.db.write(
         accounts.create_user,
         body.email,
         body.password,
         is_admin=body.is_admin,
         credits=body.credits,
     )
-    return JSON({**created.user.public(), "api_key": created.api_key}, status_code=201)
+    shown = user_json(created.user, ctx.settings.free_monthly_credits)
+    return JSON({**shown, "api_key": created.api_key}, status_code=201)
 
 
 @spec("List users (admin)", query=Page, statuses=(200, 403), tags=("users",))
 async def list_users(request: Request) -> Response:
     current_admin(request)
     page = parse_query(request, Page)
-    users = await get_ctx(request).db.read(q.list_users, limit=page.limit, offset=page.offset)
-    return JSON({"users": [u.public() for u in users]})
+    ctx = get_ctx(request)
+    users = await ctx.db.read(q.list_users, limit=page.limit, offset=page.offset)
+    free = ctx.settings.free_monthly_credits
+    return JSON({"users": [user_json(u, free) for u in users]})
 
 
 routes = [

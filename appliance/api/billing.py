@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -38,6 +39,13 @@ class UsageQuery(BaseModel):
 class EchoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=10_000)
+    delay_ms: int = Field(
+        0,
+        ge=0,
+        le=30_000,
+        description="Answer this much later: a slow billable call, to see a hang-up refunded "
+        "or a stop's grace period at work.",
+    )
 
 
 @spec("The caller's credits: allowance, purchased, total spendable", tags=("billing",))
@@ -84,6 +92,8 @@ async def echo(request: Request) -> Response:
     body = await parse_json(request, EchoRequest)
 
     async def work() -> dict[str, Any]:
+        if body.delay_ms:
+            await asyncio.sleep(body.delay_ms / 1000)
         return {"text": body.text, "length": len(body.text)}
 
     return await ctx.billing.run(request, "echo", ctx.settings.cost_echo, work)

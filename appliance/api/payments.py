@@ -82,6 +82,7 @@ async def redeem_license(request: Request) -> Response:
             "credits": lic.credits,
             "expires": lic.expires.isoformat() if lic.expires else None,
             "quota_remaining": redeemed.balance_after,
+            "purchased": redeemed.balance_after,
         }
     )
 
