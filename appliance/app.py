@@ -6,15 +6,29 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from appliance.api import accounts, billing, filings, health, nlp, ops, payments, qa, symbols
+from appliance.api import (
+    accounts,
+    admin,
+    billing,
+    filings,
+    health,
+    nlp,
+    ops,
+    payments,
+    qa,
+    session,
+    symbols,
+)
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
 from appliance.billing import payments as payments_service
@@ -29,8 +43,10 @@ from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
 from appliance.nlp.service import models_hook
 from appliance.rag.service import retrieval_hook
+from appliance.sessions import Sessions
 from appliance.settings import Settings
 from appliance.token_secret import TokenSecret, secret_path
+from appliance.web import pages
 
 log = logging.getLogger("appliance")
 
@@ -74,7 +90,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def build_routes() -> list[BaseRoute]:
     return [
         *health.routes,
+        *pages.routes,
+        *session.routes,
         *accounts.routes,
+        *admin.routes,
         *billing.routes,
         *payments.routes,
         *symbols.routes,
@@ -110,6 +129,8 @@ async def _serving(
     ctx.auth = Authenticator(ctx.db, secret, cache_seconds=settings.auth_cache_seconds)
     ctx.billing = Billing(ctx.db, settings, ctx.metrics)
     await ctx.billing.start()
+    ctx.sessions = Sessions(ctx.db, ctx.install_id, timedelta(hours=settings.session_ttl_hours))
+    await ctx.sessions.purge()
     ctx.components.ready("database", "migrations applied")
     stops: list[Callable[[], Any]] = []
     try:
@@ -157,4 +178,30 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
     )
     app.state.ctx = ctx
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
+    if settings.cors_allowed_origins:
+        # Outermost, so preflights are answered before authentication. API keys only:
+        # credentials (the console's cookie) never cross origins.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=[
+                "X-Request-ID",
+                "X-Credits-Remaining",
+                "Idempotent-Replayed",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Retry-After",
+            ],
+            allow_credentials=False,
+            max_age=600,
+        )
     return app

@@ -13,6 +13,7 @@ from appliance.billing.service import Billing
 from appliance.components import Components
 from appliance.db.database import Database
 from appliance.metrics import Metrics
+from appliance.sessions import Sessions
 from appliance.settings import Settings
 
 
@@ -25,7 +26,9 @@ class AppContext:
     db: Database = field(init=False)
     auth: Authenticator = field(init=False)
     billing: Billing = field(init=False)
+    sessions: Sessions = field(init=False)
     install_id: str = ""
+    openapi: dict[str, Any] | None = None  # built on first request
     # Services later issues attach (models, billing, indexer), keyed by name.
     services: dict[str, Any] = field(default_factory=dict)
 

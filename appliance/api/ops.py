@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from appliance.api.responses import JSON
+from appliance.api.responses import reply
+from appliance.api.schemas import JobOut
 from appliance.auth import current_admin
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
@@ -28,6 +29,10 @@ class IndexQuery(BaseModel):
     ticker: str = Field(min_length=1, max_length=12, pattern=_TICKER)
 
 
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
 class JobsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str | None = Field(None, pattern=r"^(queued|running|done|failed)$")
@@ -38,6 +43,7 @@ class JobsQuery(BaseModel):
 @spec(
     "Queue 'get this ticker's filings and index them' (admin); 202 with the job",
     query=IndexQuery,
+    response=JobOut,
     statuses=(202, 400, 403, 404, 503),
     tags=("operations",),
 )
@@ -53,11 +59,14 @@ async def index_ticker(request: Request) -> Response:
         raise UnknownTicker(f"unknown ticker {ticker!r}: not in the symbol map")
     job, _created = await ctx.db.write(jq.enqueue, ticker, cik, user.id)
     service.background.wake()
-    return JSON({**job.public(), "job_id": job.id, "status": job.status}, status_code=202)
+    return reply(JobOut, job.public(), status_code=202)
 
 
 @spec(
-    "One indexing job: state and progress (admin)", statuses=(200, 403, 404), tags=("operations",)
+    "One indexing job: state and progress (admin)",
+    response=JobOut,
+    statuses=(200, 403, 404),
+    tags=("operations",),
 )
 async def get_job(request: Request) -> Response:
     current_admin(request)
@@ -65,12 +74,13 @@ async def get_job(request: Request) -> Response:
     job = None if job_id > MAX_SQL_INT else await get_ctx(request).db.read(jq.get, job_id)
     if job is None:
         raise NotFound(f"no indexing job with id {job_id}")
-    return JSON(job.public())
+    return reply(JobOut, job.public())
 
 
 @spec(
     "Indexing jobs, newest first (admin)",
     query=JobsQuery,
+    response=JobList,
     statuses=(200, 403),
     tags=("operations",),
 )
@@ -80,7 +90,7 @@ async def list_jobs(request: Request) -> Response:
     jobs = await get_ctx(request).db.read(
         jq.list_jobs, status=params.status, limit=params.limit, offset=params.offset
     )
-    return JSON({"jobs": [j.public() for j in jobs]})
+    return reply(JobList, {"jobs": [j.public() for j in jobs]})
 
 
 routes = [

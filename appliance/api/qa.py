@@ -6,18 +6,14 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from appliance.auth import current_user
-from appliance.context import AppContext, get_ctx
+from appliance.api.billable import Call, billable
+from appliance.context import AppContext
 from appliance.edgar.filing import FULL_DOCUMENT_CODE
-from appliance.openapi import spec
 from appliance.rag.answer import answer
 from appliance.rag.retrieve import SearchRequest
 from appliance.rag.service import rag_service
-from appliance.validation import parse_json
 
 Form = Literal["10-K", "10-Q", "8-K", "10-K/A", "10-Q/A", "10-K405", "10-KT", "10-QT", "20-F"]
 
@@ -30,7 +26,12 @@ def section_code(code: str) -> str:
 
 
 class QARequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"query": "How many employees does Apple have?", "ticker": "AAPL"}]
+        },
+    )
     query: str = Field(min_length=1, max_length=2000, description="The question.")
     ticker: str | None = Field(
         None, min_length=1, max_length=12, pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]*$"
@@ -78,6 +79,26 @@ class QARequest(BaseModel):
         )
 
 
+class Citation(BaseModel):
+    ticker: str | None
+    cik: int | None
+    company: str | None
+    form: str
+    filing_date: str
+    accession: str
+    section: str = Field(description="The Item: 1, 1A, 7, part1_item2, ...")
+    section_title: str
+    text: str = Field(description="The cited passage, quoted.")
+    url: str | None = Field(description="The filing on sec.gov.")
+    score: float
+
+
+class Answer(BaseModel):
+    answer: str = Field(description="Sentences quoted from the citations, each marked [n].")
+    citations: list[Citation]
+    as_of: str | None = Field(description="The cutoff the answer respects.")
+
+
 async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any]:
     """Embedding and search run on a long-read thread, never on the event loop."""
     service = rag_service(ctx)
@@ -87,17 +108,19 @@ async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any]:
     return result
 
 
-@spec(
+@billable(
+    "qa",
     "Answer a question from filings, with citations (billable: cost_qa credits)",
     body=QARequest,
-    statuses=(200, 400, 401, 402, 404, 409, 422, 429, 503),
+    response=Answer,
+    cost=lambda settings, _body: settings.cost_qa,
+    cost_doc="cost_qa credits per question",
+    ready=rag_service,  # 503 while the index loads, before anything is spent
+    statuses=(200, 404, 503),
     tags=("filings",),
 )
-async def qa_filings(request: Request) -> Response:
-    current_user(request)
-    body = await parse_json(request, QARequest)  # a 400 costs nothing
-    ctx = get_ctx(request)
-    return await ctx.billing.run(request, "qa", ctx.settings.cost_qa, lambda: ask(ctx, body))
+async def qa_filings(call: Call[QARequest]) -> dict[str, Any]:
+    return await ask(call.ctx, call.input)
 
 
 routes = [Route("/v1/qa/filings", qa_filings, methods=["POST"])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.responses import Response
 
 
@@ -17,3 +18,18 @@ class JSON(Response):
         return json.dumps(
             content, ensure_ascii=False, allow_nan=False, separators=(",", ":")
         ).encode()
+
+
+def reply(
+    model: type[BaseModel],
+    data: Any,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> JSON:
+    """A JSON answer built through its response model (the model the docs show), so a field
+    the model does not declare never leaks out and a missing one fails the tests."""
+    return JSON(as_json(model, data), status_code=status_code, headers=headers)
+
+
+def as_json(model: type[BaseModel], data: Any) -> dict[str, Any]:
+    return model.model_validate(data).model_dump(mode="json")

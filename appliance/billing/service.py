@@ -42,6 +42,7 @@ from appliance.billing.ratelimit import RateLimiter
 from appliance.db.connection import Connection
 from appliance.db.database import Database, self_contained
 from appliance.db.queries import billing as q
+from appliance.db.queries.users import User
 from appliance.errors import ApplianceError
 from appliance.metrics import Metrics
 from appliance.settings import Settings
@@ -177,14 +178,17 @@ class Billing:
 
     # ----- the seam -----
 
-    async def run(self, request: Request, endpoint: str, cost: int, work: Work) -> Response:
+    async def run(
+        self, request: Request, endpoint: str, cost: int, work: Work, *, user: User | None = None
+    ) -> Response:
         """Meter one billable request around ``work`` (see the module docstring).
 
         ``work`` returns a JSON-able dict (answered 200) or a Response. Raises the caller's
         401, RateLimited, InvalidPayload (a malformed Idempotency-Key), IdempotencyKeyReused,
         IdempotencyInProgress, QuotaExhausted, or whatever ``work`` raised (after refunding).
         """
-        user = current_user(request)
+        if user is None:
+            user = current_user(request)
         if not self.enabled:
             return _as_response(await work())
         started = time.perf_counter()
