@@ -53,8 +53,16 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Iterator[LiveServer]:
-    port = free_port()
+def live_server(
+    data_dir: Path,
+    timeout: float = 120,
+    admin_key: str | None = None,
+    port: int | None = None,
+    **env_extra: str,
+) -> Iterator[LiveServer]:
+    """``admin_key``: the data dir is already initialised with this admin key (nothing is
+    printed at start then); otherwise the key the first start prints is used."""
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
     env.update(APPLIANCE_DATA_DIR=str(data_dir), APPLIANCE_PORT=str(port), **env_extra)
     env.setdefault("APPLIANCE_ACCESS_LOG", "false")
@@ -67,7 +75,7 @@ def live_server(data_dir: Path, timeout: float = 120, **env_extra: str) -> Itera
     )
     assert proc.stderr is not None
     try:
-        key = None
+        key = admin_key
         deadline = time.time() + timeout
         while key is None and time.time() < deadline:
             line = proc.stderr.readline()

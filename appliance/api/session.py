@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from appliance.api.responses import JSON
+from appliance.api.responses import JSON, as_json
 from appliance.api.schemas import UserOut
 from appliance.auth import KEY_PREFIX, current_user
 from appliance.context import get_ctx
@@ -43,19 +43,28 @@ class SessionCreate(BaseModel):
 
 
 class SessionOut(BaseModel):
-    user: UserOut
-    csrf_token: str = Field(description="Send as X-CSRF-Token on state-changing requests.")
-    expires_at: str
-    via: Literal["password", "api_key"]
+    signed_in: bool
+    user: UserOut | None = None
+    csrf_token: str | None = Field(
+        None, description="Send as X-CSRF-Token on state-changing requests."
+    )
+    expires_at: str | None = None
+    via: Literal["password", "api_key"] | None = None
 
 
-def _body(session: Session) -> dict[str, object]:
-    return SessionOut(
-        user=UserOut(**session.user.public()),
-        csrf_token=session.csrf_token,
-        expires_at=session.expires_at,
-        via=session.via,
-    ).model_dump(mode="json")
+def _body(session: Session | None) -> dict[str, object]:
+    if session is None:
+        return {"signed_in": False}
+    return as_json(
+        SessionOut,
+        {
+            "signed_in": True,
+            "user": session.user.public(),
+            "csrf_token": session.csrf_token,
+            "expires_at": session.expires_at,
+            "via": session.via,
+        },
+    )
 
 
 @spec(
@@ -99,15 +108,15 @@ async def create_session(request: Request) -> Response:
 
 
 @spec(
-    "The console session of this browser (its user and CSRF token)",
+    "This browser's console session, if any: its user and CSRF token",
     response=SessionOut,
+    auth=False,
     tags=("auth",),
 )
 async def read_session(request: Request) -> Response:
-    current_user(request)
-    session: Session | None = request.state._state.get("session")
-    if session is None:
-        raise Unauthorized("no console session: this request was not authenticated by a cookie")
+    # Public, and 200 either way: a signed-out console asks on every load, and an expired
+    # cookie is simply no session.
+    session: Session | None = getattr(request.state, "session", None)
     return JSON(_body(session))
 
 
