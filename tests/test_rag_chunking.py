@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from appliance.db.connection import connect
 from appliance.db.queries import filings as fq
 from appliance.db.queries import rag as rq
+from appliance.edgar.vocabulary import item_label
 from appliance.rag.chunking import ChunkPolicy, chunk_text, split_units
-from appliance.rag.index import header_for, item_label
+from appliance.rag.index import header_for
 from tests.rag_support import AAPL_10K_2025
 
 

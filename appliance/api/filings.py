@@ -15,6 +15,7 @@ from appliance.auth import current_user
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import filings as fq
+from appliance.edgar.vocabulary import TICKER_MAX, TICKER_PATTERN
 from appliance.errors import NotFound
 from appliance.openapi import spec
 from appliance.validation import parse_query
@@ -24,7 +25,7 @@ _ACCESSION = re.compile(r"^\d{10}-\d{2}-\d{6}$")
 
 class FilingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticker: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.\-]+$")
+    ticker: str | None = Field(None, min_length=1, max_length=TICKER_MAX, pattern=TICKER_PATTERN)
     cik: int | None = Field(None, ge=1, le=9_999_999_999)
     form: str | None = Field(None, min_length=1, max_length=16, description="e.g. 10-K, 10-Q")
     cutoff: date | None = Field(None, description="hide filings filed after this day")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -15,18 +13,16 @@ from appliance.auth import current_admin
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import jobs as jq
-from appliance.db.queries import rag as rq
-from appliance.errors import NotFound, UnknownTicker
+from appliance.edgar.vocabulary import TICKER_MAX, TICKER_PATTERN
+from appliance.errors import NotFound
 from appliance.openapi import spec
 from appliance.rag.service import rag_service
 from appliance.validation import parse_query
 
-_TICKER = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,11}$"
-
 
 class IndexQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticker: str = Field(min_length=1, max_length=12, pattern=_TICKER)
+    ticker: str = Field(min_length=1, max_length=TICKER_MAX, pattern=TICKER_PATTERN)
 
 
 class JobList(BaseModel):
@@ -50,15 +46,7 @@ class JobsQuery(BaseModel):
 async def index_ticker(request: Request) -> Response:
     user = current_admin(request)
     params = parse_query(request, IndexQuery)
-    ctx = get_ctx(request)
-    service = rag_service(ctx)
-    ticker = params.ticker.upper()
-    cik = await ctx.db.read(rq.resolve_ticker, ticker)
-    inbox = ctx.settings.data_dir / "inbox" / ticker
-    if cik is None and not (re.fullmatch(r"[A-Z0-9.\-]+", ticker) and inbox.is_dir()):
-        raise UnknownTicker(f"unknown ticker {ticker!r}: not in the symbol map")
-    job, _created = await ctx.db.write(jq.enqueue, ticker, cik, user.id)
-    service.background.wake()
+    job, _created = await rag_service(get_ctx(request)).enqueue(params.ticker, user.id)
     return reply(JobOut, job.public(), status_code=202)
 
 

@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.routing import Route
 
 from appliance.api.billable import Call, billable
 from appliance.context import AppContext
-from appliance.edgar.filing import FULL_DOCUMENT_CODE
+from appliance.edgar.vocabulary import (
+    TICKER_MAX,
+    TICKER_PATTERN,
+    QueryForm,
+    is_section_code,
+    section_code,
+)
 from appliance.rag.answer import answer
 from appliance.rag.retrieve import SearchRequest
 from appliance.rag.service import rag_service
-
-Form = Literal["10-K", "10-Q", "8-K", "10-K/A", "10-Q/A", "10-K405", "10-KT", "10-QT", "20-F"]
-
-
-def section_code(code: str) -> str:
-    """A caller's section code as the importer stores it: ``document`` and 10-Q ``part*``
-    codes lower-case (``part1_item2``), plain 10-K Item codes upper-case (``1A``)."""
-    lowered = code.lower()
-    return lowered if lowered == FULL_DOCUMENT_CODE or lowered.startswith("part") else code.upper()
 
 
 class QARequest(BaseModel):
@@ -33,15 +30,13 @@ class QARequest(BaseModel):
         },
     )
     query: str = Field(min_length=1, max_length=2000, description="The question.")
-    ticker: str | None = Field(
-        None, min_length=1, max_length=12, pattern=r"^[A-Za-z0-9][A-Za-z0-9.\-]*$"
-    )
+    ticker: str | None = Field(None, min_length=1, max_length=TICKER_MAX, pattern=TICKER_PATTERN)
     cutoff: str | None = Field(
         None,
         pattern=r"^\d{4}-\d{2}-\d{2}$",
         description="Point in time (YYYY-MM-DD): only filings dated on or before it are cited.",
     )
-    forms: list[Form] | None = Field(None, min_length=1, max_length=10)
+    forms: list[QueryForm] | None = Field(None, min_length=1, max_length=10)
     sections: list[str] | None = Field(None, min_length=1, max_length=40)
     top_k: int = Field(5, ge=1, le=20)
 
@@ -64,7 +59,7 @@ class QARequest(BaseModel):
     def _section_codes(cls, value: list[str] | None) -> list[str] | None:
         if value is not None:
             for code in value:
-                if not (1 <= len(code) <= 24) or not code.replace("_", "").isalnum():
+                if not is_section_code(code):
                     raise ValueError(f"not a section code: {code!r}")
         return value
 

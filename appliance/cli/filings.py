@@ -105,20 +105,9 @@ def filings_import(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _client(settings: Settings) -> EdgarClient:
-    return EdgarClient(
-        settings.edgar_user_agent,
-        www_url=settings.edgar_www_url,
-        data_url=settings.edgar_data_url,
-        max_rps=settings.edgar_max_rps,
-        timeout=settings.edgar_timeout_seconds,
-        max_retries=settings.edgar_max_retries,
-    )
-
-
 def filings_fetch(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    client = _client(settings)  # refuses to exist without a contact User-Agent
+    client = EdgarClient.from_settings(settings)  # refuses to exist without a contact User-Agent
     forms = [f.strip().upper() for f in args.forms.split(",") if f.strip()]
     since = _day(args.since, "--since")
     dest = Path(args.dest) if args.dest else settings.data_dir / "filings"

@@ -53,15 +53,7 @@ def _vintage(args: argparse.Namespace, fallback: date) -> date:
 
 
 def _fetch(settings: Settings, url: str) -> tuple[bytes, date]:
-    client = EdgarClient(
-        settings.edgar_user_agent,
-        www_url=settings.edgar_www_url,
-        data_url=settings.edgar_data_url,
-        max_rps=settings.edgar_max_rps,
-        timeout=settings.edgar_timeout_seconds,
-        max_retries=settings.edgar_max_retries,
-    )
-    response = client.get(url)
+    response = EdgarClient.from_settings(settings).get(url)
     vintage = date.today()
     if response.last_modified:
         with contextlib.suppress(TypeError, ValueError):

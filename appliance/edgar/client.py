@@ -32,9 +32,13 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 from appliance.edgar.errors import EdgarConfigError, EdgarUnavailable
 from appliance.errors import ApplianceError, NotFound
+
+if TYPE_CHECKING:
+    from appliance.settings import Settings
 
 __all__ = ["EdgarClient", "EdgarResponse", "RateLimiter", "validate_user_agent"]
 
@@ -148,6 +152,19 @@ class EdgarClient:
         self.requests_sent = 0  # every HTTP attempt, for reports
         # No proxies from the environment: the appliance talks to EDGAR (or a mirror) only.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EdgarClient:
+        """The client the settings describe (``edgar_*``); raises EdgarConfigError without a
+        contact User-Agent."""
+        return cls(
+            settings.edgar_user_agent,
+            www_url=settings.edgar_www_url,
+            data_url=settings.edgar_data_url,
+            max_rps=settings.edgar_max_rps,
+            timeout=settings.edgar_timeout_seconds,
+            max_retries=settings.edgar_max_retries,
+        )
 
     # ----- URLs -----
     def submissions_url(self, cik: int, page: str | None = None) -> str:

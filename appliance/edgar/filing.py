@@ -20,10 +20,10 @@ from datetime import date, datetime
 
 from appliance.edgar.blocks import Block, DeiFacts, html_blocks, plain_blocks
 from appliance.edgar.errors import InvalidFiling
-from appliance.edgar.items import form_family
 from appliance.edgar.layout import PathHints, format_accession
 from appliance.edgar.sections import Section, split_sections
 from appliance.edgar.sgml import looks_like_submission, parse_submission
+from appliance.edgar.vocabulary import FULL_DOCUMENT_CODE, normalize_ticker, periodic_family
 
 __all__ = [
     "FULL_DOCUMENT_CODE",
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 # Section code used when a filing has no Item structure (8-K, or no heading found).
-FULL_DOCUMENT_CODE = "document"
 _MIN_TEXT_CHARS = 200
 _HTML_HINT = re.compile(r"<(?:html|body|div|p|font|br|span)\b[^>]*>", re.IGNORECASE)
 _FULL_HTML = re.compile(r"^\s*(?:<\?xml|<!doctype|<html)", re.IGNORECASE)
@@ -149,7 +148,7 @@ def _from_dei(dei: DeiFacts) -> FilingMetadata:
         company=dei.get("dei:EntityRegistrantName"),
         form=dei.get("dei:DocumentType"),
         period_of_report=_long_date(period) if period else None,
-        ticker=ticker.upper() if ticker and re.fullmatch(r"[A-Za-z.\-]{1,10}", ticker) else None,
+        ticker=normalize_ticker(ticker) if ticker else None,
     )
 
 
@@ -238,7 +237,7 @@ def parse_filing(data: bytes, hints: PathHints) -> ParsedFiling:
     if sum(len(b.text) for b in blocks) < _MIN_TEXT_CHARS:
         raise InvalidFiling("no readable text in the document")
     inferred = _from_hints(hints).fill(_from_cover(blocks))
-    form = meta.form if form_family(meta.form) else (inferred.form or meta.form)
+    form = meta.form if periodic_family(meta.form) else (inferred.form or meta.form)
     sections = _text_sections(blocks, form, plain=not is_html)
     return ParsedFiling(
         declared=meta,

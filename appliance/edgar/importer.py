@@ -28,9 +28,9 @@ from appliance.edgar.filing import FilingMetadata, ParsedFiling, decompress, par
 from appliance.edgar.index_page import parse_index_page
 from appliance.edgar.layout import PathHints, archives_url, hints_for
 from appliance.edgar.submissions import CompanySubmissions, parse_submissions
+from appliance.edgar.vocabulary import SEC_ARCHIVES
 
 __all__ = [
-    "SEC_ARCHIVES",
     "DatabaseLike",
     "FileOutcome",
     "ImportReport",
@@ -43,7 +43,6 @@ log = logging.getLogger("appliance.edgar")
 T = TypeVar("T")
 
 # Stored URLs always name the public archive, whatever mirror a fetch used.
-SEC_ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
 
 
 class DatabaseLike(Protocol):

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from appliance.edgar.vocabulary import periodic_family
+
 __all__ = [
     "FORM_10K_ITEMS",
     "FORM_10Q_ITEMS",
     "Item",
     "ItemCatalog",
     "catalog_for",
-    "form_family",
 ]
 
 
@@ -141,20 +142,8 @@ FORM_10Q_ITEMS = ItemCatalog(
 )
 
 
-def form_family(form: str | None) -> str | None:
-    """``"10-K"`` for 10-K, 10-K405, 10-KT, 10-K/A ...; ``"10-Q"`` likewise; else None."""
-    if not form:
-        return None
-    f = form.strip().upper().replace(" ", "")
-    if f.startswith("10-K") or f.startswith("10K"):
-        return "10-K"
-    if f.startswith("10-Q") or f.startswith("10Q"):
-        return "10-Q"
-    return None
-
-
 def catalog_for(form: str | None) -> ItemCatalog | None:
-    family = form_family(form)
+    family = periodic_family(form)
     if family == "10-K":
         return FORM_10K_ITEMS
     if family == "10-Q":

@@ -21,6 +21,7 @@ from typing import Any
 from appliance.db.connection import Connection
 from appliance.db.queries import symbols as sq
 from appliance.edgar.errors import InvalidSymbolFile
+from appliance.edgar.vocabulary import normalize_ticker
 
 __all__ = [
     "SymbolLoad",
@@ -31,7 +32,6 @@ __all__ = [
     "vintage_from_path",
 ]
 
-_TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-/^=]{0,15}$")
 _DATED = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
 
 
@@ -87,9 +87,10 @@ def _cik(value: Any, where: str) -> int:
 
 
 def _ticker(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _TICKER.match(value.strip().upper()):
+    ticker = normalize_ticker(value) if isinstance(value, str) else None
+    if ticker is None:
         raise InvalidSymbolFile(f"{where}: ticker is missing or malformed: {value!r}")
-    return value.strip().upper()
+    return ticker
 
 
 def _name(value: Any, where: str) -> str:

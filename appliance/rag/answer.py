@@ -18,6 +18,8 @@ from typing import Any
 
 from appliance.db.connection import Connection
 from appliance.db.queries.rag import CitationRow
+from appliance.edgar.layout import archives_url
+from appliance.edgar.vocabulary import SEC_ARCHIVES
 from appliance.errors import UnknownTicker
 from appliance.rag.chunking import split_units
 from appliance.rag.keyword import terms
@@ -32,8 +34,6 @@ __all__ = [
     "filing_url",
     "no_answer",
 ]
-
-SEC_ARCHIVES = "https://www.sec.gov/Archives/edgar/data"
 
 _NUMBER = re.compile(r"\$?\d[\d,.]*\s*(?:%|percent|million|billion|thousand)?")
 _QUANTITY = re.compile(
@@ -154,8 +154,7 @@ def filing_url(row: CitationRow) -> str | None:
     if row.url:
         return row.url
     if row.cik:
-        folder = row.accession.replace("-", "")
-        return f"{SEC_ARCHIVES}/{row.cik}/{folder}/{row.accession}-index.html"
+        return archives_url(SEC_ARCHIVES, row.cik, row.accession, None)
     return None
 
 

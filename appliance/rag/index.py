@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from appliance.db.queries import rag as q
+from appliance.edgar.vocabulary import form_family, item_label
 from appliance.rag.chunking import ChunkPolicy, chunk_text
 from appliance.rag.embedding import TextEmbedder
 from appliance.rag.vectors import quantize
@@ -32,24 +33,12 @@ __all__ = [
     "IndexResult",
     "Indexer",
     "header_for",
-    "item_label",
 ]
 
 log = logging.getLogger("appliance.rag")
 T = TypeVar("T")
 
 DEFAULT_POLICY = ChunkPolicy()
-_ROMAN = {"1": "I", "2": "II", "3": "III", "4": "IV"}
-
-
-def item_label(item: str) -> str:
-    """'1A' -> 'Item 1A'; 'part2_item1a' -> 'Part II, Item 1A'; other codes as they are."""
-    if item.startswith("part") and "_item" in item:
-        part, number = item[4:].split("_item", 1)
-        return f"Part {_ROMAN.get(part, part)}, Item {number.upper()}"
-    if item[:1].isdigit():
-        return f"Item {item}"
-    return item.replace("_", " ").capitalize()
 
 
 def header_for(s: q.SectionTodo) -> str:
@@ -64,9 +53,10 @@ def header_for(s: q.SectionTodo) -> str:
     period = ""
     if s.period_of_report:
         year = s.period_of_report[:4]
-        if s.form.upper().startswith("10-K"):
+        family = form_family(s.form)
+        if family == "10-K":
             period = f" for fiscal year {year} (ended {s.period_of_report})"
-        elif s.form.upper().startswith("10-Q"):
+        elif family == "10-Q":
             period = f" for the quarter ended {s.period_of_report}"
         else:
             period = f" dated {s.period_of_report}"

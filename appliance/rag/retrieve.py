@@ -26,6 +26,7 @@ import numpy as np
 
 from appliance.db.connection import Connection
 from appliance.db.queries import rag as q
+from appliance.edgar.vocabulary import FORM_FAMILIES, form_family
 from appliance.rag import keyword
 from appliance.rag.embedding import TextEmbedder
 from appliance.rag.query import CompanyMatcher, QueryPlan, analyze
@@ -39,21 +40,9 @@ __all__ = [
     "SearchRequest",
     "SearchResult",
     "Tuning",
-    "form_family",
 ]
 
 log = logging.getLogger("appliance.rag")
-
-FORM_FAMILIES = ("10-K", "10-Q", "8-K", "20-F", "40-F")
-
-
-def form_family(form: str) -> str:
-    """'10-K405', '10-K/A', '10-KT' -> '10-K'; '10-Q/A' -> '10-Q'; others as they are."""
-    f = form.strip().upper()
-    for family in FORM_FAMILIES:
-        if f.startswith(family):
-            return family
-    return f
 
 
 def _form_code(form: str) -> int:

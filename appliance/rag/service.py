@@ -1,7 +1,8 @@
-"""The retrieval service the app runs: retriever + background indexer, started by the lifespan.
+"""The retrieval service the app runs: retriever + index worker, started by the lifespan.
 
 ``ctx.services["rag"]`` holds a :class:`RagService` once started. Handlers reach it through
-:func:`rag_service`, which answers 503 ``not_ready`` until the vector index is loaded.
+:func:`rag_service`, which answers 503 ``not_ready`` until the vector index is loaded. Indexing
+work goes in through one door, :meth:`RagService.enqueue`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from appliance.errors import NotReady
-from appliance.indexer import Acquire, BackgroundIndexer
+from appliance.db.database import Database
+from appliance.db.queries import jobs as jq
+from appliance.db.queries import rag as rq
+from appliance.errors import NotReady, UnknownTicker
 from appliance.rag.embedding import TextEmbedder
 from appliance.rag.index import Indexer
 from appliance.rag.retrieve import Retriever
+from appliance.rag.sources import acquire_for, inbox_dir
+from appliance.rag.worker import Acquire, IndexWorker
+from appliance.settings import Settings
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -31,11 +37,27 @@ class RagService:
     embedder: TextEmbedder | None  # None: keyword-only search, indexing paused
     retriever: Retriever
     indexer: Indexer | None
-    background: BackgroundIndexer
+    worker: IndexWorker
+    db: Database
+    settings: Settings
 
     @property
     def ready(self) -> bool:
-        return self.background.ready.is_set()
+        return self.worker.ready.is_set()
+
+    async def enqueue(self, ticker: str, requested_by: int | None) -> tuple[jq.Job, bool]:
+        """Queue "get this ticker's filings and index them" (or find the live job for it) and
+        wake the worker; returns ``(job, created)``.
+
+        Raises UnknownTicker when the ticker is neither in the symbol map nor has an inbox.
+        """
+        ticker = ticker.upper()
+        cik = await self.db.read(rq.resolve_ticker, ticker)
+        if cik is None and not inbox_dir(self.settings, ticker).is_dir():
+            raise UnknownTicker(f"unknown ticker {ticker!r}: not in the symbol map")
+        job, created = await self.db.write(jq.enqueue, ticker, cik, requested_by)
+        self.worker.wake()
+        return job, created
 
 
 def rag_service(ctx: AppContext) -> RagService:
@@ -65,9 +87,7 @@ def load_embedder(ctx: AppContext) -> TextEmbedder | None:
 
 
 def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
-    """Lifespan hook: start retrieval and the indexer when an embedder is available."""
-    from appliance.rag.sources import acquire_for
-
+    """Lifespan hook: start retrieval and the index worker when an embedder is available."""
     embedder = load_embedder(ctx)
     if embedder is None:
         log.info("models not loaded: filings search is keyword-only and indexing is paused")
@@ -102,7 +122,7 @@ def start_rag(
     def failed(reason: str) -> None:
         ctx.components.failed(COMPONENT, reason)
 
-    background = BackgroundIndexer(
+    worker = IndexWorker(
         ctx.db,
         retriever,
         indexer,
@@ -111,13 +131,13 @@ def start_rag(
         on_failure=failed,
         index_pending_on_start=index_pending,
     )
-    ctx.services["rag"] = RagService(embedder, retriever, indexer, background)
+    ctx.services["rag"] = RagService(embedder, retriever, indexer, worker, ctx.db, ctx.settings)
     # Loaded before the app serves (about a second per 100k chunks), so /readyz is 200 and
     # every answer searches the whole index from the first request.
-    background.load()
-    background.start()
+    worker.load()
+    worker.start()
 
     def stop() -> None:
-        background.stop()
+        worker.stop()
 
     return stop

@@ -1,5 +1,5 @@
-"""Where the background indexer gets a ticker's filings: EDGAR when online fetch is
-configured (``edgar_user_agent`` set), else the offline inbox ``<data_dir>/inbox/<TICKER>/``.
+"""Where the index worker gets a ticker's filings: EDGAR when online fetch is configured
+(``edgar_user_agent`` set), else the offline inbox ``<data_dir>/inbox/<TICKER>/``.
 
 Either way the files go through the EDGAR importer (which skips filings already imported),
 and the job then indexes every imported filing of that company, so a ticker whose filings
@@ -8,17 +8,27 @@ were imported earlier (the bundled sample, ``appliance filings import``) is inde
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
 from appliance.db.database import Database
 from appliance.db.queries import filings as fq
 from appliance.edgar.client import EdgarClient
 from appliance.edgar.fetch import fetch_filings
 from appliance.edgar.importer import import_paths
-from appliance.indexer import Acquired, JobContext
+from appliance.edgar.vocabulary import normalize_ticker
+from appliance.rag.worker import Acquire, Acquired, JobContext
 from appliance.settings import Settings
 
-__all__ = ["acquire_for", "company_accessions"]
+__all__ = ["acquire_for", "company_accessions", "inbox_dir"]
+
+
+def inbox_dir(settings: Settings, ticker: str) -> Path:
+    """The offline inbox of one ticker: files dropped there are imported by its next job.
+    Raises ValueError for anything but a ticker (never a path outside the inbox)."""
+    normal = normalize_ticker(ticker)
+    if normal is None:
+        raise ValueError(f"not a ticker: {ticker!r}")
+    return settings.data_dir / "inbox" / normal
 
 
 def company_accessions(conn: object, ticker: str, cik: int | None) -> list[str]:
@@ -27,7 +37,7 @@ def company_accessions(conn: object, ticker: str, cik: int | None) -> list[str]:
     return sorted({r.accession for r in rows})
 
 
-def acquire_for(settings: Settings, db: Database) -> Callable[[JobContext], Acquired]:
+def acquire_for(settings: Settings, db: Database) -> Acquire:
     """The job's "get this ticker's filings" step, bound to the app's settings and database."""
 
     def acquire(ctx: JobContext) -> Acquired:
@@ -35,21 +45,14 @@ def acquire_for(settings: Settings, db: Database) -> Callable[[JobContext], Acqu
         failures: list[str] = []
         if settings.edgar_user_agent:
             ctx.report("fetching")
-            client = EdgarClient(
-                settings.edgar_user_agent,
-                www_url=settings.edgar_www_url,
-                data_url=settings.edgar_data_url,
-                max_rps=settings.edgar_max_rps,
-                timeout=settings.edgar_timeout_seconds,
-                max_retries=settings.edgar_max_retries,
-            )
+            client = EdgarClient.from_settings(settings)
             report = fetch_filings(db, client, ticker, settings.data_dir / "filings")
             failures = [f"{f.accession or f.path}: {f.reason}" for f in report.failed]
             source = "edgar"
             cik: int | None = report.cik
         else:
             ctx.report("importing")
-            inbox = settings.data_dir / "inbox" / ticker
+            inbox = inbox_dir(settings, ticker)
             if inbox.is_dir():
                 imported = import_paths(db, [inbox])
                 failures = [f"{f.path}: {f.reason}" for f in imported.failed]

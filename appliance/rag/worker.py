@@ -1,4 +1,10 @@
-"""The background indexer: one named thread working through a durable job queue.
+"""The index worker: one named background thread working through a durable job queue.
+
+Three things index filings, each named for its part: :class:`appliance.rag.index.Indexer`
+(the library core: sections in, chunks + vectors + keyword rows out), :class:`IndexWorker`
+(this module: the server's thread that runs queued jobs through it) and ``appliance index``
+(the CLI, offline: the same core, synchronously). Jobs reach the worker through one door,
+:meth:`appliance.rag.service.RagService.enqueue` (another process writes the same queue row).
 
 Jobs live in ``index_jobs`` (queued -> running -> done | failed, with progress counts,
 error text and timestamps), so they survive a restart: a job left ``running`` by a crash or
@@ -25,7 +31,7 @@ from appliance.db.queries import jobs as jq
 from appliance.rag.index import Indexer, IndexProgress
 from appliance.rag.retrieve import Retriever
 
-__all__ = ["Acquired", "BackgroundIndexer", "JobContext"]
+__all__ = ["Acquire", "Acquired", "IndexWorker", "JobContext"]
 
 log = logging.getLogger("appliance.indexer")
 
@@ -49,7 +55,7 @@ class JobContext:
 Acquire = Callable[[JobContext], Acquired]
 
 
-class BackgroundIndexer:
+class IndexWorker:
     """Runs queued jobs one at a time on a daemon thread named ``indexer``.
 
     With no ``indexer`` (no embedding model) the thread loads the index for keyword search
