@@ -21,7 +21,7 @@ from appliance.validation import parse_query
 
 
 class IndexQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ticker": "MSFT"}]})
     ticker: str = Field(min_length=1, max_length=TICKER_MAX, pattern=TICKER_PATTERN)
 
 
