@@ -12,7 +12,6 @@ from starlette.routing import Route
 from appliance.api.responses import reply
 from appliance.auth import current_user
 from appliance.billing.licenses import MAX_KEY_LENGTH
-from appliance.billing.payments import get_payments
 from appliance.context import get_ctx
 from appliance.db.queries import payments as pq
 from appliance.errors import InvalidPayload, NotFound
@@ -95,7 +94,7 @@ async def create_checkout(request: Request) -> Response:
     user = current_user(request)
     body = await parse_json(request, CheckoutCreate)
     ctx = get_ctx(request)
-    session = await get_payments(ctx).checkout(ctx.db, user.id, body.pack)
+    session = await ctx.payments.checkout(ctx.db, user.id, body.pack)
     return reply(CheckoutOut, {"checkout_url": session.url, "session_id": session.session_id})
 
 
@@ -146,7 +145,7 @@ async def stripe_webhook(request: Request) -> Response:
         payload += chunk
         if len(payload) > MAX_WEBHOOK_BYTES:
             raise InvalidPayload("webhook body too large")
-    outcome = await get_payments(ctx).receive_webhook(
+    outcome = await ctx.payments.receive_webhook(
         ctx.db, bytes(payload), request.headers.get("stripe-signature")
     )
     return reply(
@@ -165,7 +164,7 @@ async def redeem_license(request: Request) -> Response:
     user = current_user(request)
     body = await parse_json(request, LicenseRedeem)
     ctx = get_ctx(request)
-    redeemed = await get_payments(ctx).redeem(ctx.db, user.id, body.license_key)
+    redeemed = await ctx.payments.redeem(ctx.db, user.id, body.license_key)
     lic = redeemed.license
     return reply(
         Redeemed,
