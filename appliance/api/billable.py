@@ -32,8 +32,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from appliance.api.responses import as_json
+from appliance.api.responses import as_json, render_json
 from appliance.auth import current_user
+from appliance.billing.service import Answer, Charge
 from appliance.context import AppContext, get_ctx
 from appliance.db.queries.users import User
 from appliance.openapi import EndpointSpec
@@ -54,6 +55,8 @@ class Call(Generic[B]):
     input: B
 
 
+# The work answers a dict (built through the declared response model, 200) or, for an error
+# it reports rather than raises, a Response (>= 400: refunded).
 Work = Callable[[Call[B]], Awaitable[dict[str, Any] | Response]]
 
 
@@ -99,12 +102,29 @@ def billable(
                 ready(ctx)
             call = Call(request, ctx, user, parsed)
 
-            async def metered() -> dict[str, Any] | Response:
+            async def answer() -> Answer:
                 result = await work(call)
-                return as_json(response, result) if isinstance(result, dict) else result
+                if isinstance(result, Response):
+                    return Answer(result.status_code, bytes(result.body), result.media_type or "")
+                return Answer(200, render_json(as_json(response, result)))
 
-            credits = cost(ctx.settings, parsed)
-            return await ctx.billing.run(request, endpoint, credits, metered, user=user)
+            key = request.headers.get("idempotency-key")
+            charge = Charge(
+                user_id=user.id,
+                credential=getattr(request.state, "credential_id", None) or f"user:{user.id}",
+                endpoint=endpoint,
+                cost=cost(ctx.settings, parsed),
+                request_id=str(getattr(request.state, "request_id", "")),
+                idempotency_key=key,
+                body=await request.body() if key is not None else b"",
+            )
+            metered = await ctx.billing.run(charge, answer)
+            return Response(
+                metered.answer.body,
+                metered.answer.status,
+                headers=metered.headers,
+                media_type=metered.answer.media_type,
+            )
 
         handle.__name__ = work.__name__
         handle.__doc__ = work.__doc__
