@@ -1,7 +1,7 @@
 """Headless Chromium (Debian's ``chromium``, never a downloaded browser) driven by Playwright
 against a real server on loopback.
 
-One browser for the session, one server for the module, a fresh context per test. Every page
+One browser and one server for the module, a fresh context per test. Every page
 fails its test on a JavaScript error or a console error (a CSP violation included); an HTTP
 error the test provokes on purpose is allowed with :meth:`Console.allow`. Screenshots go to
 ``tests/artifacts/`` (git-ignored).
@@ -54,7 +54,10 @@ def _unavailable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope (all browser tests live in one module, so still one browser for the run):
+# Playwright's sync API keeps an event loop running on the main thread while it is started,
+# and the rest of the suite calls asyncio.run(), which refuses to run inside it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     reason = _unavailable()
     if reason is not None:
@@ -100,10 +103,10 @@ class Page:
     def wait_ready(self, name: str, timeout: float = 30_000) -> None:
         self.page.wait_for_selector(f"main[data-ready='{name}']", timeout=timeout)
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, full_page: bool = True) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         return path
 
     def sign_in_with_key(self, key: str) -> None:

@@ -279,4 +279,5 @@ def test_api_docs_try_it_out_with_a_key(page: Page, server: LiveServer) -> None:
     status = cell.inner_text()
     assert status.strip().startswith("200")
     assert "allowance_remaining" in op.locator(".live-responses-table").inner_text()
-    page.shot("docs")
+    op.scroll_into_view_if_needed()
+    page.shot("docs", full_page=False)
