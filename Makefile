@@ -14,7 +14,7 @@ include models/models.mk
 help:
 	@echo "make run      set up (venv, models, sample data) and serve on 127.0.0.1:8000"
 	@echo "make test     set up and run the test suite"
-	@echo "make check    ruff format --check, ruff, mypy"
+	@echo "make check    ruff format --check, ruff, mypy, import layers (lint-imports)"
 	@echo "make bench    benchmarks (tests/bench), medians and ratios"
 	@echo "make install  create .venv with the project and its dev tools"
 	@echo "make binary   PyInstaller onedir .tar.gz + onefile executable in dist/"
@@ -55,6 +55,7 @@ check: install
 	$(VENV)/bin/ruff format --check appliance tests
 	$(VENV)/bin/ruff check appliance tests
 	$(VENV)/bin/mypy appliance
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format appliance tests
@@ -73,4 +74,4 @@ smoke:
 	packaging/smoke.sh $(ARTIFACT)
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

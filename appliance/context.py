@@ -11,7 +11,7 @@ they are off or failed to start; the handlers that need them answer 503 (see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.routing import BaseRoute
@@ -22,10 +22,13 @@ from appliance.billing.service import Billing
 from appliance.components import Components
 from appliance.db.database import Database
 from appliance.metrics import Metrics
-from appliance.nlp.service import Models
-from appliance.rag.service import RagService
 from appliance.sessions import Sessions
 from appliance.settings import Settings
+
+if TYPE_CHECKING:
+    # The services above the context's layer (they take the context to reach their part).
+    from appliance.nlp.service import Models
+    from appliance.rag.service import RagService
 
 
 @dataclass

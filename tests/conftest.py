@@ -42,17 +42,6 @@ def client(settings: Settings, admin_key: str) -> Iterator[TestClient]:
         yield c
 
 
-def auth(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def make_user(client: TestClient, admin_key: str, email: str, **extra: Any) -> dict[str, Any]:
-    r = client.post("/v1/users", json={"email": email, **extra}, headers=auth(admin_key))
-    assert r.status_code == 201, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 @pytest.fixture(scope="session")
 def embedder() -> Any:
     """The real int8 MiniLM embedder (built by ``make models``)."""
@@ -65,7 +54,7 @@ def embedder() -> Any:
 @pytest.fixture(scope="session")
 def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """A data dir with the Apple sample imported and a few Items indexed (built once)."""
-    from tests.rag_support import build_index
+    from tests.support.rag import build_index
 
     data_dir = tmp_path_factory.mktemp("rag") / "data"
     build_index(data_dir, embedder)
@@ -75,6 +64,6 @@ def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Pat
 @pytest.fixture
 def rag_data(tmp_path: Path, rag_template: Path) -> Path:
     """A private copy of the indexed data dir."""
-    from tests.rag_support import copy_data_dir
+    from tests.support.rag import copy_data_dir
 
     return copy_data_dir(rag_template, tmp_path / "data")

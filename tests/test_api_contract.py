@@ -29,8 +29,8 @@ from appliance.auth import current_user
 from appliance.context import get_ctx
 from appliance.openapi import build_document, example_of, spec
 from appliance.settings import Settings
-from tests.conftest import auth, make_user
-from tests.rag_support import AAPL_10K_2024, make_settings
+from tests.helpers import auth, make_user, wait_until
+from tests.support.rag import AAPL_10K_2024, make_settings
 
 
 @pytest.fixture
@@ -49,12 +49,8 @@ def admin(contract_settings: Settings) -> str:
 
 @pytest.fixture
 def live_client(contract_settings: Settings, admin: str) -> Iterator[TestClient]:
-    import time
-
     with TestClient(create_app(contract_settings)) as c:
-        deadline = time.time() + 60
-        while c.get("/readyz").status_code != 200 and time.time() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: c.get("/readyz").status_code == 200, message="never ready")
         yield c
 
 

@@ -17,7 +17,7 @@ from appliance.billing.ledger import add_credits
 from appliance.bootstrap import initialize
 from appliance.db.connection import connect
 from appliance.settings import load_settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 
 def test_api_key_and_x_api_key_header(client: TestClient, admin_key: str) -> None:

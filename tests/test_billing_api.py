@@ -28,7 +28,7 @@ from appliance.db.connection import connect, transaction
 from appliance.db.queries import billing as bq
 from appliance.errors import ApplianceError
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 
 class EchoedOut(BaseModel):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from appliance.db.connection import connect
-from tests.live import LiveServer, fire, live_server
+from tests.support.live import LiveServer, fire, live_server
 
 LIVE_ENV = {
     "APPLIANCE_LOAD_MODELS": "false",

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from appliance.app import create_app
 from appliance.settings import Settings
-from tests.conftest import auth, make_user
-from tests.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
+from tests.helpers import auth, make_user
+from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
 
 
 def test_admin_grants_credits_once_per_reference(client: TestClient, admin_key: str) -> None:

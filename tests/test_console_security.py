@@ -14,7 +14,7 @@ from appliance.app import create_app
 from appliance.paths import web_static_dir
 from appliance.settings import Settings, load_settings
 from appliance.web.pages import CONTENT_SECURITY_POLICY
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user, wait_until
 
 PASSWORD = "a long enough password"
 
@@ -128,10 +128,7 @@ def test_an_expired_session_is_refused(settings: Settings, admin_key: str) -> No
     short = settings.model_copy(update={"session_ttl_hours": 1e-6})  # 3.6 ms
     with TestClient(create_app(short)) as c:
         sign_in(c, api_key=admin_key)
-        import time
-
-        time.sleep(0.05)
-        assert c.get("/v1/me").status_code == 401
+        wait_until(lambda: c.get("/v1/me").status_code == 401, timeout=5)
 
 
 def test_no_cors_by_default(client: TestClient) -> None:

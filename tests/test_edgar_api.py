@@ -11,8 +11,8 @@ from appliance.db.connection import connect
 from appliance.edgar.importer import import_paths
 from appliance.edgar.sample import install_sample
 from appliance.settings import Settings
-from tests.conftest import auth
-from tests.edgar_data import FILINGS
+from tests.helpers import auth
+from tests.support.edgar_data import FILINGS
 
 
 @pytest.fixture

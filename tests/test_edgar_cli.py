@@ -11,8 +11,8 @@ import pytest
 
 from appliance.cli import main
 from appliance.edgar.sample import sample_dir
-from tests.edgar_data import FILINGS, SUBMISSIONS, TICKERS_2024
-from tests.edgar_server import edgar_stub
+from tests.support.edgar_data import FILINGS, SUBMISSIONS, TICKERS_2024
+from tests.support.edgar_server import edgar_stub
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -20,8 +20,8 @@ from appliance.edgar.errors import EdgarConfigError, EdgarUnavailable
 from appliance.edgar.fetch import fetch_filings
 from appliance.errors import NotFound
 from appliance.settings import Settings
-from tests.edgar_data import FILINGS, read
-from tests.edgar_server import EdgarStub, edgar_stub, read_saved
+from tests.support.edgar_data import FILINGS, read
+from tests.support.edgar_server import EdgarStub, edgar_stub, read_saved
 
 UA = "Appliance Tests tests@example.com"
 AAPL_10K = "/Archives/edgar/data/320193/000032019324000123/aapl-20240928.htm"

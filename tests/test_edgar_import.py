@@ -15,7 +15,7 @@ from appliance.db.database import Database
 from appliance.db.queries import filings as fq
 from appliance.edgar.importer import ImportReport, import_paths
 from appliance.settings import Settings, load_settings
-from tests.edgar_data import DATA, EXPECTED, EXPECTED_ITEMS, FILINGS, SUBMISSIONS, key
+from tests.support.edgar_data import DATA, EXPECTED, EXPECTED_ITEMS, FILINGS, SUBMISSIONS, key
 
 
 @pytest.fixture(scope="module")

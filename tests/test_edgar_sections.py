@@ -14,7 +14,7 @@ from appliance.edgar.filing import ParsedFiling, parse_filing
 from appliance.edgar.items import FORM_10K_ITEMS, FORM_10Q_ITEMS
 from appliance.edgar.layout import hints_for
 from appliance.edgar.sections import split_sections
-from tests.edgar_data import EXPECTED_ITEMS, key, read, shared_filings
+from tests.support.edgar_data import EXPECTED_ITEMS, key, read, shared_filings
 
 
 @cache

@@ -17,7 +17,7 @@ from appliance.edgar.errors import InvalidSymbolFile
 from appliance.edgar.sample import sample_dir
 from appliance.edgar.symbols import parse_ticker_file, store_symbols, vintage_from_path
 from appliance.settings import Settings
-from tests.edgar_data import TICKERS_2024
+from tests.support.edgar_data import TICKERS_2024
 
 BUNDLED = sample_dir() / "company_tickers_exchange.json.gz"
 

@@ -12,7 +12,7 @@ from appliance.edgar.errors import InvalidFiling
 from appliance.edgar.filing import parse_filing
 from appliance.edgar.layout import hints_for
 from appliance.edgar.sgml import looks_like_submission, parse_submission
-from tests.edgar_data import FILINGS, read
+from tests.support.edgar_data import FILINGS, read
 
 
 def texts(html: str) -> list[str]:

@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from appliance.app import create_app
 from appliance.settings import Settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 
 def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]

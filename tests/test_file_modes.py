@@ -22,8 +22,8 @@ from appliance.db.backup import backup_to
 from appliance.db.connection import connect
 from appliance.instance import InstanceLock
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth, make_user
-from tests.live import live_server
+from tests.helpers import auth, make_user
+from tests.support.live import live_server
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
-from tests.live import live_server
+from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
+from tests.support.live import live_server
 
 
 def test_no_request_from_the_openapi_document_produces_a_500(tmp_path: Path) -> None:

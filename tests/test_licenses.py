@@ -22,7 +22,7 @@ from appliance.bootstrap import initialize
 from appliance.cli import main
 from appliance.db.connection import connect
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 REPO = Path(__file__).resolve().parent.parent
 

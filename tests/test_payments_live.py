@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.billing import licenses
-from tests.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
-from tests.live import live_server
+from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
+from tests.support.live import live_server
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ from appliance.api.qa import QARequest
 from appliance.app import create_app
 from appliance.db.connection import connect
 from appliance.settings import Settings
-from tests.conftest import auth, make_user
-from tests.rag_support import AAPL_10K_2024, make_settings
+from tests.helpers import auth, make_user, wait_until
+from tests.support.rag import AAPL_10K_2024, make_settings
 
 INBOX = Path(__file__).parent / "data" / "inbox"
 
@@ -47,24 +47,23 @@ def app_client(rag_settings: Settings, admin: str) -> Iterator[TestClient]:
 
 
 def _wait_ready(c: TestClient, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if c.get("/readyz").status_code == 200:
-            return
-        time.sleep(0.05)
-    raise AssertionError(c.get("/readyz").text)
+    wait_until(
+        lambda: c.get("/readyz").status_code == 200,
+        timeout=timeout,
+        message=lambda: c.get("/readyz").text,
+    )
 
 
 def _wait_job(
     c: TestClient, key: str, job_id: int, statuses: set[str], timeout: float = 180
 ) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def settled() -> Any:
         job = c.get(f"/ops/jobs/{job_id}", headers=auth(key)).json()
-        if job["status"] in statuses:
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} stuck: {job}")
+        return job if job["status"] in statuses else None
+
+    return wait_until(
+        settled, timeout=timeout, interval=0.1, message=f"job {job_id} never reached {statuses}"
+    )
 
 
 def test_qa_answers_with_citations_point_in_time(app_client: TestClient, admin: str) -> None:
@@ -268,9 +267,7 @@ def test_api_stays_responsive_and_jobs_resume_after_restart(
     conn.close()
     with TestClient(create_app(rag_settings)) as c:
         _wait_ready(c)
-        deadline = time.time() + 60
-        while _counts(rag_settings)[0] == chunks and time.time() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: _counts(rag_settings)[0] > chunks, interval=0.1)
         resumed = c.get(f"/ops/jobs/{job['job_id']}", headers=auth(admin)).json()
         assert resumed["status"] == "running" and resumed["attempts"] == 2
         assert resumed["progress"]["total"] < running["progress"]["total"]
@@ -307,7 +304,7 @@ def test_without_models_search_is_keyword_only_and_jobs_wait(rag_data: Path) -> 
 def test_a_job_that_cannot_get_its_filings_fails_with_the_reason(rag_data: Path) -> None:
     from appliance import accounts
     from appliance.cli.common import write
-    from tests.live import free_port
+    from tests.support.live import free_port
 
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     settings = make_settings(

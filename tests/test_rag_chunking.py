@@ -16,7 +16,7 @@ from appliance.db.queries import rag as rq
 from appliance.edgar.vocabulary import item_label
 from appliance.rag.chunking import ChunkPolicy, chunk_text, split_units
 from appliance.rag.index import header_for
-from tests.rag_support import AAPL_10K_2025
+from tests.support.rag import AAPL_10K_2025
 
 
 @pytest.fixture(scope="module")

@@ -3,24 +3,24 @@ imported and indexed in the background, and a newcomer's first question gets cit
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from tests.live import live_server
+from tests.helpers import wait_until
+from tests.support.live import live_server
 
 
 def test_first_start_answers_the_first_question_offline(tmp_path: Path) -> None:
     with live_server(tmp_path / "d") as srv:
-        deadline = time.time() + 240
-        progress: dict[str, int] = {}
-        while time.time() < deadline:  # job progress is free; questions are billed
+
+        def indexed() -> dict[str, int] | None:  # job progress is free; questions are billed
             status, jobs, _ = srv.request("GET", "/ops/jobs", key=srv.admin_key)
             assert status == 200
             if jobs["jobs"] and jobs["jobs"][-1]["progress"]["chunks"] >= 64:
-                progress = jobs["jobs"][-1]["progress"]
-                break
-            time.sleep(0.5)
-        assert progress, "the sample was never indexed"
+                progress: dict[str, int] = jobs["jobs"][-1]["progress"]
+                return progress
+            return None
+
+        wait_until(indexed, timeout=240, interval=0.5, message="the sample was never indexed")
         status, body, headers = srv.request(
             "POST",
             "/v1/qa/filings",

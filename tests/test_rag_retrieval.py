@@ -14,7 +14,7 @@ from appliance.db.connection import Connection, connect
 from appliance.rag.answer import answer
 from appliance.rag.index import Indexer
 from appliance.rag.retrieve import Retriever, SearchRequest
-from tests.rag_support import (
+from tests.support.rag import (
     AAPL_10K_2024,
     AAPL_10K_2025,
     AAPL_10Q_2025_05,

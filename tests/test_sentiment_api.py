@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from appliance.app import create_app
 from appliance.bootstrap import initialize
 from appliance.settings import load_settings
-from tests.conftest import auth, make_user
+from tests.helpers import auth, make_user
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.live import live_server
+from tests.support.live import live_server
 
 
 def test_serve_over_http_and_stop_cleanly(tmp_path: Path) -> None:

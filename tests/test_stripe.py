@@ -22,8 +22,8 @@ from appliance.app import create_app
 from appliance.bootstrap import initialize
 from appliance.db.connection import connect
 from appliance.settings import Settings, load_settings
-from tests.conftest import auth, make_user
-from tests.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
+from tests.helpers import auth, make_user
+from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
 
 
 @pytest.fixture
@@ -552,7 +552,7 @@ def test_provider_through_a_plugged_http_client() -> None:
     """The other transport seam: the fake as the library's HTTP client, no socket at all."""
     from appliance.billing.providers import CheckoutRequest, StripeProvider
     from appliance.settings import CreditPack
-    from tests.fake_stripe import FakeStripeHTTPClient
+    from tests.support.fake_stripe import FakeStripeHTTPClient
 
     fake = FakeStripe()
     provider = StripeProvider(API_KEY, WEBHOOK_SECRET, http_client=FakeStripeHTTPClient(fake))

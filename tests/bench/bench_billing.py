@@ -40,7 +40,7 @@ from appliance.db.connection import Connection, connect, transaction
 from appliance.db.database import Database
 from appliance.metrics import Metrics
 from appliance.settings import load_settings
-from tests.live import live_server
+from tests.support.live import live_server
 
 PERIOD = "2025-06"
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from appliance.paths import web_static_dir  # noqa: E402
 from tests.browser.conftest import CHROMIUM, FLAGS  # noqa: E402
-from tests.live import live_server  # noqa: E402
+from tests.support.live import live_server  # noqa: E402
 
 PAGES = [
     ("sign-in", "/", "#signin-key", False),

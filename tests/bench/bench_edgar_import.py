@@ -26,7 +26,7 @@ from appliance.db.connection import connect  # noqa: E402
 from appliance.db.queries import filings as fq  # noqa: E402
 from appliance.edgar.importer import import_paths  # noqa: E402
 from appliance.settings import load_settings  # noqa: E402
-from tests.edgar_data import FILINGS, SUBMISSIONS, key, shared_filings  # noqa: E402
+from tests.support.edgar_data import FILINGS, SUBMISSIONS, key, shared_filings  # noqa: E402
 
 
 def baseline(paths: list[Path]) -> float:

@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # runnable as a plain script from a source checkout
 
-from tests.live import LiveServer, live_server  # noqa: E402
+from tests.support.live import LiveServer, live_server  # noqa: E402
 
 TEXTS = [
     "Operating profit rose to EUR 13.1 mn from EUR 8.7 mn in the corresponding period.",

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.live import LiveServer
+from tests.support.live import LiveServer
 
 CHROMIUM = os.environ.get("APPLIANCE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

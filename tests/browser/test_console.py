@@ -18,9 +18,9 @@ import pytest
 
 from appliance.billing import licenses
 from tests.browser.conftest import Page, cli_json, copy_inbox, create_user
-from tests.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
-from tests.live import LiveServer, free_port, live_server
-from tests.rag_support import copy_data_dir
+from tests.support.fake_stripe import API_KEY, WEBHOOK_SECRET, FakeStripe, serve
+from tests.support.live import LiveServer, free_port, live_server
+from tests.support.rag import copy_data_dir
 
 INBOX = Path(__file__).resolve().parent.parent / "data" / "inbox"
 PASSWORD = "correct horse battery"

@@ -7,7 +7,7 @@ import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA = Path(__file__).parent / "data" / "edgar"
+DATA = Path(__file__).parents[1] / "data" / "edgar"
 FILINGS = DATA / "filings"
 SUBMISSIONS = DATA / "submissions"
 TICKERS_2024 = DATA / "tickers" / "2024-05-14_edgartools" / "company_tickers.json.gz"

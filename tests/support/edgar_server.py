@@ -20,7 +20,7 @@ from pathlib import Path
 
 from appliance.edgar.layout import format_accession
 from appliance.edgar.sample import sample_dir
-from tests.edgar_data import FILINGS, SUBMISSIONS
+from tests.support.edgar_data import FILINGS, SUBMISSIONS
 
 _ARCHIVES = re.compile(r"^/Archives/edgar/data/(\d+)/(\d{18})/([^/]+)$")
 

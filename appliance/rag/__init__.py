@@ -1,0 +1,1 @@
+"""Filings retrieval: chunking, indexing, hybrid search and extractive answers."""
