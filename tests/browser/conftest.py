@@ -89,6 +89,18 @@ class Console:
         return [m for m in self.messages if not any(p.search(m) for p in self.allowed)]
 
 
+_STRAY_VALUES = """() => {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (["null", "undefined", "NaN", "[object Object]"].includes(n.nodeValue.trim())) {
+      found.push(n.nodeValue.trim());
+    }
+  }
+  return found;
+}"""
+
+
 @dataclass
 class Page:
     page: Any
@@ -104,6 +116,10 @@ class Page:
         self.page.wait_for_selector(f"main[data-ready='{name}']", timeout=timeout)
 
     def shot(self, name: str, full_page: bool = True) -> Path:
+        """Save a screenshot, after checking the page shows no stray null/undefined/NaN (a
+        value the page forgot to format)."""
+        stray = self.page.evaluate(_STRAY_VALUES)
+        assert not stray, f"the page shows {stray}"
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=full_page)

@@ -1,5 +1,5 @@
 import { get } from "../api.js";
-import { h } from "../dom.js";
+import { append, h } from "../dom.js";
 import { lastAnswer } from "./ask.js";
 
 function escapeRegExp(text) {
@@ -41,7 +41,7 @@ export async function render(main, app) {
   } else {
     body.append(text);
   }
-  main.append(
+  append(main, [
     h("p", {}, h("a", { href: "#/ask" }, "← Back to the answer")),
     h("h1", {}, `${filing.company || filing.ticker || "Filing"} · ${filing.form} · Item ${section.item}`),
     h(
@@ -54,7 +54,7 @@ export async function render(main, app) {
     ),
     citation && !span ? h("p", { class: "muted small" }, "The cited passage could not be located in this section's text.") : null,
     body,
-  );
+  ]);
   const mark = document.getElementById("cited");
   if (mark) mark.scrollIntoView({ block: "center" });
 }
