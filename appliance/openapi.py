@@ -95,6 +95,18 @@ _STATUS_TEXT = {
 
 BILLING_STATUSES = (402, 409, 422, 429)
 
+# The docs' sections, in reading order.
+_TAGS = (
+    ("filings", "Questions about SEC filings, answered with citations (billable)"),
+    ("nlp", "Financial sentiment (billable)"),
+    ("financials", "Inline-XBRL facts and statements"),
+    ("edgar", "Imported filings, their sections, the symbol map"),
+    ("billing", "Credits, usage, top-ups"),
+    ("auth", "Tokens, API keys, the console's session"),
+    ("users", "Users (administrators)"),
+    ("operations", "Health, readiness, versions, metrics, indexing jobs"),
+)
+
 
 @dataclass
 class EndpointSpec:
@@ -288,6 +300,7 @@ def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
             " token>` (or `X-API-Key`). Every answer carries `X-Request-ID`; every error has"
             " the `Error` shape.",
         },
+        "tags": [{"name": name, "description": text} for name, text in _TAGS],
         "paths": paths,
         "components": {
             "schemas": schemas.components,

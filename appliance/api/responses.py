@@ -34,4 +34,6 @@ def reply(
 
 
 def as_json(model: type[BaseModel], data: Any) -> dict[str, Any]:
-    return model.model_validate(data).model_dump(mode="json")
+    # exclude_unset: an optional field the handler did not give is left out, not sent as null
+    # (only fields with defaults can be unset, and those are optional in the schema).
+    return model.model_validate(data).model_dump(mode="json", exclude_unset=True)
