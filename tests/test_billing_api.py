@@ -69,9 +69,26 @@ async def billable_test(call: Call[ModeBody]) -> dict[str, Any] | Response:
     return {"echo": call.input.text, "n": call.ctx.metrics is not None}
 
 
+class Lookup(BaseModel):
+    q: str
+
+
+@billable(
+    "lookup",
+    "A billable GET: its input is the query string",
+    query=Lookup,
+    response=EchoedOut,
+    cost=lambda _settings, _query: 1,
+    cost_doc="1 credit",
+)
+async def billable_lookup(call: Call[Lookup]) -> dict[str, Any]:
+    return {"echo": call.input.q, "n": True}
+
+
 def build(settings: Settings) -> Starlette:
     app = create_app(settings)
     app.router.routes.append(Route("/test/billable", billable_test, methods=["POST"]))
+    app.router.routes.append(Route("/test/lookup", billable_lookup, methods=["GET"]))
     return app
 
 
@@ -492,3 +509,15 @@ def test_the_allowance_renews_when_the_month_turns(client: TestClient, admin_key
     renewals = [r.source_ref for r in bq.ledger_for_user(conn, user["id"]) if r.source == "monthly"]
     conn.close()
     assert renewals == [f"2025-07:user:{user['id']}", f"2025-06:user:{user['id']}"]
+
+
+def test_idempotency_key_on_a_get_is_bound_to_its_query(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "get@x.io", credits=5)
+    h = {**auth(user["api_key"]), "Idempotency-Key": "lookup-1"}
+    first = client.get("/test/lookup", params={"q": "apple"}, headers=h)
+    assert first.status_code == 200 and first.json()["echo"] == "apple"
+    again = client.get("/test/lookup", params={"q": "apple"}, headers=h)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    other = client.get("/test/lookup", params={"q": "tesla"}, headers=h)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert [e["status"] for e in events(client, user["api_key"])] == ["charged"]

@@ -116,7 +116,7 @@ def billable(
                 cost=cost(ctx.settings, parsed),
                 request_id=str(getattr(request.state, "request_id", "")),
                 idempotency_key=key,
-                body=await request.body() if key is not None else b"",
+                body=await _digested(request, body is not None) if key is not None else b"",
             )
             metered = await ctx.billing.run(charge, answer)
             return Response(
@@ -142,6 +142,14 @@ def billable(
         return handle
 
     return decorate
+
+
+async def _digested(request: Request, has_body: bool) -> bytes:
+    """What an Idempotency-Key is bound to: the body, or for a GET the path and query (two
+    different questions under one key must not replay each other's answer)."""
+    if has_body:
+        return await request.body()
+    return f"{request.url.path}?{request.url.query}".encode()
 
 
 def declaration_of(endpoint: object) -> Billable[Any] | None:
