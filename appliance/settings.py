@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     )
     cost_sentiment: int = Field(1, ge=0, description="Credits per text scored by sentiment.")
     cost_qa: int = Field(1, ge=0, description="Credits per filings Q&A query.")
+    cost_facts: int = Field(
+        1, ge=0, description="Credits per GET /v1/facts or GET /v1/financials/{ticker} call."
+    )
     free_monthly_credits: int = Field(
         10, ge=0, description="Monthly allowance of the free plan, renewed on the 1st (UTC)."
     )

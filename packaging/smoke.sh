@@ -5,8 +5,8 @@
 #                                    default: the newest .tar.gz in dist/)
 # Starts it on a free loopback port with an empty data dir, waits for /readyz, creates a
 # user, scores sentiment, asks a sample-corpus question and checks its citations, redeems a
-# license key, loads the console and the API docs, then stops it with SIGTERM and checks that
-# it exited cleanly.
+# license key, reads an inline-XBRL fact of the sample, loads the console and the API docs,
+# then stops it with SIGTERM and checks that it exited cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 artifact="${1:-$(ls -t dist/*.tar.gz 2>/dev/null | head -n 1)}"
@@ -52,8 +52,10 @@ echo "smoke: ready in ${ready}s ($artifact)"
 
 admin=$(grep -o 'apk_[A-Za-z0-9_-]*' "$work/server.log" | head -n 1)
 [ -n "$admin" ] || fail "no admin key printed on first start"
+# Enough credits for the Q&A polls below: each one made before the sample is indexed is charged,
+# and on a busy machine indexing takes a while.
 user=$(curl -fsS -X POST "$base/v1/users" -H "Authorization: Bearer $admin" \
-  -H 'Content-Type: application/json' -d '{"email":"smoke@example.com","credits":5}') \
+  -H 'Content-Type: application/json' -d '{"email":"smoke@example.com","credits":100}') \
   || fail "create user"
 key=$(echo "$user" | json 'd["api_key"]')
 auth=(-H "Authorization: Bearer $key" -H 'Content-Type: application/json')
@@ -88,6 +90,12 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/billing/licenses/re
   -d "{\"license_key\":\"$lic\"}")
 [ "$code" = 409 ] || fail "replayed license answered $code"
 echo "smoke: license ok ($before -> $after, replay 409)"
+
+# Inline-XBRL facts were extracted when the sample was imported.
+assets=$(curl -fsS "$base/v1/facts?ticker=AAPL&concept=Assets&fy=2025&fp=FY" "${auth[@]}" \
+  | json '",".join(f["value"] for f in d["facts"])') || fail "facts"
+[ "$assets" = 359241000000 ] || fail "facts: Apple total assets at fiscal 2025's end: $assets"
+echo "smoke: facts ok (AAPL Assets FY2025 = $assets)"
 
 # The console and the API docs, with their vendored assets, come from inside the bundle.
 for page in / /docs; do

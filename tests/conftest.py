@@ -67,3 +67,22 @@ def rag_data(tmp_path: Path, rag_template: Path) -> Path:
     from tests.support.rag import copy_data_dir
 
     return copy_data_dir(rag_template, tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def facts_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with every shared filing that carries inline XBRL imported (built once)."""
+    from tests.support.facts import build_facts_data
+
+    data_dir = tmp_path_factory.mktemp("facts") / "data"
+    report = build_facts_data(data_dir)
+    assert not report.failed, report.public()
+    return data_dir
+
+
+@pytest.fixture
+def facts_data(tmp_path: Path, facts_template: Path) -> Path:
+    """A private copy of the data dir with the XBRL filings imported."""
+    from tests.support.rag import copy_data_dir
+
+    return copy_data_dir(facts_template, tmp_path / "data")

@@ -75,7 +75,8 @@ def test_qa_answers_with_citations_point_in_time(app_client: TestClient, admin: 
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    assert set(body) == {"answer", "citations", "as_of"} and body["as_of"] == "2025-06-01"
+    assert set(body) == {"answer", "citations", "as_of", "facts"} and body["as_of"] == "2025-06-01"
+    assert body["facts"] == []  # not a numeric question: nothing from inline XBRL
     assert len(body["citations"]) == 3
     first = body["citations"][0]
     assert set(first) == {

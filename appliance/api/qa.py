@@ -86,12 +86,48 @@ class Citation(BaseModel):
     text: str = Field(description="The cited passage, quoted.")
     url: str | None = Field(description="The filing on sec.gov.")
     score: float
+    fact: str | None = Field(None, description="The XBRL concept this passage is tagged with.")
+
+
+class FactPeriod(BaseModel):
+    start: str | None = None
+    end: str | None = None
+    instant: str | None = None
+
+
+class DerivedFrom(BaseModel):
+    fy: int
+    fp: str
+    value: str
+
+
+class AnswerFact(BaseModel):
+    """A reported (or computed) figure the answer states."""
+
+    role: str = Field(description="value, or prior (the figure a change is computed from)")
+    concept: str
+    label: str
+    value: str
+    unit: str
+    period: FactPeriod
+    fy: int
+    fp: str
+    derived: bool
+    accession: str | None = None
+    form: str | None = None
+    filing_date: str | None = None
+    section: str | None = None
+    change_percent: str | None = None
+    derived_from: list[DerivedFrom] | None = None
 
 
 class Answer(BaseModel):
     answer: str = Field(description="Sentences quoted from the citations, each marked [n].")
     citations: list[Citation]
     as_of: str | None = Field(description="The cutoff the answer respects.")
+    facts: list[AnswerFact] = Field(
+        default_factory=list, description="Figures from inline XBRL, for a numeric question."
+    )
 
 
 async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any]:

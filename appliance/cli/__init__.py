@@ -14,6 +14,7 @@ from appliance import __version__
 from appliance.cli import (
     admin,
     billing,
+    facts,
     filings,
     index,
     license,
@@ -24,7 +25,18 @@ from appliance.cli import (
 )
 from appliance.errors import ApplianceError
 
-COMMAND_MODULES = [serve, admin, users, billing, license, payments, symbols, filings, index]
+COMMAND_MODULES = [
+    serve,
+    admin,
+    users,
+    billing,
+    license,
+    payments,
+    symbols,
+    filings,
+    facts,
+    index,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

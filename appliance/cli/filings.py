@@ -76,12 +76,19 @@ def _print_outcome(outcome: FileOutcome) -> None:
         items = " ".join(f"{item}:{chars}" for item, chars in outcome.sections)
         print(
             f"{outcome.status:9s} {outcome.accession} {outcome.ticker or '-'} {outcome.form} "
-            f"{outcome.filing_date} ({outcome.seconds:.2f}s) {items}"
+            f"{outcome.filing_date} ({outcome.seconds:.2f}s) {_facts(outcome)}{items}"
         )
     elif outcome.status == "failed":
         print(f"failed    {outcome.path}: {outcome.reason}", file=sys.stderr)
     elif outcome.status != "metadata":
-        print(f"{outcome.status:9s} {outcome.path}: {outcome.reason}")
+        print(f"{outcome.status:9s} {outcome.path}: {outcome.reason} {_facts(outcome)}".rstrip())
+
+
+def _facts(outcome: FileOutcome) -> str:
+    if outcome.facts is None:
+        return ""
+    conflicts = f" ({outcome.fact_conflicts} conflicting)" if outcome.fact_conflicts else ""
+    return f"facts:{outcome.facts}{conflicts} "
 
 
 def _with_db(settings: Settings) -> Connection:

@@ -55,6 +55,12 @@ class DeiFacts:
 class HtmlText:
     blocks: list[Block]
     dei: DeiFacts
+    # The parsed document and, for each inline-XBRL element met in the visible text (and each
+    # element showing a hidden fact through ``-sec-ix-hidden``), the index of the block it sits
+    # in: the XBRL extractor reads the same tree instead of parsing the file a second time,
+    # and places every fact in its Item.
+    root: lxml.etree._Element | None = None
+    anchors: dict[lxml.etree._Element, int] = field(default_factory=dict)
 
 
 # Windows-1252 code points that HTML entities like &#146; and mis-decoded bytes turn into C1
@@ -81,6 +87,7 @@ _SKIP_TAGS = frozenset(
     {"head", "script", "style", "noscript", "template", "title", "ix:header", "object", "xml"}
 )
 _HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+_SHOWS_HIDDEN_FACT = "-sec-ix-hidden"
 _BOLD = re.compile(
     r"font-weight\s*:\s*(?:bold|bolder|[6-9]00)|font\s*:[^;]*\bbold\b|"
     r"text-decoration\s*:[^;]*underline",
@@ -175,6 +182,7 @@ class _Walker:
         self.dei = DeiFacts()
         self.tables = 0
         self._line = _Line()
+        self.anchors: dict[lxml.etree._Element, int] = {}
 
     def flush(self) -> None:
         text, emphasis, linked = self._line.take()
@@ -194,6 +202,9 @@ class _Walker:
             return
         if tag.startswith("ix:non") and (name := el.get("name")):
             self._record_dei(name, el)
+        if tag.startswith("ix:") or _SHOWS_HIDDEN_FACT in (el.get("style") or ""):
+            # The block this element's text lands in: the line being built is flushed next.
+            self.anchors[el] = len(self.blocks)
         if tag == "table":
             self.flush()
             self._table(el, emphasized, linked)
@@ -254,6 +265,7 @@ class _Walker:
 
     def _row(self, cells: list[lxml.etree._Element], emphasized: bool, linked: bool) -> None:
         texts: list[tuple[str, bool, bool]] = []  # (text, fully emphasized, linked)
+        in_row: list[lxml.etree._Element] = []
         for cell in cells:
             if _is_hidden(cell):
                 continue
@@ -261,6 +273,7 @@ class _Walker:
             inner.dei = self.dei
             inner.walk(cell, emphasized, linked)
             inner.flush()
+            in_row.extend(inner.anchors)
             if not inner.blocks:
                 continue
             text = " ".join(b.text for b in inner.blocks)
@@ -277,6 +290,8 @@ class _Walker:
             if not full:
                 break
             emphasis = position
+        for el in in_row:
+            self.anchors[el] = len(self.blocks)  # the row's own block, appended below
         page_ref = len(merged) >= 2 and bool(_PAGE_NUMBER.match(merged[-1][0]))
         linked_chars = sum(len(t) for t, _, lk in merged if lk)
         self.blocks.append(
@@ -345,7 +360,7 @@ def html_blocks(markup: str) -> HtmlText:
     walker = _Walker()
     walker.walk(root, False, False)
     walker.flush()
-    return HtmlText(blocks=walker.blocks, dei=walker.dei)
+    return HtmlText(blocks=walker.blocks, dei=walker.dei, root=root, anchors=walker.anchors)
 
 
 _SGML_TAG_LINE = re.compile(r"</?(?:PAGE|TABLE|CAPTION|S|C|FN|F\d+|R\d+)>", re.IGNORECASE)

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from appliance.db.connection import Connection, transaction
+from appliance.db.queries import facts as xq
 from appliance.db.queries import filings as fq
 from appliance.db.queries import symbols as sq
 from appliance.edgar.errors import InvalidFiling
+from appliance.edgar.facts import FilingFacts
 from appliance.edgar.filing import FilingMetadata, ParsedFiling, decompress, parse_filing
 from appliance.edgar.index_page import parse_index_page
 from appliance.edgar.layout import PathHints, archives_url, hints_for
@@ -79,6 +81,8 @@ class FileOutcome:
     filing_date: str | None = None
     sections: list[tuple[str, int]] = field(default_factory=list)  # (item, characters)
     seconds: float = 0.0
+    facts: int | None = None  # inline-XBRL facts stored (0: the filing has none)
+    fact_conflicts: int = 0  # inconsistent duplicate facts (one kept each)
 
     def public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "status": self.status}
@@ -87,6 +91,9 @@ class FileOutcome:
                 out[name] = getattr(self, name)
         if self.sections:
             out["sections"] = [{"item": i, "chars": n} for i, n in self.sections]
+        if self.facts is not None:
+            out["facts"] = self.facts
+            out["fact_conflicts"] = self.fact_conflicts
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -264,13 +271,56 @@ def _remember_company(conn: Connection, cik: int, name: str) -> None:
         sq.upsert_companies(conn, [(cik, name)])
 
 
-def _import_filing(store: Store, path: Path, hints: PathHints, replace: bool) -> FileOutcome:
+def _save(
+    conn: Connection,
+    row: fq.FilingRow,
+    sections: list[tuple[str, str, int, str, str]],
+    replace: bool,
+    facts: FilingFacts | None,
+    extract: bool,
+) -> str:
+    """Write function: the filing, its sections and its facts in one transaction."""
+    result = fq.save_filing(conn, row, sections, replace)
+    if result != "exists" and extract:
+        found = facts or FilingFacts()
+        xq.save_facts(conn, row.accession, row.cik, found.rows, found.extraction(row.accession))
+    return result
+
+
+def _save_facts(conn: Connection, accession: str, facts: FilingFacts) -> None:
+    stored = fq.filing(conn, accession)
+    cik = stored.cik if stored else None
+    xq.save_facts(conn, accession, cik, facts.rows, facts.extraction(accession))
+
+
+def _add_facts(
+    store: Store, path: Path, hints: PathHints, accession: str, found: FilingFacts | None = None
+) -> FileOutcome:
+    """A filing stored before facts were extracted at import: read and store its facts."""
+    if found is None:
+        found = parse_filing(path.read_bytes(), hints).facts or FilingFacts()
+    store.write(_save_facts, accession, found)
+    return FileOutcome(
+        str(path),
+        "unchanged",
+        reason="already imported; facts extracted",
+        accession=accession,
+        facts=len(found.rows),
+        fact_conflicts=len(found.conflicts),
+    )
+
+
+def _import_filing(
+    store: Store, path: Path, hints: PathHints, replace: bool, extract: bool = True
+) -> FileOutcome:
     started = time.perf_counter()
     if hints.accession and not replace and store.read(fq.filing_digest, hints.accession):
+        if extract and store.read(xq.extraction, hints.accession) is None:
+            return _add_facts(store, path, hints, hints.accession)
         return FileOutcome(
             str(path), "unchanged", reason="already imported", accession=hints.accession
         )
-    parsed = parse_filing(path.read_bytes(), hints)
+    parsed = parse_filing(path.read_bytes(), hints, facts=extract)
     meta = store.read(_resolve, parsed)
     missing = [
         name
@@ -306,8 +356,21 @@ def _import_filing(store: Store, path: Path, hints: PathHints, replace: bool) ->
         (s.code, s.title, s.ordinal, s.text, hashlib.sha256(s.text.encode()).hexdigest())
         for s in parsed.sections
     ]
-    result = store.write(fq.save_filing, row, sections, replace)
+    result = store.write(_save, row, sections, replace, parsed.facts, extract)
     status = {"inserted": "imported", "replaced": "replaced", "exists": "unchanged"}[result]
+    if status == "unchanged" and extract and store.read(xq.extraction, row.accession) is None:
+        return _add_facts(store, path, hints, row.accession, parsed.facts or FilingFacts())
+    stored = parsed.facts or FilingFacts()
+    if stored.conflicts and status != "unchanged":
+        # One value of each is kept (the most precise); which ones disagreed is worth a look.
+        log.warning(
+            "%s: %d inconsistent duplicate facts, e.g. %s",
+            row.accession,
+            len(stored.conflicts),
+            "; ".join(
+                f"{c.concept} {c.period}: {' vs '.join(c.values)}" for c in stored.conflicts[:3]
+            ),
+        )
     return FileOutcome(
         str(path),
         status,
@@ -318,6 +381,8 @@ def _import_filing(store: Store, path: Path, hints: PathHints, replace: bool) ->
         filing_date=row.filing_date,
         sections=[(s.code, s.char_count) for s in parsed.sections],
         seconds=time.perf_counter() - started,
+        facts=len(stored.rows) if extract and status != "unchanged" else None,
+        fact_conflicts=len(stored.conflicts) if status != "unchanged" else 0,
     )
 
 
@@ -327,6 +392,7 @@ def import_paths(
     replace: bool = False,
     *,
     progress: Callable[[FileOutcome], None] | None = None,
+    facts: bool = True,
 ) -> ImportReport:
     """Import filings (and the metadata files among them) from files and directories.
 
@@ -334,6 +400,7 @@ def import_paths(
     :class:`~appliance.db.database.Database` (writes go through its writer thread). Files in
     directories that are neither filings nor metadata are ignored; a file named explicitly
     that cannot be imported is reported as failed. Never raises for a bad file.
+    ``facts=False`` skips inline-XBRL extraction (the import benchmark's baseline).
     """
     started = time.perf_counter()
     store = Store(conn_or_db)
@@ -365,7 +432,9 @@ def import_paths(
         if progress:
             progress(outcome)
     for path, hints in filings:
-        outcome = _guard(path, functools.partial(_import_filing, store, path, hints, replace))
+        outcome = _guard(
+            path, functools.partial(_import_filing, store, path, hints, replace, facts)
+        )
         report.files.append(outcome)
         if progress:
             progress(outcome)

@@ -42,6 +42,9 @@ class Section:
     title: str
     ordinal: int  # 0-based position in the document
     text: str
+    # The blocks the section owns, as [start, stop) ranges (its heading included): where an
+    # inline-XBRL fact's block falls tells which Item the fact is tagged in.
+    spans: tuple[tuple[int, int], ...] = ()
 
     @property
     def char_count(self) -> int:
@@ -537,8 +540,17 @@ def split_sections(blocks: list[Block], form: str | None, *, plain: bool = False
     for n, (c, ranges) in enumerate(spans):
         lines = [c.inline_text] if c.inline_text else []
         lines.extend(blocks[k].text for r in ranges for k in r if k not in drop)
+        spans_owned = tuple((r.start, r.stop) for r in ranges if r.stop > r.start)
+        if spans_owned and spans_owned[0][0] == c.body_from:
+            spans_owned = ((c.block, spans_owned[0][1]), *spans_owned[1:])
         sections.append(
-            Section(code=c.item.code, title=c.title, ordinal=n, text="\n".join(lines).strip())
+            Section(
+                code=c.item.code,
+                title=c.title,
+                ordinal=n,
+                text="\n".join(lines).strip(),
+                spans=spans_owned,
+            )
         )
     return sections
 

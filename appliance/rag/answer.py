@@ -23,6 +23,7 @@ from appliance.edgar.vocabulary import SEC_ARCHIVES
 from appliance.errors import UnknownTicker
 from appliance.rag.chunking import split_units
 from appliance.rag.keyword import terms
+from appliance.rag.numeric import with_facts
 from appliance.rag.retrieve import Retriever, SearchRequest
 
 __all__ = [
@@ -190,4 +191,5 @@ def answer(conn: Connection, retriever: Retriever, req: SearchRequest) -> dict[s
         text = no_answer(
             ticker=req.ticker, cutoff=req.cutoff, company_named=bool(result.plan.companies)
         )
-    return {"answer": text, "citations": cites, "as_of": req.cutoff}
+    body = {"answer": text, "citations": cites, "as_of": req.cutoff}
+    return with_facts(conn, req, result.plan.companies, body)

@@ -1,5 +1,5 @@
 import { ApiError, post } from "../api.js";
-import { badge, clear, h } from "../dom.js";
+import { badge, clear, h, table } from "../dom.js";
 
 const LAST = "appliance.lastAnswer";
 
@@ -62,6 +62,29 @@ function citationCard(c, n) {
   );
 }
 
+function periodText(p) {
+  return p.instant ? `as of ${p.instant}` : `${p.start} to ${p.end}`;
+}
+
+// The reported figures a numeric answer states (inline XBRL), with where they were filed.
+function factsTable(facts) {
+  return h(
+    "div",
+    { class: "card", id: "answer-facts" },
+    h("h2", {}, "Figures (inline XBRL)"),
+    table(
+      [
+        { title: "", cell: (f) => f.role },
+        { title: "Line", cell: (f) => `${f.label} (${f.concept})` },
+        { title: "Value", num: true, cell: (f) => `${Number(f.value).toLocaleString("en-US")} ${f.unit}` },
+        { title: "Period", cell: (f) => `${f.fy} ${f.fp} · ${periodText(f.period)}${f.derived ? " (computed)" : ""}` },
+        { title: "Filed", cell: (f) => (f.form ? `${f.form} ${f.filing_date}` : "") },
+      ],
+      facts,
+    ),
+  );
+}
+
 function showAnswer(out, data) {
   const status = statusOf(data);
   const message = data.message || (status === "answered" ? null : data.answer);
@@ -83,6 +106,7 @@ function showAnswer(out, data) {
         : h("p", { class: "answer" }, message || "No answer."),
       companies ? h("p", { class: "muted small" }, `Companies: ${companies.map((c) => (typeof c === "string" ? c : c.ticker || c.name)).join(", ")}`) : null,
     ),
+    data.facts && data.facts.length ? factsTable(data.facts) : null,
     data.citations && data.citations.length ? h("h2", {}, "Citations") : null,
     (data.citations || []).map((c, i) => citationCard(c, i + 1)),
   );

@@ -1,0 +1,1 @@
+"""Financial statements over time from stored inline-XBRL facts."""
