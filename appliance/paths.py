@@ -53,5 +53,10 @@ def default_models_dir() -> Path:
     return bundle_root() / "models"
 
 
+def web_static_dir() -> Path:
+    """The console's and the API docs' files (HTML, CSS, JS, vendored assets)."""
+    return package_dir() / "web" / "static"
+
+
 def migrations_dir() -> Path:
     return package_dir() / "db" / "migrations"

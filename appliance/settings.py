@@ -166,11 +166,11 @@ class Settings(BaseSettings):
         description="Packs sold through Checkout: name -> {credits, amount_cents, currency}.",
     )
     checkout_success_url: str = Field(
-        "http://127.0.0.1:8000/docs?checkout=success&session_id={CHECKOUT_SESSION_ID}",
+        "http://127.0.0.1:8000/?checkout=success&session_id={CHECKOUT_SESSION_ID}",
         description="Where Stripe sends the buyer after paying.",
     )
     checkout_cancel_url: str = Field(
-        "http://127.0.0.1:8000/docs?checkout=cancelled",
+        "http://127.0.0.1:8000/?checkout=cancelled",
         description="Where Stripe sends the buyer who cancels.",
     )
     license_public_keys: list[str] = Field(
@@ -223,6 +223,35 @@ class Settings(BaseSettings):
         "that the top citation answers) is below this is refused as `no_answer`, free. 0 "
         "answers whenever anything is cited.",
     )
+
+    # --- web console and browsers ---
+    console_enabled: bool = Field(
+        True, description="Serve the web console at / (the API docs at /docs are always served)."
+    )
+    session_ttl_hours: float = Field(
+        12.0,
+        gt=0,
+        le=24 * 30,
+        description="Lifetime of a console sign-in (an HttpOnly, SameSite=Strict cookie).",
+    )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose pages may call the API from a "
+        "browser with an API key (CORS). Empty: none, the default. Cookies never cross origins.",
+    )
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            scheme, sep, rest = origin.partition("://")
+            if origin == "*" or scheme not in ("http", "https") or not sep or not rest:
+                raise ValueError(
+                    f"CORS origin must be 'http(s)://host[:port]' (no wildcard), got {origin!r}"
+                )
+            if "/" in rest:
+                raise ValueError(f"CORS origin has no path, got {origin!r}")
+        return origins
 
     @property
     def db_path(self) -> Path:

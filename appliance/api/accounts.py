@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
@@ -9,7 +11,8 @@ from starlette.routing import Route
 
 from appliance import accounts
 from appliance.accounts import EMAIL_PATTERN
-from appliance.api.responses import JSON
+from appliance.api.responses import reply
+from appliance.api.schemas import KeyCreated, KeyList, KeyOut, UserOut, UserWithKey
 from appliance.auth import current_admin, current_user, issue_token
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
@@ -20,22 +23,38 @@ from appliance.validation import parse_json, parse_query
 
 
 class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "admin@localhost", "password": "secret"}]},
+    )
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
 
 
 class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "laptop"}]})
     name: str | None = Field(None, max_length=100)
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "analyst@example.com", "credits": 100}]},
+    )
     email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
     password: str | None = Field(None, min_length=8, max_length=1024)
     credits: int = Field(0, ge=0, le=1_000_000_000)
     is_admin: bool = False
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds.")
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
 
 
 class Page(BaseModel):
@@ -47,6 +66,7 @@ class Page(BaseModel):
 @spec(
     "Exchange e-mail and password for a bearer access token",
     body=TokenRequest,
+    response=TokenOut,
     auth=False,
     tags=("auth",),
 )
@@ -60,27 +80,29 @@ async def token(request: Request) -> Response:
     if found is None or not ok:
         raise InvalidCredentials("wrong e-mail or password")
     ttl = ctx.settings.token_ttl_seconds
-    return JSON(
+    return reply(
+        TokenOut,
         {
             "access_token": issue_token(ctx.auth.token_secret, found[0].id, ttl),
             "token_type": "bearer",
             "expires_in": ttl,
-        }
+        },
     )
 
 
-@spec("The caller", tags=("auth",))
+@spec("The caller", response=UserOut, tags=("auth",))
 async def me(request: Request) -> Response:
     # Re-read: the request's user may come from the auth cache, and balances never do.
     user = await get_ctx(request).db.read(q.by_id, current_user(request).id)
     if user is None:
         raise NotFound("your user no longer exists")
-    return JSON(user.public())
+    return reply(UserOut, user.public())
 
 
 @spec(
     "Create an API key for the caller (the key is shown once)",
     body=KeyCreate,
+    response=KeyCreated,
     statuses=(201,),
     tags=("auth",),
 )
@@ -88,17 +110,22 @@ async def create_key(request: Request) -> Response:
     user = current_user(request)
     body = await parse_json(request, KeyCreate)
     plaintext, key = await get_ctx(request).db.write(accounts.create_key, user.id, body.name)
-    return JSON({**key.public(), "api_key": plaintext}, status_code=201)
+    return reply(KeyCreated, {**key.public(), "api_key": plaintext}, status_code=201)
 
 
-@spec("The caller's API keys", tags=("auth",))
+@spec("The caller's API keys", response=KeyList, tags=("auth",))
 async def list_keys(request: Request) -> Response:
     user = current_user(request)
     keys = await get_ctx(request).db.read(q.list_keys, user.id)
-    return JSON({"keys": [k.public() for k in keys]})
+    return reply(KeyList, {"keys": [k.public() for k in keys]})
 
 
-@spec("Revoke one of the caller's API keys", statuses=(200, 404), tags=("auth",))
+@spec(
+    "Revoke one of the caller's API keys (an admin: anyone's)",
+    response=KeyOut,
+    statuses=(200, 404),
+    tags=("auth",),
+)
 async def revoke_key(request: Request) -> Response:
     user = current_user(request)
     key_id = request.path_params["key_id"]
@@ -107,12 +134,13 @@ async def revoke_key(request: Request) -> Response:
     owner = None if user.is_admin else user.id
     key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner)
     get_ctx(request).auth.forget_keys()
-    return JSON(key.public())
+    return reply(KeyOut, key.public())
 
 
 @spec(
     "Create a user with a first API key (admin)",
     body=UserCreate,
+    response=UserWithKey,
     statuses=(201, 403, 409),
     tags=("users",),
 )
@@ -126,15 +154,17 @@ async def create_user(request: Request) -> Response:
         is_admin=body.is_admin,
         credits=body.credits,
     )
-    return JSON({**created.user.public(), "api_key": created.api_key}, status_code=201)
+    return reply(
+        UserWithKey, {**created.user.public(), "api_key": created.api_key}, status_code=201
+    )
 
 
-@spec("List users (admin)", query=Page, statuses=(200, 403), tags=("users",))
+@spec("List users (admin)", query=Page, response=UserList, statuses=(200, 403), tags=("users",))
 async def list_users(request: Request) -> Response:
     current_admin(request)
     page = parse_query(request, Page)
     users = await get_ctx(request).db.read(q.list_users, limit=page.limit, offset=page.offset)
-    return JSON({"users": [u.public() for u in users]})
+    return reply(UserList, {"users": [u.public() for u in users]})
 
 
 routes = [

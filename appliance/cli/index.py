@@ -51,13 +51,6 @@ class _Bar:
         sys.stderr.flush()
 
 
-def _load_embedder(settings: Any) -> Any:
-    from appliance.nlp.embedder import Embedder
-    from appliance.nlp.paths import ModelPaths
-
-    return Embedder(ModelPaths.locate(settings.models_dir).embedder, threads=2)
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.all and not args.tickers:
         print("error: name one or more tickers, or --all", file=sys.stderr)
@@ -77,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
                 if not found:
                     print(f"warning: no imported filings for {t}", file=sys.stderr)
                 accessions += found
-        indexer = Indexer(_load_embedder(settings))
+        from appliance.nlp.service import open_embedder
+
+        indexer = Indexer(open_embedder(settings))
         result = indexer.run(
             lambda fn, *a: fn(conn, *a),
             lambda fn, *a: _write(conn, fn, *a),

@@ -131,14 +131,20 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
 
 @contextlib.contextmanager
 def live_server(
-    data_dir: Path, timeout: float = 120, *, admin_key: str | None = None, **env_extra: str
+    data_dir: Path,
+    timeout: float = 120,
+    *,
+    admin_key: str | None = None,
+    port: int | None = None,
+    **env_extra: str,
 ) -> Iterator[LiveServer]:
     """A server on ``data_dir``, ready; stopped with SIGTERM on exit. On a data dir that is
-    already initialised, pass its ``admin_key``."""
+    already initialised, pass its ``admin_key``; ``port``: when the test must know it first
+    (default: a free one)."""
     if admin_key is None:
         admin_key = init_data_dir(data_dir, **env_extra)["admin_api_key"]
         assert admin_key, f"{data_dir} has an admin already: pass admin_key"
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = data_dir.parent / f"serve-{data_dir.name}-{port}.log"
     proc = spawn(data_dir, port, log_path, **env_extra)
