@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test check format bench binary binary-onedir smoke clean help browser vendor
+.PHONY: install run test check format bench binary binary-onedir smoke release clean help browser vendor
 
 include models/models.mk
 
@@ -20,6 +20,7 @@ help:
 	@echo "make binary   PyInstaller onedir .tar.gz + onefile executable in dist/"
 	@echo "make smoke    run the newest built artifact end to end (packaging/smoke.sh)"
 	@echo "make vendor   re-vendor the console's npm assets (appliance/web/static/vendor)"
+	@echo "make release  executables + offline wheelhouse + signed SHA256SUMS in dist/release-*"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +73,10 @@ binary-onedir: models
 
 smoke:
 	packaging/smoke.sh $(ARTIFACT)
+
+# RELEASE_KEY=path/to/release_signing_key.pem (default: a development key in release-key/)
+release: install models
+	packaging/release.sh
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -38,8 +38,11 @@ from appliance.bootstrap import initialize
 from appliance.components import Components
 from appliance.context import AppContext
 from appliance.db.database import Database
+from appliance.db.queries import meta
+from appliance.db.storage import StorageFull
 from appliance.errors import ApplianceError, error_body
 from appliance.instance import InstanceLock
+from appliance.logins import LoginThrottle
 from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
 from appliance.nlp.service import load_models
@@ -112,7 +115,7 @@ async def _serving(
 ) -> AsyncIterator[None]:
     """Build the app object's parts in dependency order; stop them in reverse."""
     ctx.components.starting("database")
-    result = initialize(settings)
+    result = initialize(settings, create_admin=False)  # serve/init show the first key
     ctx.install_id = result.install_id
     ctx.db = Database(
         settings.db_path,
@@ -121,6 +124,11 @@ async def _serving(
         readers=settings.db_readers,
         on_writer_stopped=lambda reason: ctx.components.failed(
             "database", f"the writer thread stopped: {reason}"
+        ),
+        on_storage=lambda full: (
+            ctx.components.failed("database", full.message)
+            if full is not None
+            else ctx.components.ready("database", "migrations applied")
         ),
     )
     ctx.db.start()
@@ -133,12 +141,19 @@ async def _serving(
         )
         ctx.auth = Authenticator(ctx.db, secret, cache_seconds=settings.auth_cache_seconds)
         ctx.billing = Billing(ctx.db, settings, ctx.metrics)
-        await ctx.billing.start()
+        ctx.logins = LoginThrottle(ctx.db, settings)
         ctx.sessions = Sessions(ctx.db, ctx.install_id, timedelta(hours=settings.session_ttl_hours))
-        await ctx.sessions.purge()
         ctx.payments = Payments(settings, ctx.install_id, metrics=ctx.metrics)
         log.info("payments: provider %s", settings.effective_payment_provider)
-        ctx.components.ready("database", "migrations applied")
+        try:
+            await ctx.db.write(meta.put, "storage_probe", "start")
+            await ctx.billing.start()
+            await ctx.sessions.purge()
+            ctx.components.ready("database", "migrations applied")
+        except StorageFull as exc:
+            # Serve anyway (reads work; billable calls answer 503 storage_full) and say so in
+            # one line; /readyz turns ready once a write lands again.
+            log.error("starting on a full disk: %s", exc.message)
         ctx.models = load_models(settings, ctx.components)
         if ctx.models is not None:
             stops.append(ctx.models.aclose)

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
@@ -23,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import Scope
 
+from appliance import b64url
 from appliance.db.database import Database
 from appliance.db.queries import users as users_q
 from appliance.db.queries.users import User
@@ -72,19 +72,13 @@ def hash_api_key(plaintext: str) -> str:
     return hashlib.sha256(plaintext.encode()).hexdigest()
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def issue_token(secret: bytes, user_id: int, ttl_seconds: int, now: float | None = None) -> str:
     iat = int(now if now is not None else time.time())
-    payload = _b64(json.dumps({"sub": user_id, "iat": iat, "exp": iat + ttl_seconds}).encode())
+    payload = b64url.encode(
+        json.dumps({"sub": user_id, "iat": iat, "exp": iat + ttl_seconds}).encode()
+    )
     signing_input = f"{TOKEN_PREFIX}.{payload}".encode()
-    sig = _b64(hmac.new(secret, signing_input, hashlib.sha256).digest())
+    sig = b64url.encode(hmac.new(secret, signing_input, hashlib.sha256).digest())
     return f"{TOKEN_PREFIX}.{payload}.{sig}"
 
 
@@ -95,15 +89,30 @@ def verify_token(secret: bytes, token: str, now: float | None = None) -> int:
         if prefix != TOKEN_PREFIX:
             raise ValueError("prefix")
         expected = hmac.new(secret, f"{prefix}.{payload}".encode(), hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, _unb64(sig)):
+        if not hmac.compare_digest(expected, b64url.decode(sig)):
             raise ValueError("signature")
-        claims = json.loads(_unb64(payload))
+        claims = json.loads(b64url.decode(payload))
         user_id, exp = int(claims["sub"]), int(claims["exp"])
     except (ValueError, KeyError, TypeError) as exc:
         raise Unauthorized("invalid access token") from exc
     if exp <= (now if now is not None else time.time()):
         raise Unauthorized("access token expired")
     return user_id
+
+
+def token_issued_at(token: str) -> int:
+    """The ``iat`` of a token :func:`verify_token` accepted."""
+    return int(json.loads(b64url.decode(token.split(".")[1]))["iat"])
+
+
+def check_active(user: User, token: str | None = None) -> User:
+    """Refuse a disabled user, and a token issued before the user's password changed or the
+    user was disabled. Raises Unauthorized."""
+    if user.disabled_at is not None:
+        raise Unauthorized("this user is disabled")
+    if token is not None and token_issued_at(token) < user.tokens_valid_after:
+        raise Unauthorized("access token revoked (the password changed); sign in again")
+    return user
 
 
 def credential_from_headers(authorization: str | None, api_key: str | None) -> str | None:
@@ -182,7 +191,7 @@ class Authenticator:
             user = await self.db.read(users_q.by_id, user_id)
             if user is None:
                 raise Unauthorized("the token's user no longer exists")
-            return user, f"user:{user.id}"
+            return check_active(user, credential), f"user:{user.id}"
         key_hash = hash_api_key(credential)
         now = time.monotonic()
         cached = self._cache.get(key_hash)
@@ -197,6 +206,7 @@ class Authenticator:
                 if len(self._cache) >= _CACHE_MAX:
                     self._cache.clear()
                 self._cache[key_hash] = (now + self.cache_seconds, user, key_id)
+        check_active(user)
         self._note_use(key_id)
         return user, f"key:{key_id}"
 

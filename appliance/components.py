@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -21,22 +22,33 @@ class Components:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._states: dict[str, ComponentState] = {}
+        self._live: dict[str, Callable[[], str] | None] = {}
 
     def starting(self, name: str, detail: str = "starting") -> None:
         with self._lock:
+            self._live[name] = None
             self._states[name] = ComponentState(False, detail)
 
-    def ready(self, name: str, detail: str = "ready") -> None:
+    def ready(self, name: str, detail: str | Callable[[], str] = "ready") -> None:
+        """Mark ``name`` ready; ``detail`` may be a function, called at each snapshot, for a
+        detail that changes while it stays ready (how many chunks are indexed)."""
         with self._lock:
-            self._states[name] = ComponentState(True, detail)
+            self._live[name] = detail if callable(detail) else None
+            self._states[name] = ComponentState(True, detail if isinstance(detail, str) else "")
 
     def failed(self, name: str, detail: str) -> None:
         with self._lock:
+            self._live[name] = None
             self._states[name] = ComponentState(False, f"failed: {detail}")
 
     def snapshot(self) -> dict[str, ComponentState]:
         with self._lock:
-            return dict(self._states)
+            states = dict(self._states)
+            live = {n: f for n, f in self._live.items() if f is not None}
+        for name, detail in live.items():
+            if states[name].ready:
+                states[name] = ComponentState(True, detail())
+        return states
 
     def all_ready(self) -> bool:
         return all(s.ready for s in self.snapshot().values())

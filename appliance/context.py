@@ -21,6 +21,7 @@ from appliance.billing.payments import Payments
 from appliance.billing.service import Billing
 from appliance.components import Components
 from appliance.db.database import Database
+from appliance.logins import LoginThrottle
 from appliance.metrics import Metrics
 from appliance.sessions import Sessions
 from appliance.settings import Settings
@@ -40,6 +41,7 @@ class AppContext:
     db: Database = field(init=False)
     auth: Authenticator = field(init=False)
     billing: Billing = field(init=False)
+    logins: LoginThrottle = field(init=False)
     sessions: Sessions = field(init=False)
     payments: Payments = field(init=False)
     models: Models | None = None

@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request id, access log + metrics, and credential resolution.
+"""Pure-ASGI middleware: the Host rule, request id, access log + metrics, and credential
+resolution.
 
 Pure ASGI (not BaseHTTPMiddleware) because it adds no task per request and keeps streaming
 bodies intact.
@@ -6,6 +7,8 @@ bodies intact.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -18,6 +21,8 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from appliance.errors import ApplianceError, PayloadTooLarge, error_body
+from appliance.hosts import HostRule
+from appliance.logs import REQUEST_ID
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -56,6 +61,17 @@ def limit_body(receive: Receive, limit: int) -> Receive:
     return limited
 
 
+class ShuttingDown(ApplianceError):
+    status = 503
+    code = "shutting_down"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the server is shutting down and stopped this request; retry shortly",
+            headers={"Retry-After": "5", "Connection": "close"},
+        )
+
+
 async def send_error(send: Send, exc: ApplianceError, request_id: str) -> None:
     body = json.dumps(error_body(exc.code, exc.message, request_id, exc.details)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -70,6 +86,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
         self.app = app
         self.ctx = ctx
+        self.hosts = HostRule(ctx.settings.allowed_hosts, ctx.settings.host)
         self._route_cache: dict[tuple[str, str], tuple[str, bool]] = {}
         # Request ids: a random prefix per app instance and a counter. uuid4 read the OS
         # random source on every request, a system call that hands the GIL to the database
@@ -126,9 +143,12 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         started = time.perf_counter()
         status_holder = [500]
+        response_started = False
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status_holder[0] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
@@ -136,8 +156,15 @@ class RequestContextMiddleware:
             await send(message)
 
         limit = self.ctx.settings.max_body_bytes
+        # Every log line written while serving this request (here, in handlers, in the
+        # threads they hand work to) carries its id.
+        context = REQUEST_ID.set(request_id)
         try:
             try:
+                host = _header(scope, b"host")
+                if not self.hosts.allows(host):
+                    assert host is not None
+                    raise self.hosts.refusal(host)
                 length = _header(scope, b"content-length")
                 # A declared length over the cap is refused before a byte is read; chunked or
                 # lying clients are stopped by limit_body as the bytes arrive.
@@ -154,7 +181,16 @@ class RequestContextMiddleware:
                     send_wrapper, ApplianceError("internal error; see the server log"), request_id
                 )
             else:
-                await self.app(scope, limit_body(receive, limit), send_wrapper)
+                try:
+                    await self.app(scope, limit_body(receive, limit), send_wrapper)
+                except asyncio.CancelledError:
+                    # The server is stopping and this request outlived the grace period:
+                    # answer in the JSON shape (uvicorn would send a plain-text 500) before
+                    # the cancellation goes on; a billable one was refunded on its way out.
+                    if not response_started:
+                        with contextlib.suppress(Exception):
+                            await send_error(send_wrapper, ShuttingDown(), request_id)
+                    raise
         finally:
             elapsed = time.perf_counter() - started
             route = self.route_template(scope)
@@ -163,17 +199,24 @@ class RequestContextMiddleware:
             self.ctx.metrics.latency.labels(route, scope["method"]).observe(elapsed)
             if self.ctx.settings.access_log:
                 user = state.get("user")
+                method, path = scope["method"], scope["path"]
                 access_log.info(
-                    json.dumps(
-                        {
+                    "%s %s %d %.1fms",
+                    method,
+                    path,
+                    status,
+                    elapsed * 1000,
+                    extra={
+                        "request_id": request_id,
+                        "fields": {
                             "event": "request",
-                            "request_id": request_id,
-                            "method": scope["method"],
-                            "path": scope["path"],
+                            "method": method,
+                            "path": path,
                             "route": route,
                             "status": status,
                             "duration_ms": round(elapsed * 1000, 3),
                             "user_id": getattr(user, "id", None),
-                        }
-                    )
+                        },
+                    },
                 )
+            REQUEST_ID.reset(context)

@@ -87,13 +87,21 @@ _STATUS_TEXT = {
     409: "Conflict (`idempotency_in_progress` while a request with the same"
     " Idempotency-Key runs; `user_exists`, `license_already_redeemed`, ...)",
     413: "Request body too large (`payload_too_large`)",
+    415: "The body must be JSON (`unsupported_media_type`: send `Content-Type: application/json`)",
+    421: "The request's Host is not this appliance's (`host_not_allowed`: not loopback, the"
+    " bound address nor one of `allowed_hosts`; refused before authentication)",
     422: "Idempotency-Key reused with another body (`idempotency_key_reused`)",
-    429: "Rate limited (`rate_limited`); nothing was spent",
+    429: "Rate limited (`rate_limited`; nothing was spent), or, signing in, too many failed"
+    " logins for the account or address (`login_throttled`); see Retry-After",
     502: "The payment provider failed (`payment_provider_error`)",
     503: "Unavailable (`not_ready`: a component is starting or missing; `billing_disabled`;"
     " `index_building`: filings a question needs are being imported or indexed, see"
-    " Retry-After)",
+    " Retry-After; `storage_full`: the disk is full, nothing was written or charged;"
+    " `shutting_down`: the server stopped before the answer, nothing was charged)",
 }
+
+# Answered by the middleware or the database to any operation, whatever its handler.
+_EVERY_OPERATION = (421,)
 
 BILLING_STATUSES = (402, 409, 422, 429)
 
@@ -231,10 +239,12 @@ def _operation(route: Route, method: str, es: EndpointSpec, schemas: _Schemas) -
         if example is not None:
             media["example"] = example
         op["requestBody"] = {"required": True, "content": {"application/json": media}}
-    statuses = set(es.statuses)
+    statuses = set(es.statuses) | set(_EVERY_OPERATION)
     success_headers: tuple[str, ...] = ("X-Request-ID",)
     if es.billable is not None:
-        statuses |= set(BILLING_STATUSES)
+        # 503: a full disk (storage_full) or a stop (shutting_down) cuts a billable call off
+        # before its answer; either way nothing is kept.
+        statuses |= {*BILLING_STATUSES, 503}
         op["parameters"].append(IDEMPOTENCY_KEY)
         success_headers += ("X-Credits-Remaining", "Idempotent-Replayed", *_RATE_HEADERS)
         description.append(

@@ -23,10 +23,16 @@ def is_frozen() -> bool:
     return bool(getattr(sys, "frozen", False))
 
 
+def is_checkout() -> bool:
+    """Running from a source checkout (``make run``), not a bundle or a pip install."""
+    return not is_frozen() and (bundle_root() / "pyproject.toml").is_file()
+
+
 def default_data_dir() -> Path:
-    """``./data`` from a checkout (the README's ``make run``); a per-user folder when frozen,
-    so a downloaded executable never writes into its own bundle or the current directory."""
-    if not is_frozen():
+    """``./data`` from a checkout (the README's ``make run``); a per-user folder otherwise
+    (the executable, a pip install from the release wheelhouse), so an installed appliance
+    never writes into its own bundle or wherever the command happens to run."""
+    if is_checkout():
         return Path("data")
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
@@ -50,7 +56,11 @@ def default_config_file() -> Path:
 
 
 def default_models_dir() -> Path:
-    return bundle_root() / "models"
+    """``models/`` beside the package (a checkout, the executable's bundle), else the models
+    a release's source distribution carries inside the package (a pip install)."""
+    beside = bundle_root() / "models"
+    packaged = resources_dir() / "models"
+    return packaged if not beside.is_dir() and packaged.is_dir() else beside
 
 
 def web_static_dir() -> Path:

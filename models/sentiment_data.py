@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -56,3 +57,23 @@ def macro_f1(y: np.ndarray, pred: np.ndarray, labels: int = len(LABELS)) -> floa
         fn = int(((pred != c) & (y == c)).sum())
         f1s.append(2 * tp / max(2 * tp + fp + fn, 1))
     return float(np.mean(f1s))
+
+
+FORMAL = DATA / "formal"
+
+
+def load_formal_set(split: str) -> tuple[list[str], np.ndarray, list[str]]:
+    """The blind-annotated formal set: texts, labels and source kinds of ``dev`` or ``test``.
+
+    ``test`` is the headline, read once; choices are made on ``dev``.
+    """
+    rows = [
+        json.loads(line)
+        for line in (FORMAL / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return (
+        [r["text"] for r in rows],
+        np.array([LABELS.index(r["label"]) for r in rows]),
+        [r["kind"] for r in rows],
+    )

@@ -12,6 +12,23 @@ from starlette.testclient import TestClient
 from appliance.app import create_app
 from appliance.bootstrap import initialize
 from appliance.settings import Settings, load_settings
+from tests.helpers import assert_books_balance
+
+# Starlette's TestClient sends `Host: testserver`, which the Host rule (DNS rebinding)
+# refuses like any unlisted name; live servers are spoken to on 127.0.0.1.
+_TEST_CLIENT_HOSTS = ("APPLIANCE_ALLOWED_HOSTS", '["testserver"]')
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _test_client_host() -> Iterator[None]:
+    """For module- and session-scoped apps too, which are made before _clean_env runs."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(*_TEST_CLIENT_HOSTS)
+        yield
+
+
+# Every log line of the run is checked for secrets at the end (tests/support/log_audit.py).
+pytest_plugins = ["tests.support.log_audit"]
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +39,21 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("APPLIANCE_"):
             monkeypatch.delenv(key)
+    monkeypatch.setenv(*_TEST_CLIENT_HOSTS)
+
+
+@pytest.fixture(autouse=True)
+def _books_balance(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test, every appliance database it left under its tmp_path passes
+    `appliance db check`: the books balance (balance = ledger - usage, per user), the index is
+    whole. Tests that damage a database on purpose are marked
+    ``no_db_check``."""
+    yield
+    tmp = request.node.funcargs.get("tmp_path")
+    if tmp is None or request.node.get_closest_marker("no_db_check"):
+        return
+    for db_path in sorted(Path(tmp).rglob("appliance.sqlite3")):
+        assert_books_balance(db_path)
 
 
 @pytest.fixture

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from starlette.testclient import TestClient
 
 from appliance.cli import main
+from appliance.db.check import check
+from appliance.db.connection import connect_readonly
 
 T = TypeVar("T")
 
@@ -51,3 +54,22 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     """``appliance ARGV...`` in-process; the exit code and what it printed on stdout."""
     code = main(list(argv))
     return code, capsys.readouterr().out
+
+
+def assert_books_balance(db_path: Path) -> None:
+    """What `appliance db check` checks, on ``db_path``: SQLite's quick_check, and for every
+    user balance = ledger - usage, a whole index."""
+    conn = connect_readonly(db_path)
+    try:
+        report = check(conn)
+    finally:
+        conn.close()
+    assert report.ok, f"{db_path}: " + "; ".join(report.problems)
+
+
+def init_dir(capsys: pytest.CaptureFixture[str], path: Path) -> str:
+    """A data dir made by ``appliance init`` (every other command refuses one without a
+    database); returns it as the ``--data-dir`` argument."""
+    assert main(["init", "--json", "--data-dir", str(path)]) == 0
+    capsys.readouterr()
+    return str(path)

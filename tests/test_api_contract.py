@@ -226,3 +226,31 @@ def test_a_handler_that_spends_without_the_declaration_is_caught(
 
 def test_the_document_is_built_from_the_routes(client: TestClient) -> None:
     assert client.get("/openapi.json").json() == build_document(build_routes())
+
+
+def test_the_hardening_and_one_balance_answers_are_documented(client: TestClient) -> None:
+    """What issues 14 and 15 added is in the document: JSON-only and throttled sign-in, the
+    Host rule on every operation, a full disk on billable calls, one balance on users."""
+    doc = client.get("/openapi.json").json()
+    paths = doc["paths"]
+    token = paths["/auth/token"]["post"]["responses"]
+    assert {"415", "429"} <= set(token)
+    assert "login_throttled" in token["429"]["description"]
+    assert "unsupported_media_type" in token["415"]["description"]
+    assert "login_throttled" in paths["/auth/session"]["post"]["responses"]["429"]["description"]
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            assert "host_not_allowed" in op["responses"]["421"]["description"], (method, path)
+    for path, method in [("/v1/echo", "post"), ("/v1/qa/filings", "post")]:
+        text = paths[path][method]["responses"]["503"]["description"]
+        assert "storage_full" in text and "shutting_down" in text, path
+    schemas = doc["components"]["schemas"]
+    balance = {"remaining", "allowance_remaining", "monthly_allowance", "purchased", "resets_at"}
+    me = paths["/v1/me"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    user_out = schemas[me["$ref"].rsplit("/", 1)[1]]
+    assert balance <= set(user_out["required"]) and "quota_remaining" not in user_out["properties"]
+    created = paths["/v1/users"]["post"]
+    body = created["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert "ledger" in schemas[body.rsplit("/", 1)[1]]["properties"]["credits"]["description"]
+    out = created["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
+    assert balance <= set(schemas[out.rsplit("/", 1)[1]]["required"])

@@ -25,7 +25,7 @@ def test_api_key_and_x_api_key_header(client: TestClient, admin_key: str) -> Non
     r = client.get("/v1/me", headers=auth(user["api_key"]))
     assert r.status_code == 200
     assert r.json()["email"] == "u1@example.com"
-    assert r.json()["quota_remaining"] == 3
+    assert r.json()["purchased"] == 3
     r = client.get("/v1/me", headers={"X-API-Key": user["api_key"]})
     assert r.json()["id"] == user["id"]
     assert client.get("/v1/me", headers={"Authorization": "Basic abc"}).status_code == 401
@@ -98,11 +98,11 @@ def test_key_cache_never_serves_balances_and_expires(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         user = make_user(client, admin, "cache@example.com", credits=3)
         key = user["api_key"]
-        assert client.get("/v1/me", headers=auth(key)).json()["quota_remaining"] == 3
+        assert client.get("/v1/me", headers=auth(key)).json()["purchased"] == 3
         db = client.app.state.ctx.db  # type: ignore[attr-defined]
         db.write_sync(add_credits, user["id"], 4, "admin", "cache-test")
         # The key is cached, the balance is not.
-        assert client.get("/v1/me", headers=auth(key)).json()["quota_remaining"] == 7
+        assert client.get("/v1/me", headers=auth(key)).json()["purchased"] == 7
         # A revocation from another process (the CLI) applies once the entry expires.
         conn = connect(settings.db_path)
         conn.execute("UPDATE api_keys SET revoked_at = 'now' WHERE user_id = ?", (user["id"],))
@@ -166,7 +166,7 @@ def test_password_checks_run_a_bounded_number_at_a_time(
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
                 body = {"email": "nobody@example.com", "password": "pw"}
                 answers = await asyncio.gather(
                     *(c.post("/auth/token", json=body) for _ in range(8))

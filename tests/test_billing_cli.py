@@ -13,7 +13,7 @@ from appliance.billing import quota
 from appliance.cli import main
 from appliance.db.connection import connect, transaction
 from appliance.db.queries import billing as bq
-from tests.helpers import run_cli
+from tests.helpers import init_dir, run_cli
 
 REQUIRED = {
     "id",
@@ -37,7 +37,7 @@ def _created(capsys: pytest.CaptureFixture[str], d: str, email: str) -> int:
 
 
 def test_credits_grant_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     _created(capsys, d, "g@x.io")
     code, out = run_cli(
         capsys, "credits", "grant", "g@x.io", "25", "--ref", "po-1", "--json", "--data-dir", d
@@ -45,14 +45,19 @@ def test_credits_grant_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[st
     entry = json.loads(out)
     assert code == 0 and (entry["source"], entry["source_ref"]) == ("admin", "po-1")
     assert (entry["delta"], entry["balance_after"]) == (25, 25)
-    # The same reference grants once.
+    # The same reference grants once; the repeat says so, shows the first grant, and exits 1.
+    code, out = run_cli(
+        capsys, "credits", "grant", "g@x.io", "25", "--ref", "po-1", "--json", "--data-dir", d
+    )
+    again = json.loads(out)
+    assert code == 1 and again["granted"] is False and again["id"] == entry["id"]
     code, out = run_cli(
         capsys, "credits", "grant", "g@x.io", "25", "--ref", "po-1", "--data-dir", d
     )
-    assert code == 0 and out == ""
+    assert code == 1 and out == ""
     code, out = run_cli(capsys, "credits", "grant", "g@x.io", "5", "--data-dir", d)
     assert "purchased balance 30" in out
-    code, out = run_cli(capsys, "credits", "show", "g@x.io", "--data-dir", d)
+    code, out = run_cli(capsys, "credits", "show", "g@x.io", "--json", "--data-dir", d)
     shown = json.loads(out)
     assert (shown["purchased"], shown["allowance_remaining"], shown["remaining"]) == (30, 10, 40)
     # Taking back more than the balance needs --allow-negative.
@@ -62,13 +67,13 @@ def test_credits_grant_and_show(tmp_path: Path, capsys: pytest.CaptureFixture[st
         capsys, "credits", "grant", "g@x.io", "-31", "--allow-negative", "--data-dir", d
     )
     assert code == 0 and "purchased balance -1" in out
-    code, out = run_cli(capsys, "credits", "show", "g@x.io", "--data-dir", d)
+    code, out = run_cli(capsys, "credits", "show", "g@x.io", "--json", "--data-dir", d)
     assert json.loads(out)["remaining"] == 0
-    assert main(["credits", "grant", "nobody@x.io", "5", "--data-dir", d]) == 2
+    assert main(["credits", "grant", "nobody@x.io", "5", "--data-dir", d]) == 3
 
 
 def test_usage_export_csv_and_jsonl(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     a = _created(capsys, d, "a@x.io")
     b = _created(capsys, d, "b@x.io")
     conn = connect(tmp_path / "d" / "appliance.sqlite3")

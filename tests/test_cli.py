@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from appliance.cli import main
-from tests.helpers import run_cli
+from tests.helpers import init_dir, run_cli
 
 
 def test_init_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -24,13 +24,13 @@ def test_init_is_idempotent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_users_and_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     code, out = run_cli(
         capsys, "users", "create", "cli@example.com", "--credits", "7", "--json", "--data-dir", d
     )
     created = json.loads(out)
     assert code == 0
-    assert {"id", "email", "api_key"} <= set(created) and created["quota_remaining"] == 7
+    assert {"id", "email", "api_key"} <= set(created) and created["purchased"] == 7
     assert main(["users", "create", "cli@example.com", "--data-dir", d]) == 2
     assert "exists" in capsys.readouterr().err
     code, out = run_cli(capsys, "users", "list", "--json", "--data-dir", d)
@@ -41,26 +41,26 @@ def test_users_and_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert key["api_key"].startswith("apk_")
     code, out = run_cli(capsys, "keys", "revoke", str(key["id"]), "--data-dir", d)
     assert code == 0 and "revoked" in out
-    assert main(["keys", "create", "nobody@example.com", "--data-dir", d]) == 2
-    assert main(["keys", "revoke", "9999", "--data-dir", d]) == 2
+    assert main(["keys", "create", "nobody@example.com", "--data-dir", d]) == 3
+    assert main(["keys", "revoke", "9999", "--data-dir", d]) == 3
 
 
 def test_config_show_and_db_optimize(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     monkeypatch.setenv("APPLIANCE_TOKEN_SECRET", "hunter2hunter2")
     monkeypatch.setenv("APPLIANCE_PORT", "8123")
-    code, out = run_cli(capsys, "config", "show", "--data-dir", d)
-    shown = json.loads(out)
+    code, out = run_cli(capsys, "config", "show", "--json", "--data-dir", d)
+    shown = json.loads(out)["settings"]
     assert shown["port"] == 8123 and shown["token_secret"] == "********"
     assert "hunter2" not in out
-    code, out = run_cli(capsys, "db", "optimize", "--data-dir", d)
+    code, out = run_cli(capsys, "db", "optimize", "--json", "--data-dir", d)
     assert code == 0 and json.loads(out)["optimized"] is True
 
 
 def test_backup_is_a_consistent_copy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     run_cli(capsys, "users", "create", "bk@example.com", "--data-dir", d)
     out_file = tmp_path / "copy.sqlite3"
     code, out = run_cli(capsys, "backup", "--out", str(out_file), "--data-dir", d)

@@ -234,6 +234,28 @@ def test_keys_are_never_logged(
         c.post("/auth/session", json={"api_key": user["api_key"]})
         c.post("/auth/session", json={"email": "u@example.com", "password": PASSWORD})
     text = caplog.text
-    assert "request" in text  # the access log did run
+    assert "POST /auth/session 201" in text  # the access log did run (issue 15's format)
     for secret in (created["api_key"], user["api_key"], admin_key, PASSWORD):
         assert secret not in text
+
+
+def test_a_password_change_or_disabling_ends_the_console_sessions(
+    client: TestClient, settings: Settings, admin_key: str
+) -> None:
+    """Like access tokens (issue 15): a new password ends the sessions signed in with the old
+    one (a session made from an API key lasts as long as the key), and disabling the user
+    ends all of theirs."""
+    from appliance.cli.common import write
+    from appliance.db.queries import users as q
+
+    user = make_user(client, admin_key, "moved@example.com", password=PASSWORD)
+    sign_in(client, email="moved@example.com", password=PASSWORD)
+    assert client.get("/v1/me").status_code == 200
+    write(settings, q.set_password, user["id"], None)
+    assert client.get("/v1/me").status_code == 401
+    client.cookies.clear()
+    sign_in(client, api_key=user["api_key"])
+    write(settings, q.set_password, user["id"], None)
+    assert client.get("/v1/me").status_code == 200
+    assert write(settings, q.set_disabled, user["id"], True)
+    assert client.get("/v1/me").status_code == 401

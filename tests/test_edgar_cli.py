@@ -11,6 +11,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.edgar.sample import sample_dir
+from tests.helpers import init_dir
 from tests.support.edgar_data import FILINGS, SUBMISSIONS, TICKERS_2024
 from tests.support.edgar_server import edgar_stub
 
@@ -22,7 +23,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_symbols_load_show_search(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     code, out, _ = run(capsys, "symbols", "load", str(TICKERS_2024), "--json", "--data-dir", d)
     first = json.loads(out)
     assert code == 0 and first["vintage"] == "2024-05-14" and first["rows"] == 9_610
@@ -34,7 +35,7 @@ def test_symbols_load_show_search(tmp_path: Path, capsys: pytest.CaptureFixture[
     code, out, _ = run(capsys, "symbols", "search", "nvid", "--data-dir", d)
     assert out.splitlines()[0].startswith("NVDA\t1045810\t")
     code, _, err = run(capsys, "symbols", "show", "NOPE", "--data-dir", d)
-    assert code == 2 and "unknown ticker NOPE" in err
+    assert code == 3 and "unknown ticker NOPE" in err
 
 
 def test_symbols_load_rejects_a_malformed_file(
@@ -44,7 +45,7 @@ def test_symbols_load_rejects_a_malformed_file(
     good_rows = json.loads(gzip.decompress(TICKERS_2024.read_bytes()))
     good_rows["17"]["cik_str"] = "not-a-number"
     bad.write_text(json.dumps(good_rows))
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     code, _, err = run(capsys, "symbols", "load", str(bad), "--data-dir", d)
     assert code == 2 and "entry '17': cik is not a number" in err and str(bad) in err
     code, out, _ = run(capsys, "symbols", "search", "apple", "--data-dir", d)
@@ -57,7 +58,7 @@ def test_symbols_load_from_a_url(tmp_path: Path, capsys: pytest.CaptureFixture[s
     with edgar_stub() as stub:
         url = f"{stub.base}/files/company_tickers_exchange.json"
         code, out, _ = run(capsys, "symbols", "load", url, "--json",
-                           "--data-dir", str(tmp_path / "d"))  # fmt: skip
+                           "--data-dir", init_dir(capsys, tmp_path / "d"))  # fmt: skip
     loaded = json.loads(out)
     assert code == 0 and loaded["kind"] == "company_tickers_exchange"
     assert loaded["vintage"] == "2025-12-14"  # from Last-Modified
@@ -66,7 +67,7 @@ def test_symbols_load_from_a_url(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_filings_import_list_show_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     folder = tmp_path / "in" / "NVDA"
     folder.mkdir(parents=True)
     for p in (FILINGS / "NVDA").iterdir():
@@ -99,7 +100,7 @@ def test_filings_import_list_show_report(
 def test_filings_sample_loads_the_bundle_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     code, out, _ = run(capsys, "filings", "sample", "--json", "--data-dir", d)
     first = json.loads(out)
     assert code == 0 and first["symbols"]["total"] == 10_218

@@ -187,6 +187,7 @@ def test_cli_fetch_uses_the_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     d = str(tmp_path / "d")
+    assert main(["init", "--json", "--data-dir", d]) == 0
     assert main(["filings", "fetch", "NVDA", "--data-dir", d]) == 2
     assert "edgar_user_agent" in capsys.readouterr().err
     monkeypatch.setenv("APPLIANCE_EDGAR_USER_AGENT", UA)

@@ -60,12 +60,13 @@ def test_deeply_nested_json_is_400_not_500(client: TestClient) -> None:
 def test_body_over_max_body_bytes_is_413(settings: Settings, admin_key: str) -> None:
     settings.max_body_bytes = 4096
     big = b'{"email": "' + b"x" * 5000 + b'", "password": "pw"}'
+    json_body = {"Content-Type": "application/json"}
     with TestClient(create_app(settings)) as c:
         # Declared length over the cap: refused before the body is read.
         assert_error(c.post("/auth/token", content=big), 413, "payload_too_large")
         # Chunked (no Content-Length): stopped as the chunks arrive, on any route.
         chunks = [big[i : i + 1000] for i in range(0, len(big), 1000)]
-        r = c.post("/auth/token", content=iter(chunks))
+        r = c.post("/auth/token", content=iter(chunks), headers=json_body)
         assert "content-length" not in r.request.headers
         assert_error(r, 413, "payload_too_large")
         r = c.post("/billing/webhook", content=iter(chunks))

@@ -10,6 +10,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.db.connection import connect, transaction
+from tests.helpers import init_dir
 from tests.support.edgar_data import FILINGS
 
 NVDA_10Q = FILINGS / "NVDA" / "10-Q_2025-08-27_0001045810-25-000209.htm.gz"
@@ -33,7 +34,7 @@ def _count(data_dir: Path, sql: str, *args: object) -> int:
 def test_import_reports_facts_per_filing_and_is_idempotent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = str(tmp_path / "data")
+    d = init_dir(capsys, tmp_path / "data")
     both = (str(NVDA_10Q), str(MEDICIS))
     code, out, _ = run(capsys, "filings", "import", *both, "--json", "--data-dir", d)
     assert code == 0
@@ -55,6 +56,7 @@ def test_a_filing_imported_before_facts_gets_them_on_the_next_import(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     d = tmp_path / "data"
+    init_dir(capsys, d)
     assert run(capsys, "filings", "import", str(NVDA_10Q), "--data-dir", str(d))[0] == 0
     stored = _count(d, "SELECT count(*) FROM facts")
     conn = connect(d / "appliance.sqlite3")
@@ -94,6 +96,6 @@ def test_facts_and_financials_commands(
     assert eps["values"][0]["value"] == "1.74"
 
     code, _, err = run(capsys, "facts", "ZZZZQ", "--data-dir", d)
-    assert code == 2 and "unknown ticker" in err
+    assert code == 3 and "unknown ticker" in err
     code, _, err = run(capsys, "financials", "AAPL", "--cutoff", "2025-13-01", "--data-dir", d)
     assert code == 2 and "--cutoff" in err

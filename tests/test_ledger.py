@@ -55,6 +55,7 @@ def test_add_credits_records_once_per_source_ref(conn: Connection) -> None:
     assert [(r.source, r.delta, r.balance_after) for r in rows] == [
         ("license", 3, 208),
         ("stripe", 200, 205),
+        ("admin", 5, 5),  # the starting credits
     ]
 
 
@@ -123,12 +124,19 @@ def test_billing_migration_keeps_users_and_keys(tmp_path: Path) -> None:
     conn = connect(tmp_path / "m.db")
     migrate(conn, spine_only)
     with transaction(conn):
-        created = accounts.create_user(conn, "old@example.com", None, credits=7)
+        # Rows as the 0001 schema had them (today's queries read columns added later).
+        user_id = conn.execute(
+            "INSERT INTO users (email, quota_remaining) VALUES ('old@example.com', 7) RETURNING id"
+        ).fetchone()[0]
+        key_id = conn.execute(
+            "INSERT INTO api_keys (user_id, prefix, key_hash) VALUES (?, 'p', 'h') RETURNING id",
+            (user_id,),
+        ).fetchone()[0]
     assert "0002_billing" in migrate(conn)
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     user = uq.by_email(conn, "old@example.com")
     assert user is not None and user.quota_remaining == 7
-    assert [k.id for k in uq.list_keys(conn, user.id)] == [created.key.id]
+    assert [k.id for k in uq.list_keys(conn, user.id)] == [key_id]
     # The keys still reference users: deleting the user cascades.
     with transaction(conn):
         conn.execute("DELETE FROM users WHERE id = ?", (user.id,))

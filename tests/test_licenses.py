@@ -25,6 +25,7 @@ from appliance.settings import Settings, load_settings
 from tests.helpers import auth, make_user
 
 REPO = Path(__file__).resolve().parent.parent
+INSTALL = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"  # install ids are UUIDs
 
 
 @pytest.fixture(scope="module")
@@ -81,18 +82,18 @@ def test_keygen_and_issue_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["license", "keygen", "--out", str(out)]) == 2  # never overwrites
     capsys.readouterr()
     argv = ["license", "issue", "--private-key", str(private), "--credits", "300"]
-    argv += ["--install-id", "inst-1", "--expires", "2030-01-31"]
+    argv += ["--install-id", INSTALL, "--expires", "2030-01-31"]
     assert main(argv) == 0
     key = capsys.readouterr().out.strip()
     prefix, body, sig = key.split(".")
     assert prefix == "APL1" and len(base64.urlsafe_b64decode(sig + "==")) == 64
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     assert set(payload) == {"kid", "lid", "credits", "install", "iat", "exp"}
-    assert (payload["credits"], payload["install"], payload["exp"]) == (300, "inst-1", "2030-01-31")
+    assert (payload["credits"], payload["install"], payload["exp"]) == (300, INSTALL, "2030-01-31")
     lic = licenses.verify(key, licenses.parse_public_keys([entry]))
     assert lic.key_id == entry.split(":")[0] == payload["kid"]
     assert lic.credits == 300 and lic.expires == date(2030, 1, 31)
-    bad = ["license", "issue", "--private-key", str(private), "--install-id", "x"]
+    bad = ["license", "issue", "--private-key", str(private), "--install-id", INSTALL]
     with pytest.raises(SystemExit):
         main([*bad, "--credits", "0"])
     not_a_key = tmp_path / "k.pem"
@@ -107,7 +108,7 @@ def test_keygen_and_issue_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                 "--credits",
                 "1",
                 "--install-id",
-                "x",
+                INSTALL,
             ]
         )
         == 2
@@ -168,7 +169,7 @@ def test_redeem_valid_then_replayed(
     assert status == 200, body
     assert body["credits"] == 500 and body["quota_remaining"] == 505
     me = client.get("/v1/me", headers=auth(user["api_key"])).json()
-    assert me["quota_remaining"] == 505
+    assert me["purchased"] == 505
     status, body = redeem(client, key, user["api_key"])
     assert status == 409 and error_code(body) == "license_already_redeemed"
     other = make_user(client, admin_key, "other@example.com")
@@ -179,7 +180,7 @@ def test_redeem_valid_then_replayed(
         rows = conn.execute("SELECT license_id, user_id, credits FROM license_redemptions")
         assert [tuple(r) for r in rows] == [(body_id(key), user["id"], 500)]
         ledger = conn.execute(
-            "SELECT source, source_ref, delta FROM credit_ledger WHERE pool = 'purchased'"
+            "SELECT source, source_ref, delta FROM credit_ledger WHERE source = 'license'"
         ).fetchall()
         assert [tuple(r) for r in ledger] == [("license", body_id(key), 500)]
     finally:
@@ -219,7 +220,7 @@ def test_redeem_refusals(
         "/billing/licenses/redeem", json={"license_key": "x" * 5000}, headers=auth(admin_key)
     )
     assert r.status_code == 400 and error_code(r.json()) == "invalid_payload"
-    assert client.get("/v1/me", headers=auth(user["api_key"])).json()["quota_remaining"] == 7
+    assert client.get("/v1/me", headers=auth(user["api_key"])).json()["purchased"] == 7
 
 
 def test_concurrent_double_redemption_credits_once(
@@ -243,9 +244,7 @@ def test_concurrent_double_redemption_credits_once(
     for t in threads:
         t.join()
     assert sorted(statuses) == [200] + [409] * 11
-    total = sum(
-        client.get("/v1/me", headers=auth(u["api_key"])).json()["quota_remaining"] for u in users
-    )
+    total = sum(client.get("/v1/me", headers=auth(u["api_key"])).json()["purchased"] for u in users)
     assert total == 1000
 
 

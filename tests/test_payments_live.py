@@ -58,7 +58,7 @@ def test_live_checkout_webhook_and_license_race(tmp_path: Path) -> None:
         status, result = post_raw(f"{srv.base}/billing/webhook", payload, headers)
         assert status == 200 and result["result"] == "duplicate"
         _, me, _ = srv.request("GET", "/v1/me", key=user["api_key"])
-        assert me["quota_remaining"] == 200
+        assert me["purchased"] == 200
 
         _, version, _ = srv.request("GET", "/version")
         key = licenses.issue(
@@ -96,4 +96,4 @@ def test_live_checkout_webhook_and_license_race(tmp_path: Path) -> None:
         assert wins == 1, (api_status, cli.returncode, err)
         assert sorted([*api_status, 200 if cli.returncode == 0 else 409]) == [200, 409, 409, 409]
         _, me, _ = srv.request("GET", "/v1/me", key=user["api_key"])
-        assert me["quota_remaining"] == 500
+        assert me["purchased"] == 500

@@ -61,12 +61,8 @@ def test_allowance_is_spent_first_then_purchased(conn: Connection) -> None:
     # The renewal is in the ledger once for the month, in the allowance pool.
     rows = q.ledger_for_user(conn, uid)
     assert [(r.source, r.source_ref, r.pool, r.delta) for r in rows] == [
-        (
-            "monthly",
-            f"{JUNE}:user:{uid}",
-            "allowance",
-            3,
-        )
+        ("monthly", f"{JUNE}:user:{uid}", "allowance", 3),
+        ("admin", f"user:{uid}:created", "purchased", 5),  # the starting credits
     ]
     events = list(q.iter_usage(conn, user_id=uid))
     assert [(e["status"], e["cost"], e["from_allowance"]) for e in events] == [

@@ -9,16 +9,17 @@ import pytest
 
 from appliance.cli import main
 from appliance.db.connection import connect
+from tests.helpers import init_dir
 
 INBOX = Path(__file__).parent / "data" / "inbox"
 
 
 def test_index_ticker_then_nothing_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    d = str(tmp_path / "d")
+    d = init_dir(capsys, tmp_path / "d")
     assert main(["filings", "import", str(INBOX / "MRX"), "--data-dir", d, "--json"]) == 0
     capsys.readouterr()
     assert main(["index", "--data-dir", d]) == 2  # neither tickers nor --all
-    assert main(["index", "NOSUCHCO", "--data-dir", d]) == 2
+    assert main(["index", "NOSUCHCO", "--data-dir", d]) == 3
     assert "unknown ticker" in capsys.readouterr().err
     assert main(["index", "MRX", "--json", "--data-dir", d]) == 0
     first = json.loads(capsys.readouterr().out)

@@ -185,3 +185,75 @@ def test_anonymous_caller_gets_401_before_validation_or_readiness(tmp_path: Path
         for body in ({"text": ""}, {"nope": 1}, {"text": "Profit rose"}):
             r = client.post("/v1/nlp/sentiment", json=body)
             assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", body
+
+
+# The mistakes the 1.0.0 model makes on formal statements (issue 12), through the API. The
+# ones it still gets wrong are strict xfails: they fail the suite the day a model fixes them,
+# so the marker comes off with that model.
+MODEL_1_0_WRONG = pytest.mark.xfail(strict=True, reason="finsent-minilm-l6 1.0.0; issue 12")
+FORMAL_CASES = [
+    pytest.param("Operating margin expanded to 30%.", "positive", marks=MODEL_1_0_WRONG),
+    pytest.param(
+        "Operating expenses decreased 8%, driving higher profitability.",
+        "positive",
+        marks=MODEL_1_0_WRONG,
+    ),
+    pytest.param(
+        "The auditor expressed substantial doubt about the company's ability to continue as a "
+        "going concern.",
+        "negative",
+        marks=MODEL_1_0_WRONG,
+    ),
+    ("The quarterly net loss widened to $42 million.", "negative"),
+    (
+        "The board declared a quarterly dividend of $0.25 per share, unchanged from last quarter.",
+        "neutral",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "label"), FORMAL_CASES)
+def test_formal_statements(
+    app_client: tuple[TestClient, str], user: dict[str, Any], text: str, label: str
+) -> None:
+    client, _ = app_client
+    body = post(client, user["api_key"], {"text": text}).json()
+    assert body["label"] == label, body
+
+
+@MODEL_1_0_WRONG
+def test_each_sentence_is_scored_on_its_own_and_guidance_decides(
+    app_client: tuple[TestClient, str], user: dict[str, Any]
+) -> None:
+    client, _ = app_client
+    body = post(
+        client,
+        user["api_key"],
+        {"text": "Revenue rose 5% in the quarter. But guidance was cut sharply."},
+    ).json()
+    assert [s["label"] for s in body["sentences"]] == ["positive", "negative"], body
+    assert body["label"] == "negative"
+    weights = [s["weight"] for s in body["sentences"]]
+    assert sum(weights) == pytest.approx(1.0, abs=1e-4) and weights[1] > weights[0]
+
+
+@pytest.mark.parametrize("text", ["12312 ;;; zzz", "4411 ;; qq", "$$ -- 0.0", "hjkl poiu"])
+def test_text_without_language_is_neutral_and_unsure(
+    app_client: tuple[TestClient, str], user: dict[str, Any], text: str
+) -> None:
+    client, _ = app_client
+    body = post(client, user["api_key"], {"text": text}).json()
+    assert body["label"] == "neutral", body
+    assert max(body["scores"].values()) < 0.6
+    assert all(s["label"] == "neutral" for s in body["sentences"])
+
+
+def test_noise_next_to_a_statement_does_not_dilute_it(
+    app_client: tuple[TestClient, str], user: dict[str, Any]
+) -> None:
+    client, _ = app_client
+    alone = post(client, user["api_key"], {"text": "Net income fell 40% and the dividend was cut."})
+    text = "Net income fell 40% and the dividend was cut.\n\n12312 ;;; zzz"
+    noisy = post(client, user["api_key"], {"text": text})
+    assert alone.json()["label"] == noisy.json()["label"] == "negative"
+    assert noisy.json()["scores"] == alone.json()["scores"]

@@ -65,7 +65,7 @@ def buyer(client: TestClient, admin_key: str) -> dict[str, Any]:
 def balance(client: TestClient, user: dict[str, Any]) -> int:
     r = client.get("/v1/me", headers=auth(user["api_key"]))
     assert r.status_code == 200, r.text
-    value: int = r.json()["quota_remaining"]
+    value: int = r.json()["purchased"]
     return value
 
 
@@ -203,7 +203,7 @@ def test_non_ascii_digit_timestamp_is_refused_not_a_crash(
 
     async def post(header: bytes) -> httpx.Response:
         transport = httpx.ASGITransport(app=client.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             return await c.post(
                 "/billing/webhook", content=payload, headers={"Stripe-Signature": header}
             )

@@ -5,7 +5,8 @@ the request model and the response model, and from that one declaration come:
 
 - the order every billable request is answered in: the caller (401), the input (400), what
   must be ready before anything is spent (``ready``: 503/404), then the meter (429, 402,
-  Idempotency-Key replays, 409, 422), the work, and a refund when the work fails;
+  Idempotency-Key replays, 409, 422), the work, and a refund when the work fails or the
+  client hangs up before its answer (``api/hangup.py`` cancels the work; 499 in the log);
 - the JSON built through the response model, with ``X-Credits-Remaining`` and ``RateLimit-*``;
   an answer the work marks :class:`Unbilled` is built the same way and costs nothing (the
   meter gives the charge back and records the outcome);
@@ -34,10 +35,12 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
+from appliance.api.hangup import until_hangup
 from appliance.api.responses import as_json, render_json
 from appliance.auth import current_user
+from appliance.billing.errors import ClientGone
 from appliance.billing.quota import UNBILLED_STATUSES
-from appliance.billing.service import Answer, Charge
+from appliance.billing.service import CLIENT_CLOSED, Answer, Charge
 from appliance.context import AppContext, get_ctx
 from appliance.db.queries.users import User
 from appliance.openapi import EndpointSpec
@@ -122,7 +125,8 @@ def billable(
             call = Call(request, ctx, user, parsed)
 
             async def answer() -> Answer:
-                result = await work(call)
+                # A client that hangs up cancels the work; the meter refunds (ClientGone).
+                result = await until_hangup(request, lambda: work(call))
                 if isinstance(result, Response):
                     return Answer(result.status_code, bytes(result.body), result.media_type or "")
                 if isinstance(result, Unbilled):
@@ -140,7 +144,11 @@ def billable(
                 idempotency_key=key,
                 body=await _digested(request, body is not None) if key is not None else b"",
             )
-            metered = await ctx.billing.run(charge, answer)
+            try:
+                metered = await ctx.billing.run(charge, answer)
+            except ClientGone:
+                # Refunded; the client is gone, so this answer is only for the access log.
+                return Response(status_code=CLIENT_CLOSED)
             return Response(
                 metered.answer.body,
                 metered.answer.status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
@@ -12,6 +13,7 @@ from starlette.routing import Route
 
 from appliance.api.billable import Call, billable
 from appliance.api.responses import reply
+from appliance.api.schemas import QuotaOut
 from appliance.auth import current_user
 from appliance.billing.usage import parse_moment
 from appliance.context import AppContext, get_ctx
@@ -41,20 +43,18 @@ class UsageQuery(BaseModel):
 class EchoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"text": "ping"}]})
     text: str = Field(min_length=1, max_length=10_000)
+    delay_ms: int = Field(
+        0,
+        ge=0,
+        le=30_000,
+        description="Answer this much later: a slow billable call, to see a hang-up refunded "
+        "or a stop's grace period at work.",
+    )
 
 
 class EchoOut(BaseModel):
     text: str
     length: int
-
-
-class QuotaOut(BaseModel):
-    remaining: int = Field(description="Credits spendable now: allowance plus purchased.")
-    allowance_remaining: int = Field(description="Left of this month's allowance.")
-    monthly_allowance: int
-    purchased: int = Field(description="Purchased credits (may be negative after a clawback).")
-    plan: str
-    resets_at: str = Field(description="When the monthly allowance renews (UTC).")
 
 
 class UsageEvent(BaseModel):
@@ -175,6 +175,8 @@ def _echo_served(ctx: AppContext) -> None:
     tags=("billing",),
 )
 async def echo(call: Call[EchoRequest]) -> dict[str, Any]:
+    if call.input.delay_ms:
+        await asyncio.sleep(call.input.delay_ms / 1000)
     return {"text": call.input.text, "length": len(call.input.text)}
 
 

@@ -60,6 +60,7 @@ async def healthz(request: Request) -> Response:
 )
 async def readyz(request: Request) -> Response:
     ctx = get_ctx(request)
+    ctx.db.probe_storage()  # while writes fail for lack of space: has some been freed?
     states = ctx.components.snapshot()
     body: dict[str, Any] = {
         "status": "ready" if ctx.components.all_ready() else "not_ready",

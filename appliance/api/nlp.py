@@ -75,6 +75,10 @@ class SentenceSentiment(BaseModel):
     text: str
     label: Label
     scores: Scores
+    weight: float = Field(
+        description="The sentence's share of its text's scores (the weights sum to 1):"
+        " outlook and bottom-line sentences outweigh boilerplate."
+    )
 
 
 class TextSentiment(BaseModel):
@@ -109,7 +113,8 @@ def _result(result: SentimentResult) -> dict[str, Any]:
         "label": result.label,
         "scores": result.scores,
         "sentences": [
-            {"text": s.text, "label": s.label, "scores": s.scores} for s in result.sentences
+            {"text": s.text, "label": s.label, "scores": s.scores, "weight": s.weight}
+            for s in result.sentences
         ],
     }
 

@@ -65,7 +65,10 @@ class Redeemed(BaseModel):
     license_id: str
     credits: int
     expires: str | None
-    quota_remaining: int = Field(description="Purchased credits after the redemption.")
+    quota_remaining: int = Field(
+        description="Purchased credits after the redemption (older name of `purchased`)."
+    )
+    purchased: int = Field(description="Purchased credits after the redemption.")
 
 
 class PackOut(BaseModel):
@@ -173,6 +176,7 @@ async def redeem_license(request: Request) -> Response:
             "credits": lic.credits,
             "expires": lic.expires.isoformat() if lic.expires else None,
             "quota_remaining": redeemed.balance_after,
+            "purchased": redeemed.balance_after,
         },
     )
 

@@ -10,13 +10,25 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
-class UserOut(BaseModel):
+class QuotaOut(BaseModel):
+    """A user's credits (``GET /v1/quota``); every surface that shows a balance uses these
+    names and figures (one balance everywhere)."""
+
+    remaining: int = Field(description="Credits spendable now: allowance plus purchased.")
+    allowance_remaining: int = Field(description="Left of this month's allowance.")
+    monthly_allowance: int
+    purchased: int = Field(description="Purchased credits (may be negative after a clawback).")
+    plan: str
+    resets_at: str = Field(description="When the monthly allowance renews (UTC).")
+
+
+class UserOut(QuotaOut):
+    """A user: who they are, and their credits as ``GET /v1/quota`` shows them."""
+
     id: int
     email: str
     is_admin: bool
-    plan: str
-    quota_remaining: int = Field(description="Purchased credits (the monthly allowance aside).")
-    quota_monthly: int
+    disabled: bool = Field(description="A disabled user's keys, tokens and sessions are refused.")
     created_at: str
 
 
@@ -62,6 +74,11 @@ class JobOut(BaseModel):
     started_at: str | None
     updated_at: str
     finished_at: str | None
+    cancel_requested_at: str | None = Field(
+        None,
+        description="When the operator asked to cancel it (`appliance jobs cancel`); a"
+        " running job stops after its current batch and ends failed.",
+    )
 
 
 class Status(BaseModel):

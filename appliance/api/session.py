@@ -10,11 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from appliance.api import signin
 from appliance.api.responses import JSON, as_json
 from appliance.api.schemas import UserOut
 from appliance.auth import KEY_PREFIX, current_user
+from appliance.billing.quota import user_json
 from appliance.context import get_ctx
-from appliance.db.queries import users as q
 from appliance.errors import InvalidCredentials, InvalidPayload, Unauthorized
 from appliance.openapi import spec
 from appliance.sessions import Session, check_origin
@@ -52,14 +53,14 @@ class SessionOut(BaseModel):
     via: Literal["password", "api_key"] | None = None
 
 
-def _body(session: Session | None) -> dict[str, object]:
+def _body(session: Session | None, free_monthly: int) -> dict[str, object]:
     if session is None:
         return {"signed_in": False}
     return as_json(
         SessionOut,
         {
             "signed_in": True,
-            "user": session.user.public(),
+            "user": user_json(session.user, free_monthly),
             "csrf_token": session.csrf_token,
             "expires_at": session.expires_at,
             "via": session.via,
@@ -72,7 +73,7 @@ def _body(session: Session | None) -> dict[str, object]:
     body=SessionCreate,
     response=SessionOut,
     auth=False,
-    statuses=(201, 401, 403),
+    statuses=(201, 401, 403, 429),
     tags=("auth",),
 )
 async def create_session(request: Request) -> Response:
@@ -95,13 +96,9 @@ async def create_session(request: Request) -> Response:
         key_id = int(credential.removeprefix("key:"))
     else:
         assert body.email is not None and body.password is not None
-        found = await ctx.db.read(q.password_hash, body.email)
-        ok = await ctx.auth.check_password(body.password, found[1] if found else None)
-        if found is None or not ok:
-            raise InvalidCredentials("wrong e-mail or password")
-        user = found[0]
+        user = await signin.by_password(ctx, request, body.email, body.password)
     token, session = await ctx.sessions.create(user, key_id)
-    response = JSON(_body(session), status_code=201)
+    response = JSON(_body(session, ctx.settings.free_monthly_credits), status_code=201)
     secure = request.url.scheme == "https"
     response.headers["set-cookie"] = ctx.sessions.set_cookie(token, secure)
     return response
@@ -117,7 +114,7 @@ async def read_session(request: Request) -> Response:
     # Public, and 200 either way: a signed-out console asks on every load, and an expired
     # cookie is simply no session.
     session: Session | None = getattr(request.state, "session", None)
-    return JSON(_body(session))
+    return JSON(_body(session, get_ctx(request).settings.free_monthly_credits))
 
 
 class SignedOut(BaseModel):

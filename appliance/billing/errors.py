@@ -6,11 +6,31 @@ from typing import Any
 
 from appliance.errors import ApplianceError
 
-# Where a client who ran out of credits can get more; quoted in every 402.
+# Where a client who ran out of credits can get more; a 402 quotes those this install has.
 TOP_UP = {
     "checkout": "POST /billing/checkout/credits",
     "license": "POST /billing/licenses/redeem",
+    "operator": "ask the operator of this appliance for credits",
 }
+
+
+def top_ups(*, checkout: bool, licenses: bool) -> dict[str, str]:
+    """The ways to get credits on this install: Checkout only when payments are configured,
+    license keys only when a vendor key is trusted, and always the operator."""
+    offered = {"checkout": checkout, "license": licenses, "operator": True}
+    return {name: how for name, how in TOP_UP.items() if offered[name]}
+
+
+def _sentence(top_up: dict[str, str], allowance: bool) -> str:
+    ways = []
+    if "checkout" in top_up:
+        ways.append(f"buy credits with {top_up['checkout']} (card checkout)")
+    if "license" in top_up:
+        ways.append(f"redeem a license key with {top_up['license']}")
+    ways.append(top_up["operator"])
+    text = "; ".join(ways[:-1]) + (" or " if len(ways) > 1 else "") + ways[-1]
+    renew = " The monthly allowance renews on the 1st (UTC)." if allowance else ""
+    return f"To continue: {text}.{renew}"
 
 
 class QuotaExhausted(ApplianceError):
@@ -19,17 +39,24 @@ class QuotaExhausted(ApplianceError):
     status = 402
     code = "quota_exhausted"
 
-    def __init__(self, cost: int, remaining: int, *, in_debt: bool = False) -> None:
+    def __init__(
+        self,
+        cost: int,
+        remaining: int,
+        *,
+        in_debt: bool = False,
+        top_up: dict[str, str] | None = None,
+        allowance: bool = True,
+    ) -> None:
         reason = (
             "your purchased balance is negative (credits were taken back)"
             if in_debt
             else f"this call costs {cost} credit{'s' if cost != 1 else ''} and you have {remaining}"
         )
-        details: dict[str, Any] = {"cost": cost, "remaining": remaining, "top_up": TOP_UP}
+        top_up = top_up if top_up is not None else TOP_UP
+        details: dict[str, Any] = {"cost": cost, "remaining": remaining, "top_up": top_up}
         super().__init__(
-            f"quota exhausted: {reason}. Top up with {TOP_UP['checkout']} (card checkout) or"
-            f" redeem a license key with {TOP_UP['license']}; the monthly allowance renews on"
-            " the 1st (UTC).",
+            f"quota exhausted: {reason}. {_sentence(top_up, allowance)}",
             details=details,
             headers={"X-Credits-Remaining": str(max(remaining, 0))},
         )
@@ -86,3 +113,9 @@ class LicenseWrongInstall(ApplianceError):
 class LicenseAlreadyRedeemed(ApplianceError):
     status = 409
     code = "license_already_redeemed"
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready: whoever noticed it (the HTTP
+    adapter, ``appliance/api/hangup.py``) cancelled the work and raises this inside it, so
+    the meter refunds the charge (recorded as 499) through its one give-back path."""

@@ -25,7 +25,6 @@ import binascii
 import hashlib
 import json
 import os
-import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from appliance import b64url
 from appliance.billing.errors import (
     InvalidLicense,
     LicenseAlreadyRedeemed,
@@ -53,7 +53,6 @@ PUBLIC_KEY_FILE = "license_public_key.txt"
 MAX_CREDITS = 1_000_000_000
 # Generous bound on a key string: a real one is about 300 characters.
 MAX_KEY_LENGTH = 2048
-_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 class _Payload(BaseModel):
@@ -85,20 +84,13 @@ class KeyPairFiles:
     key_id: str
     public_entry: str  # the line for setting license_public_keys
 
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    """Strict base64url: only the canonical encoding of the bytes is accepted, so no two key
-    strings (say, differing in a last character's unused bits) carry the same signature."""
-    if not _B64URL.match(text):
-        raise ValueError("not base64url")
-    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if _b64(data) != text:
-        raise ValueError("not canonical base64url")
-    return data
+    def public(self) -> dict[str, str]:
+        return {
+            "private_key": str(self.private_key),
+            "public_key": str(self.public_key),
+            "key_id": self.key_id,
+            "public_entry": self.public_entry,
+        }
 
 
 def raw_public_key(public_key: Ed25519PublicKey) -> bytes:
@@ -129,12 +121,17 @@ def parse_public_keys(entries: Iterable[str]) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
-def keygen(out_dir: Path) -> KeyPairFiles:
-    """Write a new vendor key pair into ``out_dir``; never overwrites an existing key."""
+def keygen(
+    out_dir: Path,
+    private_name: str = PRIVATE_KEY_FILE,
+    public_name: str = PUBLIC_KEY_FILE,
+) -> KeyPairFiles:
+    """Write a new vendor key pair into ``out_dir``; never overwrites an existing key. (The
+    release signing key, ``appliance release keygen``, is the same kind of pair.)"""
     out_dir.mkdir(parents=True, exist_ok=True)
-    private_path, public_path = out_dir / PRIVATE_KEY_FILE, out_dir / PUBLIC_KEY_FILE
+    private_path, public_path = out_dir / private_name, out_dir / public_name
     if private_path.exists() or public_path.exists():
-        raise FileExistsError(f"a license key pair already exists in {out_dir}")
+        raise FileExistsError(f"a key pair already exists in {out_dir}")
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -175,9 +172,11 @@ def issue(
         iat=issued.strftime("%Y-%m-%dT%H:%M:%SZ"),
         exp=expires.isoformat() if expires else None,
     )
-    body = _b64(json.dumps(payload.model_dump(), separators=(",", ":"), sort_keys=True).encode())
+    body = b64url.encode(
+        json.dumps(payload.model_dump(), separators=(",", ":"), sort_keys=True).encode()
+    )
     signing_input = f"{PREFIX}.{body}".encode("ascii")
-    return f"{PREFIX}.{body}.{_b64(private_key.sign(signing_input))}"
+    return f"{PREFIX}.{body}.{b64url.encode(private_key.sign(signing_input))}"
 
 
 def verify(key: str, trusted: Mapping[str, Ed25519PublicKey]) -> License:
@@ -188,7 +187,7 @@ def verify(key: str, trusted: Mapping[str, Ed25519PublicKey]) -> License:
         raise InvalidLicense(f"not a license key (expected {PREFIX}.<payload>.<signature>)")
     _, body, sig = parts
     try:
-        payload_bytes, signature = _unb64(body), _unb64(sig)
+        payload_bytes, signature = b64url.decode(body), b64url.decode(sig)
         payload = _Payload.model_validate(json.loads(payload_bytes))
     except (ValueError, ValidationError, UnicodeDecodeError, RecursionError) as exc:
         # RecursionError: the payload is parsed before the signature is checked, and 2 KiB

@@ -184,6 +184,9 @@ class StripeProvider:
             event = json.loads(payload)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InvalidPayload("webhook body is not JSON") from exc
+        except RecursionError as exc:
+            # Validly signed does not mean sane: no Stripe event nests more than a few levels.
+            raise InvalidPayload("webhook body is nested too deeply") from exc
         if not isinstance(event, dict):
             raise InvalidPayload("webhook body is not a JSON object")
         return event

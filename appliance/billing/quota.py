@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from appliance.billing.ledger import LEDGER_SOURCES
 from appliance.db.connection import Connection, savepoint
 from appliance.db.database import self_contained
 from appliance.db.queries import billing as q
+from appliance.db.queries.users import User
 from appliance.errors import NotFound
 
 assert "monthly" in LEDGER_SOURCES and "refund" in LEDGER_SOURCES
@@ -257,6 +259,11 @@ def view(
     b = q.balances(conn, user_id)
     if b is None:
         raise NotFound(f"no user with id {user_id}")
+    return view_from(b, now, free_monthly)
+
+
+def view_from(b: q.Balances, now: datetime, free_monthly: int | None = None) -> QuotaView:
+    """:func:`view` from balances already read (a user row listed with others)."""
     current = b.allowance_period == period_of(now)
     monthly = monthly_size(b, free_monthly)
     allowance = b.allowance_remaining if current else monthly
@@ -268,6 +275,20 @@ def view(
         plan=b.plan,
         resets_at=next_reset(now).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
+
+
+def user_json(user: User, free_monthly: int | None, now: datetime | None = None) -> dict[str, Any]:
+    """A user as every surface shows it (``/v1/me``, ``/v1/users``, ``users list``): who they
+    are and their credits under exactly the names and figures of ``GET /v1/quota``."""
+    balances = q.Balances(
+        user.allowance_remaining,
+        user.allowance_period,
+        user.quota_remaining,
+        user.quota_monthly,
+        user.plan,
+    )
+    view = view_from(balances, now or datetime.now(UTC), free_monthly)
+    return {**user.public(), **view.public()}
 
 
 def refund_interrupted(conn: Connection) -> list[int]:

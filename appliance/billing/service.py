@@ -27,10 +27,12 @@ from typing import Any, TypeVar
 
 from appliance.billing import idempotency, quota, usage
 from appliance.billing.errors import (
+    ClientGone,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     QuotaExhausted,
     RateLimited,
+    top_ups,
 )
 from appliance.billing.ratelimit import RateLimiter
 from appliance.db.connection import Connection
@@ -142,6 +144,11 @@ class Billing:
         self.clock = clock
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.inflight = idempotency.InFlight()
+        # What a 402 offers: only the top-ups this install actually has.
+        self.top_up = top_ups(
+            checkout=settings.effective_payment_provider == "stripe",
+            licenses=bool(settings.license_public_keys),
+        )
         # Per-request costs that add up at thousands of requests/s: the labelled metric
         # children, and the allowance period (recomputed only when the month turns).
         self._children: dict[tuple[int, str], Any] = {}
@@ -299,13 +306,24 @@ class Billing:
             )
         if isinstance(outcome, quota.Rejected):
             self._counter(self.metrics.quota_exhausted, endpoint).inc()
-            exc = QuotaExhausted(outcome.cost, outcome.remaining, in_debt=outcome.in_debt)
+            exc = QuotaExhausted(
+                outcome.cost,
+                outcome.remaining,
+                in_debt=outcome.in_debt,
+                top_up=self.top_up,
+                allowance=self.settings.free_monthly_credits > 0,
+            )
             exc.headers.update(limit_headers)
             raise exc
         spent = outcome
         self._counter(self.metrics.credits_spent, endpoint).inc(spent.cost)
         try:
             answer = await work()
+        except ClientGone:
+            # Nobody will read the answer (the adapter saw the client hang up and cancelled
+            # the work): refund, recorded as the client's (499), then let the adapter answer.
+            await self._refund(endpoint, spent, CLIENT_CLOSED, started)
+            raise
         except asyncio.CancelledError:
             # Cancelled mid-work (the client is gone): queue the refund without waiting for
             # it; the writer applies it even though this task is ending.

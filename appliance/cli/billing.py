@@ -11,7 +11,15 @@ from typing import Any
 
 from appliance.billing import quota, usage
 from appliance.billing.ledger import LedgerEntry, add_credits
-from appliance.cli.common import emit_json, open_db, read, settings_from, write
+from appliance.cli.common import (
+    EXIT_FAILED,
+    emit_json,
+    open_for_reading,
+    read,
+    settings_from,
+    warn,
+    write,
+)
 from appliance.db.connection import Connection
 from appliance.db.queries import billing as bq
 from appliance.db.queries import users as uq
@@ -40,6 +48,7 @@ def register(sub: Any) -> None:
     grant.set_defaults(func=credits_grant)
     show = credits_sub.add_parser("show", help="a user's balances (as GET /v1/quota)")
     show.add_argument("email")
+    show.add_argument("--json", action="store_true", help="print one JSON object")
     show.set_defaults(func=credits_show)
 
     use = sub.add_parser("usage", help="usage events")
@@ -64,17 +73,26 @@ def credits_grant(args: argparse.Namespace) -> int:
         raise InvalidPayload("N must not be 0")
     ref = args.ref or f"cli:{uuid.uuid4().hex}"
 
-    def grant(conn: Connection) -> LedgerEntry | None:
+    def grant(conn: Connection) -> tuple[LedgerEntry, bool]:
         user_id = _user_id(conn, args.email)
-        return add_credits(conn, user_id, args.n, "admin", ref, allow_negative=args.allow_negative)
+        entry = add_credits(conn, user_id, args.n, "admin", ref, allow_negative=args.allow_negative)
+        if entry is not None:
+            return entry, True
+        # The --ref was used before: report that grant, and that nothing changed.
+        row = bq.ledger_by_ref(conn, "admin", ref)
+        assert row is not None
+        return LedgerEntry.of(row), False
 
-    entry = write(settings_from(args), grant)
-    if entry is None:
-        print(f"already granted: --ref {ref} is in the ledger; nothing changed", file=sys.stderr)
-        return 0
+    entry, granted = write(settings_from(args), grant)
     if args.json:
-        emit_json(entry.__dict__)
-    else:
+        emit_json({**entry.__dict__, "granted": granted})
+    if not granted:
+        warn(
+            f"not granted: --ref {ref} is already in the ledger (entry {entry.id}, "
+            f"{entry.delta:+d} credits on {entry.created_at}); nothing changed"
+        )
+        return EXIT_FAILED
+    if not args.json:
         print(
             f"{'granted' if args.n > 0 else 'removed'} {abs(args.n)} credits"
             f" {'to' if args.n > 0 else 'from'} {args.email}: purchased balance"
@@ -91,7 +109,15 @@ def credits_show(args: argparse.Namespace) -> int:
             conn, _user_id(conn, args.email), datetime.now(UTC), settings.free_monthly_credits
         )
 
-    emit_json(read(settings, show).public())
+    view = read(settings, show)
+    if args.json:
+        emit_json(view.public())
+        return 0
+    print(
+        f"{args.email}: {view.remaining} credits remaining = {view.allowance_remaining} of "
+        f"the {view.monthly_allowance} monthly allowance (renews {view.resets_at}) + "
+        f"{view.purchased} purchased; plan {view.plan}"
+    )
     return 0
 
 
@@ -100,7 +126,7 @@ def usage_export(args: argparse.Namespace) -> int:
         since = usage.parse_moment(args.since) if args.since else None
     except ValueError as exc:
         raise InvalidPayload(f"--since: {exc}") from exc
-    conn = open_db(settings_from(args))
+    conn = open_for_reading(settings_from(args))
     out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         user_id = _user_id(conn, args.user) if args.user else None

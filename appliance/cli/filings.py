@@ -13,10 +13,11 @@ from appliance.db.connection import Connection
 from appliance.db.queries import filings as fq
 from appliance.edgar.client import EdgarClient
 from appliance.edgar.fetch import fetch_filings
-from appliance.edgar.importer import FileOutcome, import_paths
+from appliance.edgar.importer import FileOutcome, import_paths, planned_files
 from appliance.edgar.sample import install_sample
 from appliance.errors import InvalidPayload, NotFound
 from appliance.instance import InstanceLock
+from appliance.progress import MB, Progress
 from appliance.settings import Settings
 
 
@@ -96,15 +97,40 @@ def _with_db(settings: Settings) -> Connection:
     return open_db(settings)
 
 
+def _size(path: Path | str) -> int:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return 0
+
+
 def filings_import(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     conn = _with_db(settings)
+    planned = planned_files(args.paths)
+    files = Progress("importing", len(planned), "files", enabled=not args.json)
+    total_bytes = sum(_size(p) for p in planned)
+    done_bytes = 0
+
+    def on_file(outcome: FileOutcome) -> None:
+        nonlocal done_bytes
+        done_bytes += _size(outcome.path)
+        files.clear()
+        if not args.json:
+            _print_outcome(outcome)
+        files.advance(extra=f"{done_bytes / MB:.1f}/{total_bytes / MB:.1f} MB")
+
     try:
         report = import_paths(
-            conn, args.paths, replace=args.replace, progress=None if args.json else _print_outcome
+            conn,
+            args.paths,
+            replace=args.replace,
+            progress=on_file,
+            max_bytes=settings.max_decompressed_bytes,
         )
     finally:
         conn.close()
+    files.finish()
     if args.json:
         emit_json(report.public())
     else:
@@ -144,6 +170,13 @@ def filings_fetch(args: argparse.Namespace) -> int:
     since = _day(args.since, "--since")
     dest = Path(args.dest) if args.dest else settings.data_dir / "filings"
     conn = _with_db(settings)
+    downloads = Progress(f"fetching {args.ticker.upper()}", unit="filings", enabled=not args.json)
+
+    def on_download(line: str) -> None:
+        downloads.clear()
+        print(line)
+        downloads.advance()
+
     try:
         report = fetch_filings(
             conn,
@@ -153,10 +186,11 @@ def filings_fetch(args: argparse.Namespace) -> int:
             forms=forms,
             since=since,
             replace=args.replace,
-            progress=None if args.json else print,
+            progress=None if args.json else on_download,
         )
     finally:
         conn.close()
+    downloads.finish()
     if args.json:
         emit_json(report.public())
     else:

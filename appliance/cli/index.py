@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from typing import Any
 
-from appliance.cli.common import emit_json, open_db, settings_from
+from appliance.cli.common import EXIT_FAILED, emit_json, open_db, settings_from, warn
 from appliance.db.connection import Connection, transaction
+from appliance.db.queries import filings as fq
 from appliance.db.queries import rag as rq
-from appliance.errors import UnknownTicker
+from appliance.errors import InvalidPayload, UnknownTicker
+from appliance.progress import Progress
 from appliance.rag.index import Indexer, IndexProgress
 from appliance.rag.sources import company_accessions
 
@@ -29,34 +29,21 @@ def register(sub: Any) -> None:
 
 
 class _Bar:
-    """A one-line progress bar on stderr (only when stderr is a terminal or forced)."""
+    """Sections indexed, with chunks, rate and ETA, on stderr (see appliance.progress)."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.started = time.perf_counter()
+        self.progress = Progress("indexing", unit="sections", enabled=enabled)
 
     def __call__(self, p: IndexProgress) -> None:
-        if not self.enabled:
-            return
-        total = max(p.sections_total, 1)
-        width = 30
-        filled = int(width * p.sections_done / total)
-        rate = p.chunks / max(time.perf_counter() - self.started, 1e-6)
-        sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {p.sections_done}/{p.sections_total}"
-            f" sections, {p.chunks} chunks, {rate:.1f} chunks/s"
-        )
-        if p.sections_done >= p.sections_total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        self.progress.update(p.sections_done, total=p.sections_total, extra=f"{p.chunks} chunks")
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.all and not args.tickers:
-        print("error: name one or more tickers, or --all", file=sys.stderr)
-        return 2
+        raise InvalidPayload("name one or more tickers, or --all")
     settings = settings_from(args)
     conn = open_db(settings)
+    missing: list[str] = []
     try:
         accessions: list[str] | None = None
         if not args.all:
@@ -68,17 +55,29 @@ def run(args: argparse.Namespace) -> int:
                 if cik is None and not found:
                     raise UnknownTicker(f"unknown ticker {t!r}: not in the symbol map")
                 if not found:
-                    print(f"warning: no imported filings for {t}", file=sys.stderr)
+                    missing.append(t)
                 accessions += found
+        elif fq.count_filings(conn) == 0:
+            missing.append("any company")
+        if missing:
+            # Asked to index what is not there: say so and fail, rather than "indexed 0".
+            warn(
+                f"nothing imported for {', '.join(missing)}: import filings first "
+                "('appliance filings import PATH' or 'appliance filings fetch TICKER')"
+            )
+            if not accessions:
+                return EXIT_FAILED
         from appliance.nlp.service import open_embedder
 
         indexer = Indexer(open_embedder(settings))
+        bar = _Bar(not args.json)
         result = indexer.run(
             lambda fn, *a: fn(conn, *a),
             lambda fn, *a: _write(conn, fn, *a),
             accessions,
-            on_progress=_Bar(not args.json),
+            on_progress=bar,
         )
+        bar.progress.finish()
         total = rq.chunk_count(conn)
     finally:
         conn.close()
@@ -96,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             f"indexed {result.sections} sections into {result.chunks} chunks in "
             f"{result.seconds:.1f}s ({total} chunks in the index)"
         )
-    return 0
+    return EXIT_FAILED if missing else 0
 
 
 def _write(conn: Connection, fn: Any, *args: Any) -> Any:

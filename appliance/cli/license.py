@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from appliance.billing import licenses
 from appliance.billing.payments import Payments
-from appliance.bootstrap import initialize
-from appliance.cli.common import emit_json, open_db, settings_from
+from appliance.cli.common import emit_json, ensure_initialised, open_db, settings_from
 
 
 def _day(text: str) -> date:
@@ -25,8 +25,30 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from exc
 
 
+def _expires(text: str) -> date:
+    day = _day(text)
+    today = datetime.now(UTC).date()
+    if day < today:
+        raise argparse.ArgumentTypeError(f"{text} is in the past (today is {today}, UTC)")
+    return day
+
+
+def _install_id(text: str) -> str:
+    """Install ids are UUIDs (``appliance init`` prints one; so does GET /version)."""
+    try:
+        parsed = uuid.UUID(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an install id (a UUID such as the one 'appliance init' prints)"
+        ) from None
+    return str(parsed)
+
+
 def _credits(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if not 1 <= value <= licenses.MAX_CREDITS:
         raise argparse.ArgumentTypeError(f"credits must be 1..{licenses.MAX_CREDITS}")
     return value
@@ -38,13 +60,19 @@ def register(sub: Any) -> None:
 
     kg = lic_sub.add_parser("keygen", help="create the vendor's Ed25519 signing key pair")
     kg.add_argument("--out", required=True, help="directory for the key files")
+    kg.add_argument("--json", action="store_true", help="print one JSON object")
     kg.set_defaults(func=keygen)
 
     iss = lic_sub.add_parser("issue", help="sign a license key and print it")
     iss.add_argument("--private-key", required=True, help="the PEM file from keygen")
     iss.add_argument("--credits", required=True, type=_credits, help="credits it grants")
-    iss.add_argument("--install-id", required=True, help="the appliance's install id")
-    iss.add_argument("--expires", type=_day, help="last valid day, YYYY-MM-DD (UTC)")
+    iss.add_argument(
+        "--install-id", required=True, type=_install_id, help="the appliance's install id"
+    )
+    iss.add_argument(
+        "--expires", type=_expires, help="last valid day, YYYY-MM-DD (UTC), today or later"
+    )
+    iss.add_argument("--json", action="store_true", help="print one JSON object")
     iss.set_defaults(func=issue)
 
     red = lic_sub.add_parser("redeem", help="redeem a license key for a user")
@@ -60,6 +88,9 @@ def keygen(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        emit_json(files.public())
+        return 0
     print(f"private key (keep it secret): {files.private_key}")
     print(f"public key: {files.public_key}")
     print("trust it on an appliance with the setting license_public_keys, e.g.:")
@@ -73,15 +104,26 @@ def issue(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as exc:  # not PEM, encrypted, or not Ed25519
         print(f"error: cannot use {args.private_key} as a signing key: {exc}", file=sys.stderr)
         return 2
-    print(
-        licenses.issue(key, credits=args.credits, install_id=args.install_id, expires=args.expires)
+    issued = licenses.issue(
+        key, credits=args.credits, install_id=args.install_id, expires=args.expires
     )
+    if args.json:
+        emit_json(
+            {
+                "license_key": issued,
+                "credits": args.credits,
+                "install_id": args.install_id,
+                "expires": args.expires.isoformat() if args.expires else None,
+            }
+        )
+        return 0
+    print(issued)
     return 0
 
 
 def redeem(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    payments = Payments(settings, initialize(settings).install_id)
+    payments = Payments(settings, ensure_initialised(settings).install_id)
     conn = open_db(settings)
     try:
         done = payments.redeem_for_email(conn, args.email, args.key)
@@ -94,6 +136,7 @@ def redeem(args: argparse.Namespace) -> int:
                 "credits": done.license.credits,
                 "user_id": done.user_id,
                 "quota_remaining": done.balance_after,
+                "purchased": done.balance_after,
             }
         )
     else:

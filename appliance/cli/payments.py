@@ -12,8 +12,8 @@ import time
 from typing import Any
 
 from appliance.billing.payments import Payments
-from appliance.bootstrap import initialize
-from appliance.cli.common import emit_json, open_db, settings_from
+from appliance.cli.common import emit_json, ensure_initialised, open_db, settings_from
+from appliance.errors import InvalidPayload
 
 # Stripe keeps events for 30 days.
 MAX_DAYS = 30
@@ -32,9 +32,9 @@ def register(sub: Any) -> None:
 
 def reconcile(args: argparse.Namespace) -> int:
     if not 0 < args.days <= MAX_DAYS:
-        raise SystemExit(f"error: --days must be in (0, {MAX_DAYS}]")
+        raise InvalidPayload(f"--days must be in (0, {MAX_DAYS}]")
     settings = settings_from(args)
-    payments = Payments(settings, initialize(settings).install_id)
+    payments = Payments(settings, ensure_initialised(settings).install_id)
     since = int(time.time() - args.days * 86400)
     conn = open_db(settings)
     try:

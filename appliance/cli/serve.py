@@ -1,13 +1,22 @@
-"""``appliance serve``: initialise, print the first admin key once, run uvicorn."""
+"""``appliance serve``: initialise, print the first admin key once, run uvicorn.
+
+A first start in order: data dir and migrations; the admin's key printed to standard output
+(the terminal, not the log on stderr) *before* the admin is stored; then the bundled sample,
+whose import records its progress and is completed by the next start if this one is killed.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+import logging
 from typing import Any
 
+from appliance.admin_key import create_first_admin
 from appliance.cli.common import settings_from
+from appliance.db.storage import refuse_read_only
 from appliance.instance import InstanceLock
+
+log = logging.getLogger("appliance.serve")
 
 
 def register(sub: Any) -> None:
@@ -31,19 +40,29 @@ def _server_class() -> type[Any]:
     return Server
 
 
-def _install_sample(settings: Any) -> None:
-    """First start: the bundled ticker map and Apple filings, so the API has data offline."""
+def _complete_sample(settings: Any) -> None:
+    """The bundled ticker map and Apple filings, so the API has data offline (resumable)."""
     from appliance.cli.common import open_db
-    from appliance.edgar.sample import install_sample
+    from appliance.edgar.sample import complete_sample
 
     conn = open_db(settings)
     try:
-        loaded = install_sample(conn)
+        loaded = complete_sample(conn)
     finally:
         conn.close()
-    if loaded.symbols or loaded.filings:
+    if loaded is not None and (loaded.symbols or loaded.filings):
         counts = loaded.filings.counts() if loaded.filings else {}
-        print(f"  Loaded the bundled EDGAR sample: {counts}", file=sys.stderr, flush=True)
+        done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        log.info("bundled EDGAR sample loaded: %s", done or "the ticker map")
+
+
+def _show_first_key(email: str, key: str) -> None:
+    # stdout, flushed before the admin exists: the key is never in the log stream (stderr).
+    print(
+        f"\n  First start: created admin user {email}\n"
+        f"  Admin API key (shown once, stored hashed):\n\n    {key}\n",
+        flush=True,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,28 +72,23 @@ def run(args: argparse.Namespace) -> int:
     from appliance.bootstrap import initialize
 
     settings = settings_from(args, host=args.host, port=args.port)
+    refuse_read_only(settings.data_dir, "serve")
     # A clear refusal before any start-up work; the app's lifespan holds the lock for real.
     probe = InstanceLock(settings.data_dir)
     probe.acquire()
     probe.release()
-    result = initialize(settings)
+    initialize(settings, create_admin=False)
+    create_first_admin(settings, _show_first_key)
     if settings.edgar_sample_on_first_start:
-        _install_sample(settings)
-    if result.admin_api_key:
-        print(
-            "\n  First start: created admin user "
-            f"{result.admin_email}\n  Admin API key (shown once, stored hashed):\n\n"
-            f"    {result.admin_api_key}\n",
-            file=sys.stderr,
-            flush=True,
-        )
+        _complete_sample(settings)
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        access_log=False,  # our middleware writes a structured access log
-        timeout_graceful_shutdown=10,
+        log_config=None,  # uvicorn's lines go through our handler, in our format
+        access_log=False,  # our middleware writes the access log
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     _server_class()(config).run()
     return 0

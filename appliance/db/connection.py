@@ -57,6 +57,37 @@ def connect(
     return conn
 
 
+def connect_readonly(path: Path) -> Connection:
+    """A read-only connection that writes nothing, not even the WAL index: for a data dir on
+    a read-only mount (``mode=ro``; when the ``-shm`` file cannot be made there, the file is
+    opened ``immutable``, which is safe exactly because nothing can write it) and for
+    inspecting a database that may be damaged. Raises ``sqlean.OperationalError`` when the
+    file cannot be opened, FileNotFoundError when it does not exist."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no database at {path}")
+    uri = Path(path).resolve().as_uri()
+    last: Exception | None = None
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        conn = sqlean.connect(
+            f"{uri}?{flags}", uri=True, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.row_factory = sqlean.Row
+            conn.enable_load_extension(True)
+            sqlite_vec.load(conn)
+            conn.enable_load_extension(False)
+            conn.execute("PRAGMA query_only = ON")
+            conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            return conn
+        except Exception as exc:
+            conn.close()
+            if not isinstance(exc, OperationalError):
+                raise  # not a database, or damaged: another mode would not help
+            last = exc
+    assert last is not None
+    raise last
+
+
 @contextlib.contextmanager
 def transaction(conn: Connection, *, immediate: bool = True) -> Iterator[Connection]:
     """BEGIN [IMMEDIATE] ... COMMIT, rolled back on any exception.

@@ -18,11 +18,14 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar
 
 from appliance.db.connection import Connection, connect
+from appliance.db.queries import meta
+from appliance.db.storage import StorageFull, is_storage_error, storage_full
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -96,10 +99,16 @@ class Database:
         readers: int = 4,
         long_readers: int = 2,
         on_writer_stopped: Callable[[str], None] | None = None,
+        on_storage: Callable[[StorageFull | None], None] | None = None,
     ) -> None:
         self.path = path
         # Told (with the reason) if the writer thread ever dies, so readiness can say so.
         self._on_writer_stopped = on_writer_stopped
+        # Told when a write fails for lack of space (the error), and when one lands again
+        # (None); see storage_full and probe_storage.
+        self._on_storage = on_storage
+        self.storage_full: StorageFull | None = None
+        self._probed = float("-inf")
         self._writer_error: str | None = None
         self._connect_kwargs: dict[str, Any] = {
             "synchronous": synchronous,
@@ -184,6 +193,28 @@ class Database:
         if self._writer is None:
             self.start()
         self._queue.put(job)
+
+    def probe_storage(self, every_seconds: float = 1.0) -> None:
+        """While writes are failing for lack of space, queue a small real write (at most
+        once a second): when it lands, the database is reported ready again."""
+        now = time.monotonic()
+        if self.storage_full is None or now - self._probed < every_seconds:
+            return
+        self._probed = now
+        with contextlib.suppress(RuntimeError):
+            self.enqueue(meta.put, "storage_probe", f"{time.time():.3f}")
+
+    def _storage(self, full: StorageFull | None) -> None:
+        if (full is None) == (self.storage_full is None):
+            return
+        self.storage_full = full
+        if full is not None:
+            log.error("writes fail: %s", full.message)
+        else:
+            log.warning("writes succeed again: the disk has room")
+        if self._on_storage is not None:
+            with contextlib.suppress(Exception):
+                self._on_storage(full)
 
     @property
     def writer_alive(self) -> bool:
@@ -323,6 +354,8 @@ class Database:
                 conn.execute("ROLLBACK")
             self._settle([(job, False, exc if ok else value) for job, ok, value in outcomes])
             return
+        if self.storage_full is not None and any(ok for _, ok, _ in outcomes):
+            self._storage(None)
         self._settle(outcomes)
 
     @staticmethod
@@ -346,7 +379,17 @@ class Database:
         return True, result
 
     def _settle(self, outcomes: list[tuple[_WriteJob, bool, Any]]) -> None:
-        """Answer each caller once its batch has committed (or failed)."""
+        """Answer each caller once its batch has committed (or failed). A failure for lack of
+        space reaches the caller as :class:`StorageFull` (503 storage_full)."""
+        if any(not ok and is_storage_error(value) for _, ok, value in outcomes):
+            self._storage(storage_full(self.path.parent))
+            # Each caller gets its own exception object (handlers add headers to theirs).
+            outcomes = [
+                (job, ok, storage_full(self.path.parent, value))
+                if not ok and is_storage_error(value)
+                else (job, ok, value)
+                for job, ok, value in outcomes
+            ]
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
         for job, ok, value in outcomes:
             future = job.future

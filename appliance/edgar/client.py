@@ -19,7 +19,6 @@ same client against a local server.
 from __future__ import annotations
 
 import errno
-import gzip
 import http.client
 import logging
 import re
@@ -35,6 +34,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from appliance.edgar.errors import EdgarConfigError, EdgarUnavailable
+from appliance.edgar.inflate import DEFAULT_MAX_BYTES, GZIP, ZLIB, TooLarge, bounded
 from appliance.errors import ApplianceError, NotFound
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ class EdgarClient:
         max_rps: float = 10.0,
         timeout: float = 30.0,
         max_retries: int = 4,
+        max_decompressed_bytes: int = DEFAULT_MAX_BYTES,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -146,6 +147,7 @@ class EdgarClient:
         self.limiter = limiter or RateLimiter(max_rps)
         self.timeout = timeout
         self.max_retries = max_retries
+        self.max_decompressed_bytes = max_decompressed_bytes
         self.backoff = backoff
         self._sleep = sleep
         self._count_lock = threading.Lock()
@@ -164,6 +166,7 @@ class EdgarClient:
             max_rps=settings.edgar_max_rps,
             timeout=settings.edgar_timeout_seconds,
             max_retries=settings.edgar_max_retries,
+            max_decompressed_bytes=settings.max_decompressed_bytes,
         )
 
     # ----- URLs -----
@@ -244,13 +247,13 @@ class EdgarClient:
             raise _Retryable(f"connection error: {exc}") from None
         return self._decode(raw, encoding), last_modified
 
-    @staticmethod
-    def _decode(raw: bytes, encoding: str) -> bytes:
+    def _decode(self, raw: bytes, encoding: str) -> bytes:
         try:
-            if encoding == "gzip":
-                return gzip.decompress(raw)
-            if encoding == "deflate":
-                return zlib.decompress(raw)
+            if encoding in ("gzip", "deflate"):
+                wbits = GZIP if encoding == "gzip" else ZLIB
+                return bounded(raw, self.max_decompressed_bytes, wbits)
+        except TooLarge as exc:
+            raise ApplianceError(f"EDGAR response {exc}", status=502, code="edgar_error") from None
         except (OSError, EOFError, zlib.error) as exc:
             raise _Retryable(f"corrupt {encoding} body: {exc}") from None
         return raw

@@ -140,7 +140,9 @@ def fetch_filings(
         if progress:
             progress(f"downloaded {entry.form} {entry.filing_date} {entry.accession}")
     if saved:
-        report.imported = import_paths(conn_or_db, saved, replace=replace)
+        report.imported = import_paths(
+            conn_or_db, saved, replace=replace, max_bytes=client.max_decompressed_bytes
+        )
     report.requests = client.requests_sent - sent_before
     report.seconds = time.perf_counter() - started
     return report

@@ -11,7 +11,6 @@ by the importer with :meth:`FilingMetadata.fill`.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import re
 import zlib
@@ -21,6 +20,7 @@ from datetime import date, datetime
 from appliance.edgar.blocks import Block, DeiFacts, html_blocks, plain_blocks
 from appliance.edgar.errors import InvalidFiling
 from appliance.edgar.facts import FilingFacts, filing_facts
+from appliance.edgar.inflate import DEFAULT_MAX_BYTES, TooLarge, bounded
 from appliance.edgar.layout import PathHints, format_accession
 from appliance.edgar.months import month_number
 from appliance.edgar.sections import Section, split_sections
@@ -92,12 +92,15 @@ class ParsedFiling:
         return sum(s.char_count for s in self.sections)
 
 
-def decompress(data: bytes) -> bytes:
-    """Undo gzip when the bytes carry its magic number. Raises InvalidFiling if truncated."""
+def decompress(data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Undo gzip when the bytes carry its magic number. Raises InvalidFiling if truncated or
+    when it would expand past ``max_bytes``."""
     if data[:2] != b"\x1f\x8b":
         return data
     try:
-        return gzip.decompress(data)
+        return bounded(data, max_bytes)
+    except TooLarge as exc:
+        raise InvalidFiling(str(exc)) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise InvalidFiling(f"corrupt or truncated gzip data: {exc}") from None
 
@@ -171,14 +174,16 @@ def _text_sections(blocks: list[Block], form: str | None, plain: bool) -> list[S
     return [Section(code=FULL_DOCUMENT_CODE, title=title, ordinal=0, text=text, spans=spans)]
 
 
-def parse_filing(data: bytes, hints: PathHints, *, facts: bool = True) -> ParsedFiling:
+def parse_filing(
+    data: bytes, hints: PathHints, max_bytes: int = DEFAULT_MAX_BYTES, *, facts: bool = True
+) -> ParsedFiling:
     """Parse one filing file's bytes (gzip accepted). Raises InvalidFiling with the reason.
 
     The form used to choose the Item catalog comes from the file itself when it says (SEC
     header, ``dei:DocumentType``), else from the path. ``facts=False`` skips reading the
     inline XBRL (measured by the import benchmark).
     """
-    data = decompress(data)
+    data = decompress(data, max_bytes)
     if not data.strip():
         raise InvalidFiling("empty file")
     if b"\x00" in data[:65536]:

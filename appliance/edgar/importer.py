@@ -28,6 +28,7 @@ from appliance.edgar.errors import InvalidFiling
 from appliance.edgar.facts import FilingFacts
 from appliance.edgar.filing import FilingMetadata, ParsedFiling, decompress, parse_filing
 from appliance.edgar.index_page import parse_index_page
+from appliance.edgar.inflate import DEFAULT_MAX_BYTES
 from appliance.edgar.layout import PathHints, archives_url, hints_for
 from appliance.edgar.submissions import CompanySubmissions, parse_submissions
 from appliance.edgar.vocabulary import SEC_ARCHIVES
@@ -238,8 +239,8 @@ def _url(meta: FilingMetadata, source_format: str) -> str | None:
     return archives_url(SEC_ARCHIVES, meta.cik, meta.accession, None)
 
 
-def _import_metadata(store: Store, path: Path, hints: PathHints) -> FileOutcome:
-    data = decompress(path.read_bytes())
+def _import_metadata(store: Store, path: Path, hints: PathHints, max_bytes: int) -> FileOutcome:
+    data = decompress(path.read_bytes(), max_bytes)
     if hints.kind == "submissions":
         company = parse_submissions(data, hints.cik)
         store.write(store_submissions, company)
@@ -294,11 +295,16 @@ def _save_facts(conn: Connection, accession: str, facts: FilingFacts) -> None:
 
 
 def _add_facts(
-    store: Store, path: Path, hints: PathHints, accession: str, found: FilingFacts | None = None
+    store: Store,
+    path: Path,
+    hints: PathHints,
+    accession: str,
+    max_bytes: int,
+    found: FilingFacts | None = None,
 ) -> FileOutcome:
     """A filing stored before facts were extracted at import: read and store its facts."""
     if found is None:
-        found = parse_filing(path.read_bytes(), hints).facts or FilingFacts()
+        found = parse_filing(path.read_bytes(), hints, max_bytes).facts or FilingFacts()
     store.write(_save_facts, accession, found)
     return FileOutcome(
         str(path),
@@ -311,16 +317,21 @@ def _add_facts(
 
 
 def _import_filing(
-    store: Store, path: Path, hints: PathHints, replace: bool, extract: bool = True
+    store: Store,
+    path: Path,
+    hints: PathHints,
+    replace: bool,
+    max_bytes: int,
+    extract: bool = True,
 ) -> FileOutcome:
     started = time.perf_counter()
     if hints.accession and not replace and store.read(fq.filing_digest, hints.accession):
         if extract and store.read(xq.extraction, hints.accession) is None:
-            return _add_facts(store, path, hints, hints.accession)
+            return _add_facts(store, path, hints, hints.accession, max_bytes)
         return FileOutcome(
             str(path), "unchanged", reason="already imported", accession=hints.accession
         )
-    parsed = parse_filing(path.read_bytes(), hints, facts=extract)
+    parsed = parse_filing(path.read_bytes(), hints, max_bytes, facts=extract)
     meta = store.read(_resolve, parsed)
     missing = [
         name
@@ -359,7 +370,9 @@ def _import_filing(
     result = store.write(_save, row, sections, replace, parsed.facts, extract)
     status = {"inserted": "imported", "replaced": "replaced", "exists": "unchanged"}[result]
     if status == "unchanged" and extract and store.read(xq.extraction, row.accession) is None:
-        return _add_facts(store, path, hints, row.accession, parsed.facts or FilingFacts())
+        return _add_facts(
+            store, path, hints, row.accession, max_bytes, parsed.facts or FilingFacts()
+        )
     stored = parsed.facts or FilingFacts()
     if stored.conflicts and status != "unchanged":
         # One value of each is kept (the most precise); which ones disagreed is worth a look.
@@ -393,8 +406,10 @@ def import_paths(
     *,
     progress: Callable[[FileOutcome], None] | None = None,
     facts: bool = True,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ImportReport:
     """Import filings (and the metadata files among them) from files and directories.
+    A file that decompresses past ``max_bytes`` fails (the others are imported).
 
     ``conn_or_db`` is a DB-API connection (each filing gets its own transaction) or the app's
     :class:`~appliance.db.database.Database` (writes go through its writer thread). Files in
@@ -405,8 +420,37 @@ def import_paths(
     started = time.perf_counter()
     store = Store(conn_or_db)
     report = ImportReport()
-    metadata: list[tuple[Path, PathHints]] = []
-    filings: list[tuple[Path, PathHints]] = []
+    metadata, filings, refused = _classify(paths)
+    for outcome in refused:
+        report.files.append(outcome)
+        if progress:
+            progress(outcome)
+    for path, hints in metadata:
+        outcome = _guard(path, functools.partial(_import_metadata, store, path, hints, max_bytes))
+        report.files.append(outcome)
+        if progress:
+            progress(outcome)
+    for path, hints in filings:
+        outcome = _guard(
+            path,
+            functools.partial(_import_filing, store, path, hints, replace, max_bytes, facts),
+        )
+        report.files.append(outcome)
+        if progress:
+            progress(outcome)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+Planned = list[tuple[Path, PathHints]]
+
+
+def _classify(paths: Sequence[Path | str]) -> tuple[Planned, Planned, list[FileOutcome]]:
+    """The metadata files, the filings, and the outcomes of files named explicitly that
+    cannot be imported (files in directories that are neither are ignored)."""
+    metadata: Planned = []
+    filings: Planned = []
+    refused: list[FileOutcome] = []
     for path, explicit in _expand(paths):
         hints = hints_for(path)
         name = path.name.lower().removesuffix(".gz")
@@ -423,23 +467,14 @@ def import_paths(
             outcome = FileOutcome(str(path), "skipped" if path.exists() else "failed", reason)
             if not path.exists():
                 outcome.reason = "no such file"
-            report.files.append(outcome)
-            if progress:
-                progress(outcome)
-    for path, hints in metadata:
-        outcome = _guard(path, functools.partial(_import_metadata, store, path, hints))
-        report.files.append(outcome)
-        if progress:
-            progress(outcome)
-    for path, hints in filings:
-        outcome = _guard(
-            path, functools.partial(_import_filing, store, path, hints, replace, facts)
-        )
-        report.files.append(outcome)
-        if progress:
-            progress(outcome)
-    report.seconds = time.perf_counter() - started
-    return report
+            refused.append(outcome)
+    return metadata, filings, refused
+
+
+def planned_files(paths: Sequence[Path | str]) -> list[Path]:
+    """The files :func:`import_paths` will report on, for progress totals."""
+    metadata, filings, refused = _classify(paths)
+    return [p for p, _ in metadata + filings] + [Path(o.path) for o in refused]
 
 
 def _guard(path: Path, work: Callable[[], FileOutcome]) -> FileOutcome:

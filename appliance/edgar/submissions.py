@@ -12,13 +12,14 @@ are kept as naive datetimes in that same clock, matching the SGML header's
 
 from __future__ import annotations
 
-import gzip
 import json
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from appliance.edgar.errors import InvalidFiling
+from appliance.edgar.inflate import DEFAULT_MAX_BYTES, TooLarge, bounded
 from appliance.edgar.layout import format_accession
 
 __all__ = ["CompanySubmissions", "SubmissionRecord", "parse_submissions"]
@@ -116,8 +117,10 @@ def parse_submissions(data: bytes, cik_hint: int | None = None) -> CompanySubmis
     """
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            data = bounded(data, DEFAULT_MAX_BYTES)
+        except TooLarge as exc:
+            raise InvalidFiling(str(exc)) from None
+        except (OSError, EOFError, zlib.error) as exc:
             raise InvalidFiling(f"corrupt gzip data: {exc}") from None
     try:
         doc = json.loads(data)

@@ -9,10 +9,10 @@ Inc."}, ...}``; the exchange file is ``{"fields": ["cik", "name", "ticker", "exc
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 from appliance.db.connection import Connection
 from appliance.db.queries import symbols as sq
 from appliance.edgar.errors import InvalidSymbolFile
+from appliance.edgar.inflate import DEFAULT_MAX_BYTES, TooLarge, bounded
 from appliance.edgar.vocabulary import normalize_ticker
 
 __all__ = [
@@ -158,8 +159,10 @@ def parse_ticker_file(data: bytes) -> TickerFile:
     """
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+            data = bounded(data, DEFAULT_MAX_BYTES)
+        except TooLarge as exc:
+            raise InvalidSymbolFile(str(exc)) from None
+        except (OSError, EOFError, zlib.error) as exc:
             raise InvalidSymbolFile(f"corrupt gzip data: {exc}") from None
     try:
         doc = json.loads(data)

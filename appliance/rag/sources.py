@@ -54,7 +54,7 @@ def acquire_for(settings: Settings, db: Database) -> Acquire:
             ctx.report("importing")
             inbox = inbox_dir(settings, ticker)
             if inbox.is_dir():
-                imported = import_paths(db, [inbox])
+                imported = import_paths(db, [inbox], max_bytes=settings.max_decompressed_bytes)
                 failures = [f"{f.path}: {f.reason}" for f in imported.failed]
             source = "inbox"
             cik = ctx.job.cik

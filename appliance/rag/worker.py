@@ -30,6 +30,7 @@ from typing import Any
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
 from appliance.db.queries import progress as progress_q
+from appliance.errors import ApplianceError
 from appliance.rag.index import Indexer, IndexProgress
 from appliance.rag.retrieve import Retriever
 
@@ -257,6 +258,7 @@ class IndexWorker:
 
             # An "everything" job runs until nothing is left: filings imported while it ran
             # (the CLI beside the server) are indexed by it, not left waiting for the next.
+            cancelled = _CancelWatch(self.db, job.id)
             for round_ in range(_MAX_ROUNDS if accessions is None else 1):
                 if round_ and not self.db.read_sync(_pending_count, indexer):
                     break
@@ -267,13 +269,17 @@ class IndexWorker:
                     accessions,
                     on_progress=on_progress,
                     on_stored=on_stored,
-                    should_stop=self._stop.is_set,
+                    should_stop=lambda: self._stop.is_set() or cancelled(),
                 )
                 before.sections_done += result.sections
                 before.sections_total += result.sections
                 before.chunks += result.chunks
-                if not result.sections or self._stop.is_set():
+                if not result.sections or self._stop.is_set() or cancelled.seen:
                     break
+            if cancelled.seen:
+                self.db.write_sync(jq.finish, job.id, "failed", jq.CANCELLED)
+                log.info("indexing job %d cancelled by the operator", job.id)
+                return
             if self._stop.is_set():
                 self.db.write_sync(jq.requeue, job.id)
                 log.info("indexing job %d interrupted by shutdown; it will resume", job.id)
@@ -284,13 +290,34 @@ class IndexWorker:
             log.warning("indexing job %d (%s) failed: %s", job.id, job.ticker, exc)
             self.db.write_sync(jq.finish, job.id, "failed", str(exc))
         except Exception as exc:
-            log.exception("indexing job %d failed", job.id)
+            if isinstance(exc, (ApplianceError, OSError)):
+                # Expected (EDGAR unreachable offline, a refused file): one line, no traceback.
+                log.error("indexing job %d failed: %s", job.id, getattr(exc, "message", exc))
+            else:
+                log.exception("indexing job %d failed", job.id)
             try:
                 self.db.write_sync(jq.finish, job.id, "failed", f"{type(exc).__name__}: {exc}")
             except Exception:
                 log.exception("could not record the failure of job %d", job.id)
         finally:
             self.current = None
+
+
+class _CancelWatch:
+    """Whether ``appliance jobs cancel`` asked to stop the job; reads the database at most
+    once a second, however often the indexer asks."""
+
+    def __init__(self, db: Database, job_id: int, every: float = 1.0) -> None:
+        self.db, self.job_id, self.every = db, job_id, every
+        self.seen = False
+        self._checked = float("-inf")
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self.seen and now - self._checked >= self.every:
+            self._checked = now
+            self.seen = self.db.read_sync(jq.cancel_requested, self.job_id)
+        return self.seen
 
 
 def _chunk_count(conn: Any) -> int:

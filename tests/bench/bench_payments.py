@@ -138,8 +138,8 @@ def main() -> None:
                 t.join()
             elapsed = time.perf_counter() - t0
             assert results.count("credited") == n, "each new event credited exactly once"
-            balance = c.get("/v1/me", headers=admin).json()["quota_remaining"]
-            assert balance == me["quota_remaining"] + 200 * 2 * n, balance
+            balance = c.get("/v1/me", headers=admin).json()["purchased"]
+            assert balance == me["purchased"] + 200 * 2 * n, balance
             print(f"{'webhook, 16 concurrent senders':<44} {n / elapsed:7.0f} deliveries/s")
 
             dup = iter(payloads)

@@ -284,6 +284,15 @@ def test_admin_creates_a_user_and_indexes_a_ticker_from_the_inbox(
     page.page.wait_for_selector("#flash:has-text('Granted 50 credits')")
     _, quota, _ = server.request("GET", "/v1/quota", key=new_key)
     assert quota["purchased"] == 50
+    # The users table shows the one balance (issue 15's names): spendable and purchased.
+    page.page.wait_for_function(
+        """email => [...document.querySelectorAll('#users tr')].some(tr =>
+             tr.textContent.includes(email) &&
+             [...tr.querySelectorAll('td')].map(td => td.textContent).join('|')
+               .includes(`|${60}|50|`))""",
+        arg="made-in-console@example.com",
+        timeout=15_000,
+    )
     page.page.fill("#index-ticker", "MRX")
     page.page.click("#index-form button")
     page.page.wait_for_selector("#job-live .job[data-status='done']", timeout=240_000)
@@ -311,3 +320,34 @@ def test_api_docs_try_it_out_with_a_key(page: Page, server: LiveServer) -> None:
     assert "allowance_remaining" in op.locator(".live-responses-table").inner_text()
     op.scroll_into_view_if_needed()
     page.shot("docs", full_page=False)
+
+
+def test_sign_in_is_throttled_after_failed_attempts_and_says_so(
+    page: Page, server: LiveServer
+) -> None:
+    """The console signs in with JSON through the same throttled path as POST /auth/token:
+    after login_max_failures wrong passwords the account is locked (429 login_throttled),
+    the right password included, and the page says what happened and what to do."""
+    user = create_user(server, "locked@example.com", password=PASSWORD)
+    page.goto("/")
+    page.page.wait_for_selector("#signin-password")
+    page.console.allow(401)
+    page.console.allow(429)
+    page.page.fill("#email", user["email"])
+    for attempt in range(5):  # login_max_failures (default 5)
+        page.page.fill("#password", f"wrong password {attempt}")
+        page.page.click("#signin-password button")
+        page.page.wait_for_selector("#signin-error:has-text('wrong e-mail or password')")
+        page.page.evaluate("document.getElementById('signin-error').textContent = ''")
+    page.page.fill("#password", PASSWORD)
+    page.page.click("#signin-password button")
+    page.page.wait_for_selector("#signin-error:has-text('Too many failed sign-ins')")
+    text = page.page.inner_text("#signin-error")
+    assert "in 15 minutes" in text and "appliance users unlock" in text, text
+    assert not [c for c in page.page.context.cookies() if c["name"].startswith("appliance_")]
+    # The API's token endpoint shares the lock.
+    status, body, headers = server.request(
+        "POST", "/auth/token", {"email": user["email"], "password": PASSWORD}
+    )
+    assert status == 429 and body["error"]["code"] == "login_throttled", body
+    assert int(headers["retry-after"]) > 0

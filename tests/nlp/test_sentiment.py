@@ -18,11 +18,17 @@ sys.path.insert(0, str(REPO / "models"))
 
 from sentiment_data import (  # noqa: E402
     LABELS,
-    load_formal_dev,
+    load_formal_set,
     load_tweets,
     macro_f1,
     stratified_split,
 )
+
+# Measured figures are in models/sentiment/MODEL_CARD.md; these sit a little under them.
+TWEETS_FLOOR = 0.85  # 0.865
+FORMAL_ACC_FLOOR = 0.60  # 0.634
+FORMAL_F1_FLOOR = 0.60  # 0.631
+ECE_CEILING = 0.13  # 0.108 (0.30 on single formal sentences before temperature scaling)
 
 
 @pytest.fixture(scope="module")
@@ -105,18 +111,32 @@ def test_name_carries_version(model: SentimentModel) -> None:
 
 
 def test_quality_on_dev_sets(model: SentimentModel) -> None:
-    """The shipped int8 model on the dev split of the tweets and the hand-written formal set.
-
-    Floors sit a little under the figures in the model card, so a regression fails here.
+    """The shipped int8 model on the tweets' dev split and the blind-annotated formal dev set
+    (scored as the API scores it: per sentence, aggregated). Floors sit a little under the
+    figures in the model card, so a regression fails here; the test half is not read.
     """
     texts, y = load_tweets()
     _, dev = stratified_split(y)
     pred = model.probabilities([texts[i] for i in dev]).argmax(1)
-    assert (pred == y[dev]).mean() >= 0.85
-    formal, fy = load_formal_dev()
-    fpred = model.probabilities(formal).argmax(1)
-    assert (fpred == fy).mean() >= 0.80
-    assert macro_f1(fy, fpred) >= 0.78
+    assert (pred == y[dev]).mean() >= TWEETS_FLOOR
+    formal, fy, _ = load_formal_set("dev")
+    results = model.score(formal)
+    fpred = np.array([LABELS.index(r.label) for r in results])
+    assert (fpred == fy).mean() >= FORMAL_ACC_FLOOR
+    assert macro_f1(fy, fpred) >= FORMAL_F1_FLOOR
+
+
+def test_scores_are_calibrated_on_the_formal_dev_set(model: SentimentModel) -> None:
+    """Temperature scaling: confidence tracks accuracy (expected calibration error)."""
+    formal, fy, _ = load_formal_set("dev")
+    probs = np.array([[r.scores[k] for k in LABELS] for r in model.score(formal)])
+    conf, pred = probs.max(1), probs.argmax(1)
+    ece = 0.0
+    for lo in np.linspace(0, 1, 10, endpoint=False):
+        sel = (conf > lo) & (conf <= lo + 0.1)
+        if sel.any():
+            ece += sel.mean() * abs((pred[sel] == fy[sel]).mean() - conf[sel].mean())
+    assert ece <= ECE_CEILING
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:

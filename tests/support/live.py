@@ -15,7 +15,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,13 @@ class LiveServer:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def spawn(data_dir: Path, port: int, log_path: Path, **env_extra: str) -> subprocess.Popen[bytes]:
+def spawn(
+    data_dir: Path,
+    port: int,
+    log_path: Path,
+    preexec_fn: Callable[[], None] | None = None,
+    **env_extra: str,
+) -> subprocess.Popen[bytes]:
     """`appliance serve` in the background, its output appended to ``log_path``."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
@@ -97,26 +103,33 @@ def spawn(data_dir: Path, port: int, log_path: Path, **env_extra: str) -> subpro
             env=server_env(data_dir, port, **env_extra),
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
 
 
-def ready(base: str) -> bool:
+def ready(base: str, path: str = "/readyz") -> bool:
     try:
-        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
+        with urllib.request.urlopen(f"{base}{path}", timeout=2) as r:
             return bool(r.status == 200)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
 
 
-def wait_ready(proc: subprocess.Popen[bytes], base: str, log_path: Path, timeout: float) -> None:
+def wait_ready(
+    proc: subprocess.Popen[bytes],
+    base: str,
+    log_path: Path,
+    timeout: float,
+    path: str = "/readyz",
+) -> None:
     def up() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(
                 f"server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}"
             )
-        return ready(base)
+        return ready(base, path)
 
-    wait_until(up, timeout=timeout, interval=0.1, message="server never became ready")
+    wait_until(up, timeout=timeout, interval=0.1, message=f"server never answered {path}")
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -136,20 +149,24 @@ def live_server(
     *,
     admin_key: str | None = None,
     port: int | None = None,
+    ready_path: str = "/readyz",
+    preexec_fn: Callable[[], None] | None = None,
+    log_dir: Path | None = None,
     **env_extra: str,
 ) -> Iterator[LiveServer]:
-    """A server on ``data_dir``, ready; stopped with SIGTERM on exit. On a data dir that is
-    already initialised, pass its ``admin_key``; ``port``: when the test must know it first
-    (default: a free one)."""
+    """A server on ``data_dir``, answering 200 at ``ready_path``; stopped with SIGTERM on
+    exit. On a data dir that is already initialised, pass its ``admin_key``; ``port``: when
+    the test must know it first (default: a free one). Its output goes to a file in
+    ``log_dir`` (default: beside the data dir)."""
     if admin_key is None:
         admin_key = init_data_dir(data_dir, **env_extra)["admin_api_key"]
         assert admin_key, f"{data_dir} has an admin already: pass admin_key"
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
-    log_path = data_dir.parent / f"serve-{data_dir.name}-{port}.log"
-    proc = spawn(data_dir, port, log_path, **env_extra)
+    log_path = (log_dir or data_dir.parent) / f"serve-{data_dir.name}-{port}.log"
+    proc = spawn(data_dir, port, log_path, preexec_fn, **env_extra)
     try:
-        wait_ready(proc, base, log_path, timeout)
+        wait_ready(proc, base, log_path, timeout, ready_path)
         yield LiveServer(base, admin_key, proc, data_dir, log_path)
     finally:
         stop(proc)

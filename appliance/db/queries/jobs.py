@@ -9,7 +9,10 @@ from appliance.db.connection import Connection
 
 __all__ = [
     "ALL",
+    "CANCELLED",
     "Job",
+    "cancel",
+    "cancel_requested",
     "claim_next",
     "enqueue",
     "finish",
@@ -22,10 +25,12 @@ __all__ = [
 ]
 
 ALL = "*"  # the ticker of a job that indexes every imported filing not yet indexed
+CANCELLED = "cancelled by the operator"  # the error of a cancelled (failed) job
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
 _COLS = (
     "id, ticker, cik, status, source, phase, progress_done, progress_total, filings, chunks,"
-    " attempts, error, requested_by, created_at, started_at, updated_at, finished_at"
+    " attempts, error, requested_by, created_at, started_at, updated_at, finished_at,"
+    " cancel_requested_at"
 )
 
 
@@ -48,6 +53,7 @@ class Job:
     started_at: str | None
     updated_at: str
     finished_at: str | None
+    cancel_requested_at: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -68,6 +74,7 @@ class Job:
             "started_at": self.started_at,
             "updated_at": self.updated_at,
             "finished_at": self.finished_at,
+            "cancel_requested_at": self.cancel_requested_at,
         }
 
 
@@ -113,7 +120,14 @@ def claim_next(conn: Connection) -> Job | None:
 
 
 def requeue_interrupted(conn: Connection) -> int:
-    """Jobs left running by a crash or restart go back to the queue (indexing resumes)."""
+    """Jobs left running by a crash or restart go back to the queue (indexing resumes),
+    except those whose cancellation was asked for: they end cancelled."""
+    conn.execute(
+        f"UPDATE index_jobs SET status = 'failed', error = ?, phase = NULL,"
+        f" finished_at = {_NOW}, updated_at = {_NOW}"
+        " WHERE status = 'running' AND cancel_requested_at IS NOT NULL",
+        (CANCELLED,),
+    )
     cur = conn.execute(
         f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {_NOW}"
         " WHERE status = 'running'"
@@ -178,3 +192,28 @@ def list_jobs(
         [*params, limit, offset],
     ).fetchall()
     return [_job(r) for r in rows]
+
+
+def cancel(conn: Connection, job_id: int) -> Job | None:
+    """Cancel a job: a queued one ends now (failed, error :data:`CANCELLED`); a running one
+    is marked, and the indexer running it stops after its current batch. A finished job is
+    returned unchanged. None when there is no such job."""
+    conn.execute(
+        f"UPDATE index_jobs SET status = 'failed', error = ?, phase = NULL,"
+        f" cancel_requested_at = {_NOW}, finished_at = {_NOW}, updated_at = {_NOW}"
+        " WHERE id = ? AND status = 'queued'",
+        (CANCELLED, job_id),
+    )
+    conn.execute(
+        f"UPDATE index_jobs SET cancel_requested_at = coalesce(cancel_requested_at, {_NOW}),"
+        f" updated_at = {_NOW} WHERE id = ? AND status = 'running'",
+        (job_id,),
+    )
+    return get(conn, job_id)
+
+
+def cancel_requested(conn: Connection, job_id: int) -> bool:
+    row = conn.execute(
+        "SELECT cancel_requested_at IS NOT NULL FROM index_jobs WHERE id = ?", (job_id,)
+    ).fetchone()
+    return bool(row and row[0])

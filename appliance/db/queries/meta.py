@@ -20,3 +20,11 @@ def put_if_absent(conn: Connection, key: str, value: str) -> str:
 
 def delete(conn: Connection, key: str) -> None:
     conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+
+
+def put(conn: Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )

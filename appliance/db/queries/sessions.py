@@ -55,3 +55,13 @@ def delete(conn: Connection, token_hash: str) -> int:
 
 def purge_expired(conn: Connection, now: str) -> int:
     return int(conn.execute("DELETE FROM console_sessions WHERE expires_at <= ?", (now,)).rowcount)
+
+
+def end_for_user(conn: Connection, user_id: int, *, password_only: bool) -> int:
+    """End a user's console sessions: all of them (the user was disabled), or only those
+    signed in with the password (it changed; a session made with an API key lasts as long as
+    that key)."""
+    sql = "DELETE FROM console_sessions WHERE user_id = ?"
+    if password_only:
+        sql += " AND api_key_id IS NULL"
+    return int(conn.execute(sql, (user_id,)).rowcount)

@@ -3,13 +3,15 @@
 // requests carry the session's CSRF token, which only this origin's scripts can read.
 
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, retryAfter = null) {
     const err = (body && body.error) || {};
     super(err.message || `HTTP ${status}`);
     this.status = status;
     this.code = err.code || "http_error";
     this.details = err.details;
     this.requestId = err.request_id;
+    // Seconds to wait (429 login_throttled / rate_limited, 503 index_building), if given.
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -56,7 +58,10 @@ export async function api(method, path, { body, query, headers } = {}) {
   }
   const credits = response.headers.get("X-Credits-Remaining");
   if (credits !== null) for (const fn of listeners) fn(Number(credits));
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) {
+    const wait = Number(response.headers.get("Retry-After"));
+    throw new ApiError(response.status, data, Number.isFinite(wait) && wait > 0 ? wait : null);
+  }
   return data;
 }
 

@@ -60,7 +60,7 @@ function topUps(app, packs, refresh) {
     try {
       const r = await post("/billing/licenses/redeem", { license_key: key.value.trim() });
       key.value = "";
-      result.textContent = `Redeemed ${fmtNumber(r.credits)} credits (license ${r.license_id}); purchased balance ${fmtNumber(r.quota_remaining)}.`;
+      result.textContent = `Redeemed ${fmtNumber(r.credits)} credits (license ${r.license_id}); purchased balance ${fmtNumber(r.purchased)}.`;
       app.flash(`License redeemed: ${fmtNumber(r.credits)} credits added.`, "ok");
       await refresh();
     } catch (err) {

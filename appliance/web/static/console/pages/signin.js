@@ -4,6 +4,14 @@ import { h } from "../dom.js";
 export function render(main, app) {
   const error = h("p", { class: "error", id: "signin-error", role: "alert" });
   const fail = (err) => {
+    if (err instanceof ApiError && err.code === "login_throttled") {
+      // Locked after too many failed sign-ins: no password is checked until the lock ends.
+      error.textContent =
+        `Too many failed sign-ins for this account or from this address. ` +
+        `Try again ${waitText(err.retryAfter)}, or ask an administrator to unlock it ` +
+        `(appliance users unlock EMAIL).`;
+      return;
+    }
     error.textContent =
       err instanceof ApiError ? `${err.message}` : `Sign-in failed: ${err.message || err}`;
   };
@@ -63,4 +71,10 @@ export function render(main, app) {
     ),
   );
   email.focus();
+}
+
+function waitText(seconds) {
+  if (!seconds) return "later";
+  if (seconds < 90) return `in ${seconds} s`;
+  return `in ${Math.ceil(seconds / 60)} minutes`;
 }
