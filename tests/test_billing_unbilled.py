@@ -187,7 +187,9 @@ def test_concurrent_questions_charge_answers_exactly_once(
         app = build(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://testserver"
+            ) as client:
                 r = await client.post(
                     "/v1/users",
                     json={"email": "race@x.io", "credits": 100},

@@ -158,8 +158,10 @@ def test_filings_import_shows_progress_on_stderr(
     assert main(["filings", "import", str(sample_dir() / "filings"), "--data-dir", d]) == 0
     captured = capsys.readouterr()
     assert "imported" in captured.out and "importing:" not in captured.out
-    last = captured.err.strip().splitlines()[-1]
-    assert last.startswith("importing: 5/5 files (100%)") and " MB" in last
+    # The progress line is the last of its kind; a note on indexing may follow it.
+    progress = [line for line in captured.err.splitlines() if line.startswith("importing:")]
+    assert progress and progress[-1].startswith("importing: 5/5 files (100%)")
+    assert " MB" in progress[-1]
     assert (
         main(["filings", "import", str(sample_dir() / "filings"), "--json", "--data-dir", d]) == 0
     )
