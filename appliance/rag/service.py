@@ -1,6 +1,6 @@
 """The retrieval service the app runs: retriever + index worker, started by the lifespan.
 
-``ctx.services["rag"]`` holds a :class:`RagService` once started. Handlers reach it through
+``ctx.rag`` holds the :class:`RagService` once started. Handlers reach it through
 :func:`rag_service`, which answers 503 ``not_ready`` until the vector index is loaded. Indexing
 work goes in through one door, :meth:`RagService.enqueue`.
 """
@@ -8,10 +8,10 @@ work goes in through one door, :meth:`RagService.enqueue`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from appliance.components import Components
 from appliance.db.connection import Connection
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
@@ -31,14 +31,7 @@ from appliance.settings import Settings
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = [
-    "RagService",
-    "load_embedder",
-    "load_reranker",
-    "rag_service",
-    "retrieval_hook",
-    "start_rag",
-]
+__all__ = ["RagService", "load_reranker", "rag_service", "start_rag"]
 
 log = logging.getLogger("appliance.rag")
 COMPONENT = "retrieval"
@@ -86,9 +79,12 @@ class RagService:
         self.worker.wake()
         return job, created
 
+    def stop(self) -> None:
+        self.worker.stop()
+
 
 def rag_service(ctx: AppContext) -> RagService:
-    service: RagService | None = ctx.services.get("rag")
+    service = ctx.rag
     if service is None:
         raise NotReady("filings search is not available")
     if not service.ready:
@@ -96,27 +92,9 @@ def rag_service(ctx: AppContext) -> RagService:
     return service
 
 
-def load_embedder(ctx: AppContext) -> TextEmbedder | None:
-    """The app's embedder: the one the models service registered, else loaded here."""
-    shared: TextEmbedder | None = ctx.services.get("embedder")
-    if shared is not None or not ctx.settings.load_models:
-        return shared
-    from appliance.nlp.embedder import Embedder
-    from appliance.nlp.paths import ModelMissing, ModelPaths
-
-    try:
-        return Embedder(ModelPaths.locate(ctx.settings.models_dir).embedder, threads=2)
-    except ModelMissing as exc:
-        # The models hook has already marked its component failed (so /readyz says why);
-        # search stays up, keyword-only, rather than the whole app refusing to start.
-        log.error("embedder not available, filings search is keyword-only: %s", exc.message)
-        return None
-
-
-def load_reranker(ctx: AppContext) -> PassageScorer | None:
+def load_reranker(settings: Settings) -> PassageScorer | None:
     """The passage reranker, or None (models off, reranking off, or the artifact missing:
     search then keeps the fused order rather than refusing to start)."""
-    settings = ctx.settings
     if not settings.load_models or settings.rerank_candidates <= 0:
         return None
     from appliance.nlp.paths import ModelMissing, ModelPaths
@@ -131,57 +109,46 @@ def load_reranker(ctx: AppContext) -> PassageScorer | None:
         return None
 
 
-def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
-    """Lifespan hook: start retrieval and the index worker when an embedder is available."""
-    embedder = load_embedder(ctx)
-    if embedder is None:
-        log.info("models not loaded: filings search is keyword-only and indexing is paused")
-    return start_rag(
-        ctx,
-        embedder,
-        acquire_for(ctx.settings, ctx.db),
-        index_pending=ctx.settings.index_on_start,
-        reranker=load_reranker(ctx),
-    )
-
-
 def start_rag(
-    ctx: AppContext,
+    db: Database,
+    settings: Settings,
+    components: Components,
     embedder: TextEmbedder | None,
-    acquire: Acquire,
+    acquire: Acquire | None = None,
     *,
-    index_pending: bool = True,
     reranker: PassageScorer | None = None,
-) -> Callable[[], Any]:
-    """Create the service, start the indexer thread; returns the stop function.
+) -> RagService:
+    """Create the service and start its indexer thread (``acquire``: how a job gets filings,
+    by default EDGAR or the inbox as the settings say; ``reranker``: the optional
+    reranking stage, used when ``rerank_candidates`` > 0).
 
     Without an embedder the service still answers (keyword search over what is indexed)
     and accepts jobs, which wait in the queue for a start with the models loaded.
     """
-    ctx.components.starting(COMPONENT, "loading the vector index")
-    tuning = Tuning(rerank_candidates=ctx.settings.rerank_candidates)
-    retriever = Retriever(embedder, tuning, reranker)
+    if embedder is None:
+        log.info("models not loaded: filings search is keyword-only and indexing is paused")
+    components.starting(COMPONENT, "loading the vector index")
+    retriever = Retriever(embedder, Tuning(rerank_candidates=settings.rerank_candidates), reranker)
     indexer = Indexer(embedder) if embedder is not None else None
-    settings = ctx.settings
 
     def report() -> None:
         # /readyz shows the index as it is now, not as it was at start-up.
-        ctx.components.ready(COMPONENT, ctx.db.read_sync(service.status))
+        components.ready(COMPONENT, db.read_sync(service.status))
 
     def failed(reason: str) -> None:
-        ctx.components.failed(COMPONENT, reason)
+        components.failed(COMPONENT, reason)
 
     def will_index() -> bool:
         return indexer is not None and settings.index_new_imports and worker.alive
 
     worker = IndexWorker(
-        ctx.db,
+        db,
         retriever,
         indexer,
-        acquire,
+        acquire or acquire_for(settings, db),
         on_ready=lambda _chunks: report(),
         on_failure=failed,
-        index_pending_on_start=index_pending,
+        index_pending_on_start=settings.index_on_start,
         index_new_imports=settings.index_new_imports,
         paused=settings.index_paused,
         on_change=report,
@@ -192,19 +159,14 @@ def start_rag(
         retriever,
         indexer,
         worker,
-        ctx.db,
+        db,
         settings,
         companies=CompanyBook(Lexicon.load()),
         progress=StateBook(policy, lambda: len(retriever.index), will_index),
         judge=Judge(threshold=settings.qa_min_confidence),
     )
-    ctx.services["rag"] = service
     # Loaded before the app serves (about a second per 100k chunks), so /readyz is 200 and
     # every answer searches the whole index from the first request.
     worker.load()
     worker.start()
-
-    def stop() -> None:
-        worker.stop()
-
-    return stop
+    return service
