@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test check format bench binary binary-onedir smoke release clean help postgres
+.PHONY: install run test check format bench binary binary-onedir smoke release clean help postgres browser vendor
 
 include models/models.mk
 
@@ -19,6 +19,7 @@ help:
 	@echo "make install  create .venv with the project and its dev tools"
 	@echo "make binary   PyInstaller onedir .tar.gz + onefile executable in dist/"
 	@echo "make smoke    run the newest built artifact end to end (packaging/smoke.sh)"
+	@echo "make vendor   re-vendor the console's npm assets (appliance/web/static/vendor)"
 	@echo "make release  executables + offline wheelhouse + signed SHA256SUMS in dist/release-*"
 
 $(STAMP): pyproject.toml
@@ -32,8 +33,24 @@ install: $(STAMP)
 run: install models
 	$(PY) -m appliance serve
 
-test: install models postgres
+test: install models postgres browser
 	$(PY) -m pytest -q
+
+# The browser tests drive Debian's chromium (browsers are never downloaded). Installed here
+# when it can be (root with apt-get); otherwise the tests skip and say why.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null)) || \
+	  echo "could not install chromium: the browser tests will skip"; \
+	else echo "no $(CHROMIUM) and not root with apt-get: the browser tests will skip"; fi
+
+# Re-vendor the console's third-party assets from npm (checked against pinned sha256s).
+vendor:
+	$(PYTHON) packaging/vendor_assets.py
 
 # PostgreSQL for the tests of the second storage engine (tests/postgres.py starts a throwaway
 # cluster of its own): Debian's package where we can install it (root with apt), else those

@@ -6,16 +6,19 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from appliance.api import (
     accounts,
+    admin,
     billing,
     facts,
     filings,
@@ -24,11 +27,12 @@ from appliance.api import (
     ops,
     payments,
     qa,
+    session,
     symbols,
 )
 from appliance.api.responses import JSON
 from appliance.auth import Authenticator
-from appliance.billing import payments as payments_service
+from appliance.billing.payments import Payments
 from appliance.billing.service import Billing
 from appliance.bootstrap import initialize
 from appliance.components import Components
@@ -41,16 +45,18 @@ from appliance.instance import InstanceLock
 from appliance.logins import LoginThrottle
 from appliance.metrics import Metrics
 from appliance.middleware import RequestContextMiddleware
-from appliance.nlp.service import models_hook
-from appliance.rag.service import retrieval_hook
+from appliance.nlp.service import load_models
+from appliance.rag.service import load_reranker, start_rag
 from appliance.replicas import ReplicaServices, check_settings
+from appliance.sessions import Sessions
 from appliance.settings import Settings
 from appliance.token_secret import TokenSecret, secret_path
+from appliance.web import pages
 
 log = logging.getLogger("appliance")
 
-# A startup hook receives the context after the database is open; it may register
-# components and services and returns an optional shutdown callable.
+# Extra start-up steps (tests): run after every part of the context is built; each may
+# return a stop callable (sync or async).
 StartupHook = Callable[[AppContext], Any]
 
 
@@ -89,7 +95,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def build_routes() -> list[BaseRoute]:
     return [
         *health.routes,
+        *pages.routes,
+        *session.routes,
         *accounts.routes,
+        *admin.routes,
         *billing.routes,
         *payments.routes,
         *symbols.routes,
@@ -105,6 +114,7 @@ def build_routes() -> list[BaseRoute]:
 async def _serving(
     ctx: AppContext, settings: Settings, hooks: list[StartupHook]
 ) -> AsyncIterator[None]:
+    """Build the app object's parts in dependency order; stop them in reverse."""
     ctx.components.starting("database")
     check_settings(settings)
     result = initialize(settings, create_admin=False)  # serve/init show the first key
@@ -122,28 +132,43 @@ async def _serving(
     )
     ctx.db.start()
     replica = ReplicaServices.start(settings, ctx.db) if settings.database_url else None
-    secret = (
-        TokenSecret(None, fixed=settings.token_secret.get_secret_value().encode())
-        if settings.token_secret
-        else TokenSecret(secret_path(settings.data_dir))
-    )
-    ctx.auth = Authenticator(ctx.db, secret, cache_seconds=settings.auth_cache_seconds)
-    ctx.billing = Billing(
-        ctx.db, settings, ctx.metrics, shared_limiter=replica.limiter if replica else None
-    )
-    ctx.logins = LoginThrottle(ctx.db, settings)
-    try:
-        await ctx.db.write(meta.put, "storage_probe", "start")
-        await ctx.billing.start()
-        ctx.components.ready("database", "migrations applied")
-    except StorageFull as exc:
-        # Serve anyway (reads work; billable calls answer 503 storage_full) and say so in
-        # one line; /readyz turns ready once a write lands again.
-        log.error("starting on a full disk: %s", exc.message)
-    if replica is not None:
-        replica.sweep()
     stops: list[Callable[[], Any]] = []
     try:
+        secret = (
+            TokenSecret(None, fixed=settings.token_secret.get_secret_value().encode())
+            if settings.token_secret
+            else TokenSecret(secret_path(settings.data_dir))
+        )
+        ctx.auth = Authenticator(ctx.db, secret, cache_seconds=settings.auth_cache_seconds)
+        ctx.billing = Billing(
+            ctx.db, settings, ctx.metrics, shared_limiter=replica.limiter if replica else None
+        )
+        ctx.logins = LoginThrottle(ctx.db, settings)
+        ctx.sessions = Sessions(ctx.db, ctx.install_id, timedelta(hours=settings.session_ttl_hours))
+        ctx.payments = Payments(settings, ctx.install_id, metrics=ctx.metrics)
+        log.info("payments: provider %s", settings.effective_payment_provider)
+        try:
+            await ctx.db.write(meta.put, "storage_probe", "start")
+            await ctx.billing.start()
+            await ctx.sessions.purge()
+            ctx.components.ready("database", "migrations applied")
+        except StorageFull as exc:
+            # Serve anyway (reads work; billable calls answer 503 storage_full) and say so in
+            # one line; /readyz turns ready once a write lands again.
+            log.error("starting on a full disk: %s", exc.message)
+        if replica is not None:
+            replica.sweep()
+        ctx.models = load_models(settings, ctx.components)
+        if ctx.models is not None:
+            stops.append(ctx.models.aclose)
+        ctx.rag = start_rag(
+            ctx.db,
+            settings,
+            ctx.components,
+            ctx.models.embedder if ctx.models is not None else None,
+            reranker=load_reranker(settings) if ctx.models is not None else None,
+        )
+        stops.append(ctx.rag.stop)
         for hook in hooks:
             stop = hook(ctx)
             if callable(stop):
@@ -167,8 +192,7 @@ async def _serving(
 def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = None) -> Starlette:
     routes = build_routes()
     ctx = AppContext(settings=settings, metrics=Metrics(), components=Components(), routes=routes)
-    # models_hook first: it registers the embedder the retrieval hook shares.
-    hooks = [payments_service.attach, models_hook, retrieval_hook, *(startup_hooks or [])]
+    hooks = list(startup_hooks or [])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -197,4 +221,30 @@ def create_app(settings: Settings, *, startup_hooks: list[StartupHook] | None = 
     )
     app.state.ctx = ctx
     app.add_middleware(RequestContextMiddleware, ctx=ctx)
+    if settings.cors_allowed_origins:
+        # Outermost, so preflights are answered before authentication. API keys only:
+        # credentials (the console's cookie) never cross origins.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allowed_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-API-Key",
+                "X-Request-ID",
+            ],
+            expose_headers=[
+                "X-Request-ID",
+                "X-Credits-Remaining",
+                "Idempotent-Replayed",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "Retry-After",
+            ],
+            allow_credentials=False,
+            max_age=600,
+        )
     return app

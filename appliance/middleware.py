@@ -121,6 +121,9 @@ class RequestContextMiddleware:
     async def _authenticate(self, scope: Scope, state: dict[str, Any]) -> None:
         try:
             await self.ctx.auth.authenticate(scope, state)
+            if "user" not in state:
+                # No credential in the headers: the console's session cookie, if any.
+                await self.ctx.sessions.authenticate(scope, state)
         except ApplianceError:
             # A bad credential fails protected routes only: a public one (/healthz, the
             # Stripe webhook, /auth/token) is served as if no credential had been sent.
@@ -128,6 +131,7 @@ class RequestContextMiddleware:
                 raise
             state.pop("user", None)
             state.pop("credential_id", None)
+            state.pop("session", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

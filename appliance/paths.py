@@ -63,5 +63,10 @@ def default_models_dir() -> Path:
     return packaged if not beside.is_dir() and packaged.is_dir() else beside
 
 
+def web_static_dir() -> Path:
+    """The console's and the API docs' files (HTML, CSS, JS, vendored assets)."""
+    return package_dir() / "web" / "static"
+
+
 def migrations_dir() -> Path:
     return package_dir() / "db" / "migrations"

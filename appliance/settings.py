@@ -185,6 +185,12 @@ class Settings(BaseSettings):
         default_factory=default_models_dir, description="Directory of the ONNX model artifacts."
     )
     load_models: bool = Field(True, description="Load the ONNX models at start-up.")
+    rerank_candidates: int = Field(
+        0,
+        ge=0,
+        le=100,
+        description="Filings Q&A: how many fused passages the reranker rereads (0: off).",
+    )
     model_threads: int = Field(
         2, ge=1, le=64, description="onnxruntime intra-op threads per model (CPU cores to use)."
     )
@@ -269,13 +275,14 @@ class Settings(BaseSettings):
     )
     checkout_success_url: str = Field(
         "",
-        description="Where Stripe sends the buyer after paying; default: this server's "
-        "/docs?checkout=success&session_id={CHECKOUT_SESSION_ID} at its host and port.",
+        description="Where Stripe sends the buyer after paying (the console's Credits page shows "
+        "the result); default: this server's /?checkout=success&session_id={CHECKOUT_SESSION_ID}"
+        " at its host and port.",
     )
     checkout_cancel_url: str = Field(
         "",
         description="Where Stripe sends the buyer who cancels; default: this server's "
-        "/docs?checkout=cancelled at its host and port.",
+        "/?checkout=cancelled at its host and port.",
     )
     license_public_keys: list[str] = Field(
         default_factory=list,
@@ -315,10 +322,10 @@ class Settings(BaseSettings):
         # Unset URLs follow host and port, so `serve --port 9000` gets links to port 9000.
         if not self.checkout_success_url:
             self.checkout_success_url = (
-                f"{self.base_url}/docs?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
+                f"{self.base_url}/?checkout=success&session_id={{CHECKOUT_SESSION_ID}}"
             )
         if not self.checkout_cancel_url:
-            self.checkout_cancel_url = f"{self.base_url}/docs?checkout=cancelled"
+            self.checkout_cancel_url = f"{self.base_url}/?checkout=cancelled"
         return self
 
     @property
@@ -368,6 +375,35 @@ class Settings(BaseSettings):
         "that the top citation answers) is below this is refused as `no_answer`, free. 0 "
         "answers whenever anything is cited.",
     )
+
+    # --- web console and browsers ---
+    console_enabled: bool = Field(
+        True, description="Serve the web console at / (the API docs at /docs are always served)."
+    )
+    session_ttl_hours: float = Field(
+        12.0,
+        gt=0,
+        le=24 * 30,
+        description="Lifetime of a console sign-in (an HttpOnly, SameSite=Strict cookie).",
+    )
+    cors_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose pages may call the API from a "
+        "browser with an API key (CORS). Empty: none, the default. Cookies never cross origins.",
+    )
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            scheme, sep, rest = origin.partition("://")
+            if origin == "*" or scheme not in ("http", "https") or not sep or not rest:
+                raise ValueError(
+                    f"CORS origin must be 'http(s)://host[:port]' (no wildcard), got {origin!r}"
+                )
+            if "/" in rest:
+                raise ValueError(f"CORS origin has no path, got {origin!r}")
+        return origins
 
     @property
     def db_path(self) -> Path:

@@ -33,9 +33,12 @@ from appliance.errors import ApplianceError
 log = logging.getLogger("appliance.config")
 
 ENV_PREFIX = "APPLIANCE_"
-# APPLIANCE_* variables that are not settings: the config file itself, and one the
-# benchmarks read (so exporting it for `make bench` does not break every command).
-NOT_SETTINGS = frozenset({"APPLIANCE_CONFIG", "APPLIANCE_SHARED_EDGAR"})
+# APPLIANCE_* variables that are not settings: the config file itself, one the benchmarks read
+# and one the test suite reads (CI exports it for the browser tests), so exporting them for
+# `make bench` or `make test` does not break every command.
+NOT_SETTINGS = frozenset(
+    {"APPLIANCE_CONFIG", "APPLIANCE_SHARED_EDGAR", "APPLIANCE_BROWSER_REQUIRED"}
+)
 UNKNOWN_POLICY_FIELD = "unknown_settings"
 
 SourceKind = Literal["default", "file", "env", "flag", "derived"]

@@ -4,6 +4,7 @@
 #   make sentiment-model  retrain the committed sentiment model (1.0.0) from its recipe (~30 min CPU)
 #   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the next recipe
 #                         (`train_sentiment_next.py --recipe distill-e3`); hours on 2 cores
+#   make reranker-model   retrain the committed passage reranker (see models/reranker/MODEL_CARD.md)
 #   make bench-models     embedder chunks/s int8 vs fp32, sentiment batch throughput
 
 PY ?= .venv/bin/python
@@ -12,7 +13,8 @@ EMBEDDER_DIR := models/minilm-l6-v2
 EMBEDDER_SOURCES := models/build_embedder.py models/bert_graph.py models/quantize.py \
 	models/calibration/filing_text.txt
 
-.PHONY: models models-deps sentiment-deps sentiment-model sentiment-teacher bench-models
+.PHONY: models models-deps sentiment-deps sentiment-model sentiment-teacher reranker-model \
+	bench-models
 
 models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/verify.py
@@ -36,6 +38,12 @@ sentiment-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
 sentiment-teacher: sentiment-deps
 	$(PY) models/sentiment_pool.py
 	$(PY) models/train_teacher.py all
+
+# The reranker is trained from the same pinned MiniLM wheel, on the shared filings of the
+# blind set's tune companies only (models/reranker_data.py); committed like the sentiment model.
+reranker-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
+	$(PY) models/train_reranker.py
+	$(PY) models/verify.py
 
 bench-models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) tests/bench/bench_embedder.py

@@ -5,8 +5,8 @@
 #                                    default: the newest .tar.gz in dist/)
 # Starts it on a free loopback port with an empty data dir, waits for /readyz, creates a
 # user, scores sentiment, asks a sample-corpus question and checks its citations, redeems a
-# license key, reads an inline-XBRL fact of the sample, then stops it with SIGTERM and checks
-# that it exited cleanly.
+# license key, reads an inline-XBRL fact of the sample, loads the console and the API docs,
+# then stops it with SIGTERM and checks that it exited cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 artifact="${1:-$(ls -t dist/*.tar.gz 2>/dev/null | head -n 1)}"
@@ -103,6 +103,17 @@ assets=$(curl -fsS "$base/v1/facts?ticker=AAPL&concept=Assets&fy=2025&fp=FY" "${
   | json '",".join(f["value"] for f in d["facts"])') || fail "facts"
 [ "$assets" = 359241000000 ] || fail "facts: Apple total assets at fiscal 2025's end: $assets"
 echo "smoke: facts ok (AAPL Assets FY2025 = $assets)"
+
+# The console and the API docs, with their vendored assets, come from inside the bundle.
+for page in / /docs; do
+  curl -fsS -D "$work/headers" -o "$work/page.html" "$base$page" || fail "GET $page"
+  grep -qi '^content-security-policy:' "$work/headers" || fail "no CSP on $page"
+done
+grep -q 'swagger-ui-bundle.js' "$work/page.html" || fail "/docs does not load Swagger UI"
+for asset in console/app.js vendor/swagger-ui-dist/swagger-ui-bundle.js vendor/swagger-ui-dist/swagger-ui.css; do
+  curl -fsS -o /dev/null "$base/static/$asset" || fail "GET /static/$asset"
+done
+echo "smoke: console and docs ok"
 
 kill -TERM "$pid"
 status=0

@@ -87,6 +87,15 @@ def embedder() -> Any:
 
 
 @pytest.fixture(scope="session")
+def reranker() -> Any:
+    """The real int8 passage reranker (committed under models/reranker)."""
+    from appliance.nlp.paths import ModelPaths
+    from appliance.nlp.reranker import Reranker
+
+    return Reranker(ModelPaths.locate().reranker, threads=2)
+
+
+@pytest.fixture(scope="session")
 def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """A data dir with the Apple sample imported and a few Items indexed (built once)."""
     from tests.support.rag import build_index

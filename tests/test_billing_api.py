@@ -12,18 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 from starlette.applications import Starlette
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from appliance.api.billable import Call, billable
 from appliance.api.responses import JSON
 from appliance.app import create_app
 from appliance.billing import idempotency, quota
 from appliance.billing.ledger import add_credits
 from appliance.bootstrap import initialize
-from appliance.context import get_ctx
 from appliance.db.connection import Connection
 from appliance.db.database import open_session
 from appliance.db.queries import billing as bq
@@ -33,36 +33,64 @@ from appliance.settings import Settings, load_settings
 from tests.helpers import auth, make_user
 
 
+class EchoedOut(BaseModel):
+    echo: str
+    n: bool
+
+
 class ModelFailed(ApplianceError):
     status = 503
     code = "model_unavailable"
 
 
-async def billable(request: Request) -> Response:
-    """A billable endpoint whose work does what the body says."""
-    body = await request.json()
-    if not isinstance(body, dict) or "mode" not in body:
-        return JSON({"error": "bad body"}, status_code=400)  # parsed before billing: free
-    ctx = get_ctx(request)
-    mode = body["mode"]
+class ModeBody(BaseModel):
+    mode: str
+    text: str = ""
+    cost: int = 1
+    seconds: float = 0.3
 
-    async def work() -> dict[str, Any] | Response:
-        if mode == "slow":
-            await asyncio.sleep(float(body.get("seconds", 0.3)))
-        if mode == "crash":
-            raise RuntimeError("the model blew up")
-        if mode == "model_error":
-            raise ModelFailed("sentiment model is not loaded")
-        if mode == "error_response":
-            return JSON({"error": "upstream"}, status_code=502)
-        return {"echo": body.get("text", ""), "n": ctx.metrics is not None}
 
-    return await ctx.billing.run(request, "test", int(body.get("cost", 1)), work)
+@billable(
+    "test",
+    "A billable endpoint whose work does what the body says",
+    body=ModeBody,
+    response=EchoedOut,
+    cost=lambda _settings, body: body.cost,
+    cost_doc="cost credits",
+)
+async def billable_test(call: Call[ModeBody]) -> dict[str, Any] | Response:
+    mode = call.input.mode
+    if mode == "slow":
+        await asyncio.sleep(call.input.seconds)
+    if mode == "crash":
+        raise RuntimeError("the model blew up")
+    if mode == "model_error":
+        raise ModelFailed("sentiment model is not loaded")
+    if mode == "error_response":
+        return JSON({"error": "upstream"}, status_code=502)
+    return {"echo": call.input.text, "n": call.ctx.metrics is not None}
+
+
+class Lookup(BaseModel):
+    q: str
+
+
+@billable(
+    "lookup",
+    "A billable GET: its input is the query string",
+    query=Lookup,
+    response=EchoedOut,
+    cost=lambda _settings, _query: 1,
+    cost_doc="1 credit",
+)
+async def billable_lookup(call: Call[Lookup]) -> dict[str, Any]:
+    return {"echo": call.input.q, "n": True}
 
 
 def build(settings: Settings) -> Starlette:
     app = create_app(settings)
-    app.router.routes.append(Route("/test/billable", billable, methods=["POST"]))
+    app.router.routes.append(Route("/test/billable", billable_test, methods=["POST"]))
+    app.router.routes.append(Route("/test/lookup", billable_lookup, methods=["GET"]))
     return app
 
 
@@ -483,3 +511,15 @@ def test_the_allowance_renews_when_the_month_turns(client: TestClient, admin_key
         ledger = db.read(bq.ledger_for_user, user["id"])
     renewals = [r.source_ref for r in ledger if r.source == "monthly"]
     assert renewals == [f"2025-07:user:{user['id']}", f"2025-06:user:{user['id']}"]
+
+
+def test_idempotency_key_on_a_get_is_bound_to_its_query(client: TestClient, admin_key: str) -> None:
+    user = make_user(client, admin_key, "get@x.io", credits=5)
+    h = {**auth(user["api_key"]), "Idempotency-Key": "lookup-1"}
+    first = client.get("/test/lookup", params={"q": "apple"}, headers=h)
+    assert first.status_code == 200 and first.json()["echo"] == "apple"
+    again = client.get("/test/lookup", params={"q": "apple"}, headers=h)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    other = client.get("/test/lookup", params={"q": "tesla"}, headers=h)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    assert [e["status"] for e in events(client, user["api_key"])] == ["charged"]

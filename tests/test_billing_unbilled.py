@@ -12,17 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from appliance.api.billable import Call, Unbilled, billable
 from appliance.app import create_app
 from appliance.billing import quota
-from appliance.billing.service import Unbilled
 from appliance.bootstrap import initialize
-from appliance.context import get_ctx
 from appliance.db.connection import Connection
 from appliance.db.database import open_session
 from appliance.db.queries import billing as bq
@@ -32,17 +30,32 @@ from appliance.settings import Settings, load_settings
 from tests.helpers import auth, make_user
 
 
-async def question(request: Request) -> Response:
-    body = await request.json()
-    ctx = get_ctx(request)
+class QuestionBody(BaseModel):
+    outcome: str
+    q: int | None = None
+    cost: int = 1
+    seconds: float = 0
 
-    async def work() -> dict[str, Any] | Unbilled:
-        await asyncio.sleep(float(body.get("seconds", 0)))
-        if body["outcome"] == "answered":
-            return {"status": "answered", "q": body.get("q")}
-        return Unbilled({"status": body["outcome"], "q": body.get("q")}, body["outcome"])
 
-    return await ctx.billing.run(request, "qa", int(body.get("cost", 1)), work)
+class QuestionOut(BaseModel):
+    status: str
+    q: int | None
+
+
+@billable(
+    "qa",
+    "A billable question whose outcome the body chooses",
+    body=QuestionBody,
+    response=QuestionOut,
+    cost=lambda _settings, body: body.cost,
+    cost_doc="cost credits",
+)
+async def question(call: Call[QuestionBody]) -> dict[str, Any] | Unbilled:
+    body = call.input
+    await asyncio.sleep(body.seconds)
+    if body.outcome == "answered":
+        return {"status": "answered", "q": body.q}
+    return Unbilled({"status": body.outcome, "q": body.q}, body.outcome)
 
 
 def build(settings: Settings) -> Starlette:
@@ -223,6 +236,19 @@ def test_concurrent_questions_charge_answers_exactly_once(
     unbilled = [e for e in events if e["status"] in quota.UNBILLED_STATUSES]
     assert len(unbilled) == 20 and all(e["cost"] == 0 for e in unbilled)
     assert books(settings, user_id) == (after, 20, 0)
+
+
+def test_an_outcome_the_meter_cannot_record_is_refunded(settings: Settings, admin_key: str) -> None:
+    """``Unbilled`` with another status fails inside the work: the charge comes back (never a
+    charge left 'charged' without an answer, nor an event the books cannot explain)."""
+    with TestClient(build(settings), raise_server_exceptions=False) as client:
+        user = make_user(client, admin_key, "odd@x.io", credits=3)
+        key = user["api_key"]
+        before = remaining(client, key)
+        r = client.post("/test/question", json={"outcome": "refunded"}, headers=auth(key))
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+        assert remaining(client, key) == before
+        assert [(e["status"], e["status_code"]) for e in usage(client, key)] == [("refunded", 500)]
 
 
 def test_billing_off_answers_unbilled_plainly(tmp_path: Path) -> None:

@@ -163,15 +163,13 @@ def test_config_show_says_where_each_value_came_from(
     assert "[default]" in lines["db_readers"]
     assert "sk_test" not in text and "********" in lines["stripe_secret_key"]
     # URLs derived from host and port follow them (the trap: port 8000 kept in the URL).
-    assert "127.0.0.1:9123/docs?checkout=success" in lines["checkout_success_url"]
+    assert "127.0.0.1:9123/?checkout=success" in lines["checkout_success_url"]
     assert "derived from host and port" in lines["checkout_success_url"]
     assert main([*argv, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["config_file"] == str(cfg)
     assert shown["sources"]["port"] == "environment APPLIANCE_PORT"
-    assert (
-        shown["settings"]["checkout_cancel_url"] == "http://127.0.0.1:9123/docs?checkout=cancelled"
-    )
+    assert shown["settings"]["checkout_cancel_url"] == "http://127.0.0.1:9123/?checkout=cancelled"
     # Set explicitly, a URL is kept as given; a wildcard bind links to loopback.
     assert load_settings(
         port=9000, checkout_success_url="https://x.example/ok"

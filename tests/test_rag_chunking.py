@@ -15,7 +15,7 @@ from appliance.db.queries import filings as fq
 from appliance.db.queries import rag as rq
 from appliance.edgar.vocabulary import item_label
 from appliance.rag.chunking import ChunkPolicy, chunk_text, split_units
-from appliance.rag.index import header_for
+from appliance.rag.index import embed_header_for, header_for
 from tests.support.rag import AAPL_10K_2025
 
 
@@ -53,7 +53,9 @@ def test_every_chunk_fits_the_embedder_whole(
         chunks = chunk_text(text, count, policy, header_tokens=header_tokens)
         assert len(chunks) > 3
         for c in chunks:
-            assert text[c.start : c.end] == c.text
+            # A table's row group carries the caption and column headers before its rows.
+            if text[c.start : c.end] != c.text:
+                assert " | " in c.text and c.text.endswith(text[c.start : c.end])
             # What the embedder reads: header + chunk, special tokens included.
             assert embedder.count_tokens(f"{header}\n{c.text}") <= policy.max_tokens
             assert c.tokens == count(c.text)
@@ -136,6 +138,7 @@ def test_header_names_company_form_period_and_item() -> None:
         "2025-03-29",
         100,
     )
+    assert embed_header_for(todo) == "Apple Inc. (AAPL) 10-Q. Part II, Item 1A. Risk Factors."
     header = header_for(todo)
     assert header == (
         "Apple Inc. (AAPL) 10-Q for the quarter ended 2025-03-29, filed 2025-05-02."
@@ -143,3 +146,47 @@ def test_header_names_company_form_period_and_item() -> None:
     )
     assert item_label("7A") == "Item 7A"
     assert re.fullmatch(r"Document", item_label("document"))
+
+
+def _table_section() -> str:
+    rows = "\n".join(
+        f"Product line {i} net sales | ${1000 + i:,} | {i % 9}% | ${900 + i:,}" for i in range(40)
+    )
+    return (
+        "Net sales grew in every segment during the year.\n"
+        "The following table shows net sales by category for 2025 and 2024 (in millions):\n"
+        f"2025 | Change | 2024\n{rows}\n"
+        "Net sales of every product line increased compared to the prior year."
+    )
+
+
+def test_tables_are_chunked_by_row_groups_carrying_caption_and_column_headers(
+    embedder: Any,
+) -> None:
+    text = _table_section()
+    count = _count(embedder)
+    policy = ChunkPolicy()
+    chunks = chunk_text(text, count, policy, header_tokens=40)
+    caption = "The following table shows net sales by category for 2025 and 2024 (in millions):"
+    table = [c for c in chunks if "Product line" in c.text]
+    assert len(table) > 3  # 40 rows do not fit one passage
+    seen: list[str] = []
+    for c in table:
+        lines = c.text.split("\n")
+        assert lines[0] == caption and lines[1] == "2025 | Change | 2024"
+        assert c.text.endswith(text[c.start : c.end])  # the rows, verbatim, after the context
+        assert all(line.count("|") == 3 for line in lines[2:])  # whole rows only
+        assert c.tokens <= policy.max_tokens - 40
+        seen += lines[2:]
+    # Every row exactly once (row groups do not overlap), in order.
+    assert seen == [ln for ln in text.split("\n") if ln.startswith("Product line")]
+    # The prose around the table is chunked as prose, the caption included.
+    prose = [c for c in chunks if "Product line" not in c.text]
+    assert any(caption in c.text for c in prose)
+    assert any("increased compared to the prior year" in c.text for c in prose)
+
+
+def test_a_short_run_of_pipes_is_prose() -> None:
+    text = "Segment | Total\nAmericas | 10\nOther text follows here and ends the section."
+    chunks = chunk_text(text, lambda s: len(s.split()), ChunkPolicy(table_rows=3))
+    assert len(chunks) == 1 and chunks[0].text == text

@@ -81,3 +81,33 @@ def test_context_words_do_not_pick_the_answer() -> None:
     header = "Apple Inc. (AAPL) 10-K for fiscal year 2025. Item 1. Business."
     text = compose("How many employees does Apple have?", chunks, context=header)
     assert text.startswith("As of September 27, 2025") and "Apple University" not in text
+
+
+def test_a_how_much_question_is_answered_by_the_sentence_with_the_figure() -> None:
+    chunks = [
+        "Gaming demand weakened during the year as channel inventory was reduced. Gaming "
+        "revenue for fiscal year 2023 was $9.07 billion, down 27% from fiscal year 2022.",
+        "Gaming revenue depends on the launch of new GPU architectures in fiscal year 2023.",
+    ]
+    best = best_sentences("How much did NVIDIA's gaming revenue fall in fiscal 2023?", chunks)
+    assert best[0].citation == 1 and "$9.07 billion" in best[0].text
+    # The sentence without a figure counts less, even with the same words.
+    assert all(s.score < best[0].score for s in best[1:])
+
+
+def test_a_table_row_is_quoted_under_its_column_headers() -> None:
+    table = (
+        "The following table shows net sales by category for 2025, 2024 and 2023 (dollars in"
+        " millions):\n2025 | Change | 2024 | Change | 2023\n"
+        "iPhone | $209,586 | 4% | $201,183 | —% | $200,583\n"
+        "Mac | 33,708 | 12% | 29,984 | 2% | 29,357"
+    )
+    prose = "iPhone net sales increased during 2025 due to higher net sales of Pro models."
+    text = compose("How much iPhone revenue did Apple book in fiscal 2025?", [table, prose])
+    first = text.split(" [")[0]
+    header, row = first.split(" / ")
+    assert header == "2025 | Change | 2024 | Change | 2023"
+    assert row == "iPhone | $209,586 | 4% | $201,183 | —% | $200,583"
+    assert "Mac |" not in text  # the other rows share only the headers' words
+    # Both quoted lines are verbatim in the cited passage.
+    assert header in table and row in table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -11,34 +12,58 @@ from starlette.routing import Route
 
 from appliance import accounts
 from appliance.accounts import EMAIL_PATTERN
-from appliance.api.responses import JSON
-from appliance.auth import check_active, current_admin, current_user, issue_token
+from appliance.api import signin
+from appliance.api.responses import reply
+from appliance.api.schemas import KeyCreated, KeyList, KeyOut, UserOut, UserWithKey
+from appliance.auth import current_admin, current_user, issue_token
 from appliance.billing.quota import user_json
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
 from appliance.db.queries import users as q
-from appliance.errors import InvalidCredentials, NotFound
+from appliance.errors import NotFound
 from appliance.openapi import spec
 from appliance.validation import parse_json, parse_query, require_json
 
 
 class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "admin@localhost", "password": "secret"}]},
+    )
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
 
 
 class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "laptop"}]})
     name: str | None = Field(None, max_length=100)
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"email": "analyst@example.com", "credits": 100}]},
+    )
     email: str = Field(min_length=3, max_length=254, pattern=EMAIL_PATTERN)
     password: str | None = Field(None, min_length=8, max_length=1024)
-    credits: int = Field(0, ge=0, le=1_000_000_000)
+    credits: int = Field(
+        0,
+        ge=0,
+        le=1_000_000_000,
+        description="Purchased credits to start with, granted through the credit ledger like"
+        " any grant (the monthly allowance comes on top).",
+    )
     is_admin: bool = False
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds.")
+
+
+class UserList(BaseModel):
+    users: list[UserOut]
 
 
 class Page(BaseModel):
@@ -50,6 +75,7 @@ class Page(BaseModel):
 @spec(
     "Exchange e-mail and password for a bearer access token (Content-Type: application/json)",
     body=TokenRequest,
+    response=TokenOut,
     auth=False,
     statuses=(200, 401, 415, 429),
     tags=("auth",),
@@ -58,47 +84,39 @@ async def token(request: Request) -> Response:
     ctx = get_ctx(request)
     require_json(request)
     body = await parse_json(request, TokenRequest)
-    address = request.client.host if request.client else None
-    await ctx.logins.check(body.email, address)
-    found = await ctx.db.read(q.password_hash, body.email)
-    # verify_password runs scrypt even for unknown users (constant-ish time); off the loop.
-    stored = found[1] if found else None
-    ok = await ctx.auth.check_password(body.password, stored)
-    if found is None or not ok:
-        await ctx.logins.failed(body.email, address)
-        raise InvalidCredentials("wrong e-mail or password")
-    check_active(found[0])
-    await ctx.logins.succeeded(body.email)
+    user = await signin.by_password(ctx, request, body.email, body.password)
     ttl = ctx.settings.token_ttl_seconds
-    return JSON(
+    return reply(
+        TokenOut,
         {
             # Never dated before the user's last password change or disable (whole seconds):
             # a sign-in in that same second gets a token that works.
             "access_token": issue_token(
                 ctx.auth.token_secret,
-                found[0].id,
+                user.id,
                 ttl,
-                max(time.time(), found[0].tokens_valid_after),
+                max(time.time(), user.tokens_valid_after),
             ),
             "token_type": "bearer",
             "expires_in": ttl,
-        }
+        },
     )
 
 
-@spec("The caller", tags=("auth",))
+@spec("The caller", response=UserOut, tags=("auth",))
 async def me(request: Request) -> Response:
     # Re-read: the request's user may come from the auth cache, and balances never do.
     ctx = get_ctx(request)
     user = await ctx.db.read(q.by_id, current_user(request).id)
     if user is None:
         raise NotFound("your user no longer exists")
-    return JSON(user_json(user, ctx.settings.free_monthly_credits))
+    return reply(UserOut, user_json(user, ctx.settings.free_monthly_credits))
 
 
 @spec(
     "Create an API key for the caller (the key is shown once)",
     body=KeyCreate,
+    response=KeyCreated,
     statuses=(201, 409),
     tags=("auth",),
 )
@@ -109,17 +127,22 @@ async def create_key(request: Request) -> Response:
     plaintext, key = await ctx.db.write(
         accounts.create_key, user.id, body.name, limit=ctx.settings.max_api_keys_per_user
     )
-    return JSON({**key.public(), "api_key": plaintext}, status_code=201)
+    return reply(KeyCreated, {**key.public(), "api_key": plaintext}, status_code=201)
 
 
-@spec("The caller's API keys", tags=("auth",))
+@spec("The caller's API keys", response=KeyList, tags=("auth",))
 async def list_keys(request: Request) -> Response:
     user = current_user(request)
     keys = await get_ctx(request).db.read(q.list_keys, user.id)
-    return JSON({"keys": [k.public() for k in keys]})
+    return reply(KeyList, {"keys": [k.public() for k in keys]})
 
 
-@spec("Revoke one of the caller's API keys", statuses=(200, 404, 409), tags=("auth",))
+@spec(
+    "Revoke one of the caller's API keys (an admin: anyone's)",
+    response=KeyOut,
+    statuses=(200, 404, 409),
+    tags=("auth",),
+)
 async def revoke_key(request: Request) -> Response:
     user = current_user(request)
     key_id = request.path_params["key_id"]
@@ -129,12 +152,13 @@ async def revoke_key(request: Request) -> Response:
     using = getattr(request.state, "credential_id", None) == f"key:{key_id}"
     key = await get_ctx(request).db.write(accounts.revoke_key, key_id, owner, in_use=using)
     get_ctx(request).auth.forget_keys()
-    return JSON(key.public())
+    return reply(KeyOut, key.public())
 
 
 @spec(
     "Create a user with a first API key (admin)",
     body=UserCreate,
+    response=UserWithKey,
     statuses=(201, 403, 409),
     tags=("users",),
 )
@@ -150,17 +174,17 @@ async def create_user(request: Request) -> Response:
         credits=body.credits,
     )
     shown = user_json(created.user, ctx.settings.free_monthly_credits)
-    return JSON({**shown, "api_key": created.api_key}, status_code=201)
+    return reply(UserWithKey, {**shown, "api_key": created.api_key}, status_code=201)
 
 
-@spec("List users (admin)", query=Page, statuses=(200, 403), tags=("users",))
+@spec("List users (admin)", query=Page, response=UserList, statuses=(200, 403), tags=("users",))
 async def list_users(request: Request) -> Response:
     current_admin(request)
     page = parse_query(request, Page)
     ctx = get_ctx(request)
     users = await ctx.db.read(q.list_users, limit=page.limit, offset=page.offset)
     free = ctx.settings.free_monthly_credits
-    return JSON({"users": [user_json(u, free) for u in users]})
+    return reply(UserList, {"users": [user_json(u, free) for u in users]})
 
 
 routes = [

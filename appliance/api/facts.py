@@ -1,60 +1,126 @@
 """``GET /v1/facts`` and ``GET /v1/financials/{ticker}``: inline-XBRL numbers, point in time.
 
-Both are billable (``cost_facts`` credits each, through the same Billing seam as the Q&A);
-input is validated first, so a 400 costs nothing, and an unknown ticker is refunded.
+Both are billable (``cost_facts`` credits each); input is validated first, so a 400 costs
+nothing, and an unknown ticker is refunded.
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Any
+
+from pydantic import BaseModel, Field
 from starlette.routing import Route
 
-from appliance.auth import current_user
-from appliance.context import get_ctx
+from appliance.api.billable import Call, billable
 from appliance.financials.service import FactsQuery, FinancialsQuery, financials, find_facts
-from appliance.openapi import spec
-from appliance.validation import parse_query, validate
-
-_STATUSES = (200, 400, 401, 404)
+from appliance.settings import Settings
 
 
-@spec(
+class FactPeriod(BaseModel):
+    """A duration (start, end) or an instant."""
+
+    start: str | None = None
+    end: str | None = None
+    instant: str | None = None
+
+
+class Fact(BaseModel):
+    concept: str
+    label: str
+    value: str = Field(description="Exact, as reported (scaled, signed), as a decimal string.")
+    unit: str | None
+    decimals: str | None
+    period: FactPeriod
+    dimensions: dict[str, Any]
+    fy: int | None
+    fp: str | None
+    form: str
+    accession: str
+    filing_date: str
+    section: str | None
+
+
+class FactsOut(BaseModel):
+    ticker: str
+    cik: int
+    company: str | None
+    as_of: str | None
+    facts: list[Fact]
+
+
+class DerivedFrom(BaseModel):
+    fy: int
+    fp: str
+    value: str
+    accession: str | None = None
+
+
+class StatementValue(BaseModel):
+    value: str
+    unit: str
+    concept: str
+    derived: bool = Field(description="Computed (e.g. Q4 = year - Q1..Q3), not reported.")
+    accession: str | None = None
+    form: str | None = None
+    filing_date: str | None = None
+    section: str | None = None
+    derived_from: list[DerivedFrom] | None = None
+
+
+class StatementLine(BaseModel):
+    line: str
+    label: str
+    values: list[StatementValue | None] = Field(description="One per period, newest first.")
+
+
+class StatementPeriod(BaseModel):
+    fy: int
+    fp: str
+    start: str | None
+    end: str
+
+
+class FinancialsOut(BaseModel):
+    ticker: str
+    cik: int
+    company: str | None
+    statement: str
+    period: str
+    as_of: str | None
+    periods: list[StatementPeriod]
+    lines: list[StatementLine]
+
+
+def _cost(settings: Settings, _query: object) -> int:
+    return settings.cost_facts
+
+
+@billable(
+    "facts",
     "Inline-XBRL facts of a company by concept, label and period (billable: cost_facts)",
     query=FactsQuery,
-    statuses=_STATUSES,
+    response=FactsOut,
+    cost=_cost,
+    cost_doc="cost_facts credits per call",
+    statuses=(200, 404),
     tags=("financials",),
-    billable=True,
 )
-async def list_facts(request: Request) -> Response:
-    current_user(request)
-    query = parse_query(request, FactsQuery)
-    ctx = get_ctx(request)
-
-    async def work() -> dict[str, object]:
-        return await ctx.db.read(find_facts, query)
-
-    return await ctx.billing.run(request, "facts", ctx.settings.cost_facts, work)
+async def list_facts(call: Call[FactsQuery]) -> dict[str, Any]:
+    return await call.ctx.db.read(find_facts, call.input)
 
 
-@spec(
+@billable(
+    "financials",
     "Standard statement lines over time, as reported (billable: cost_facts)",
     query=FinancialsQuery,
-    statuses=_STATUSES,
+    response=FinancialsOut,
+    cost=_cost,
+    cost_doc="cost_facts credits per call",
+    statuses=(200, 404),
     tags=("financials",),
-    billable=True,
 )
-async def company_financials(request: Request) -> Response:
-    current_user(request)
-    query = validate(
-        FinancialsQuery, {**request.query_params, "ticker": request.path_params["ticker"]}
-    )
-    ctx = get_ctx(request)
-
-    async def work() -> dict[str, object]:
-        return await ctx.db.read(financials, query)
-
-    return await ctx.billing.run(request, "financials", ctx.settings.cost_facts, work)
+async def company_financials(call: Call[FinancialsQuery]) -> dict[str, Any]:
+    return await call.ctx.db.read(financials, call.input)
 
 
 routes = [

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from appliance.api.responses import JSON
+from appliance.api.responses import reply
 from appliance.auth import current_user
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
@@ -33,6 +33,42 @@ class FilingQuery(BaseModel):
     offset: int = Field(0, ge=0, le=MAX_SQL_INT)
 
 
+class FilingOut(BaseModel):
+    accession: str
+    cik: int | None
+    ticker: str | None
+    company: str | None
+    form: str
+    filing_date: str
+    acceptance_datetime: str | None
+    period_of_report: str | None
+    primary_document: str | None
+    url: str | None = Field(description="The filing's address on sec.gov, when known.")
+    char_count: int
+    imported_at: str
+
+
+class FilingList(BaseModel):
+    filings: list[FilingOut]
+
+
+class SectionOut(BaseModel):
+    id: int
+    item: str = Field(description="1, 1A, 7, part2_item1a, document, ...")
+    title: str
+    ordinal: int
+    char_count: int
+
+
+class FilingDetail(FilingOut):
+    sections: list[SectionOut]
+
+
+class SectionText(SectionOut):
+    accession: str
+    text: str
+
+
 def _accession(request: Request) -> str:
     accession = str(request.path_params["accession"])
     if not _ACCESSION.match(accession):
@@ -40,7 +76,12 @@ def _accession(request: Request) -> str:
     return accession
 
 
-@spec("List imported filings (metadata only), newest first", query=FilingQuery, tags=("edgar",))
+@spec(
+    "List imported filings (metadata only), newest first",
+    query=FilingQuery,
+    response=FilingList,
+    tags=("edgar",),
+)
 async def list_filings(request: Request) -> Response:
     current_user(request)
     query = parse_query(request, FilingQuery)
@@ -53,11 +94,14 @@ async def list_filings(request: Request) -> Response:
         limit=query.limit,
         offset=query.offset,
     )
-    return JSON({"filings": [r.public() for r in rows]})
+    return reply(FilingList, {"filings": [r.public() for r in rows]})
 
 
 @spec(
-    "A filing's metadata and its sections (item, title, size)", statuses=(200, 404), tags=("edgar",)
+    "A filing's metadata and its sections (item, title, size)",
+    response=FilingDetail,
+    statuses=(200, 404),
+    tags=("edgar",),
 )
 async def one_filing(request: Request) -> Response:
     current_user(request)
@@ -67,10 +111,10 @@ async def one_filing(request: Request) -> Response:
     if row is None:
         raise NotFound(f"no imported filing {accession}")
     sections = await db.read(fq.filing_sections, accession)
-    return JSON({**row.public(), "sections": [s.public() for s in sections]})
+    return reply(FilingDetail, {**row.public(), "sections": [s.public() for s in sections]})
 
 
-@spec("One section's text", statuses=(200, 404), tags=("edgar",))
+@spec("One section's text", response=SectionText, statuses=(200, 404), tags=("edgar",))
 async def one_section(request: Request) -> Response:
     current_user(request)
     accession = _accession(request)
@@ -78,7 +122,7 @@ async def one_section(request: Request) -> Response:
     found = await get_ctx(request).db.read(fq.section, accession, item)
     if found is None:
         raise NotFound(f"filing {accession} has no section {item!r}")
-    return JSON({"accession": accession, **found.info.public(), "text": found.text})
+    return reply(SectionText, {"accession": accession, **found.info.public(), "text": found.text})
 
 
 routes = [

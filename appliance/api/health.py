@@ -6,24 +6,54 @@ import platform
 from typing import Any
 
 import onnxruntime
+from pydantic import BaseModel, Field
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from appliance import __version__
-from appliance.api.responses import JSON
+from appliance.api.responses import JSON, reply
+from appliance.api.schemas import Status
 from appliance.context import get_ctx
 from appliance.db.connection import versions
-from appliance.openapi import DOCS_HTML, build_document, spec
+from appliance.openapi import build_document, spec
 
 
-@spec("Liveness: 200 while the process serves", auth=False, tags=("operations",))
+class ComponentOut(BaseModel):
+    ready: bool
+    detail: str
+
+
+class ReadinessError(BaseModel):
+    code: str
+    message: str
+    request_id: str
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ready or not_ready")
+    components: dict[str, ComponentOut]
+    error: ReadinessError | None = Field(None, description="Only when not ready.")
+
+
+class Version(BaseModel):
+    appliance: str
+    python: str
+    sqlite: str
+    sqlite_vec: str
+    onnxruntime: str
+    install_id: str = Field(description="What license keys are bound to.")
+
+
+@spec("Liveness: 200 while the process serves", response=Status, auth=False, tags=("operations",))
 async def healthz(request: Request) -> Response:
-    return JSON({"status": "ok"})
+    return reply(Status, {"status": "ok"})
 
 
 @spec(
     "Readiness: 200 when every component is ready",
+    response=Readiness,
+    error_bodies={503: Readiness},
     auth=False,
     statuses=(200, 503),
     tags=("operations",),
@@ -43,15 +73,21 @@ async def readyz(request: Request) -> Response:
             "message": "not ready: " + ", ".join(not_ready),
             "request_id": request.state.request_id,
         }
-        return JSON(body, status_code=503)
-    return JSON(body)
+        return reply(Readiness, body, status_code=503)
+    return reply(Readiness, body)
 
 
-@spec("Versions of the appliance and its engines; the install id", auth=False, tags=("operations",))
+@spec(
+    "Versions of the appliance and its engines; the install id",
+    response=Version,
+    auth=False,
+    tags=("operations",),
+)
 async def version(request: Request) -> Response:
     ctx = get_ctx(request)
     engine = await ctx.db.read(versions)  # sqlite + sqlite_vec, or postgresql
-    return JSON(
+    return reply(
+        Version,
         {
             "appliance": __version__,
             "python": platform.python_version(),
@@ -59,7 +95,7 @@ async def version(request: Request) -> Response:
             **engine,
             "onnxruntime": onnxruntime.__version__,
             "install_id": ctx.install_id,
-        }
+        },
     )
 
 
@@ -72,11 +108,10 @@ async def metrics(request: Request) -> Response:
 
 @spec("This OpenAPI document", auth=False, tags=("operations",))
 async def openapi_json(request: Request) -> Response:
-    return JSON(build_document(get_ctx(request).routes))
-
-
-async def docs(request: Request) -> Response:
-    return HTMLResponse(DOCS_HTML)
+    ctx = get_ctx(request)
+    if ctx.openapi is None:
+        ctx.openapi = build_document(ctx.routes)
+    return JSON(ctx.openapi)
 
 
 routes = [
@@ -85,5 +120,4 @@ routes = [
     Route("/version", version, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/openapi.json", openapi_json, methods=["GET"]),
-    Route("/docs", docs, methods=["GET"]),
 ]

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from appliance.api.responses import JSON
+from appliance.api.responses import reply
+from appliance.api.schemas import JobOut
 from appliance.auth import current_admin
 from appliance.context import get_ctx
 from appliance.db.connection import MAX_SQL_INT
@@ -20,8 +21,12 @@ from appliance.validation import parse_query
 
 
 class IndexQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ticker": "MSFT"}]})
     ticker: str = Field(min_length=1, max_length=TICKER_MAX, pattern=TICKER_PATTERN)
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
 
 
 class JobsQuery(BaseModel):
@@ -34,6 +39,7 @@ class JobsQuery(BaseModel):
 @spec(
     "Queue 'get this ticker's filings and index them' (admin); 202 with the job",
     query=IndexQuery,
+    response=JobOut,
     statuses=(202, 400, 403, 404, 503),
     tags=("operations",),
 )
@@ -41,11 +47,14 @@ async def index_ticker(request: Request) -> Response:
     user = current_admin(request)
     params = parse_query(request, IndexQuery)
     job, _created = await rag_service(get_ctx(request)).enqueue(params.ticker, user.id)
-    return JSON({**job.public(), "job_id": job.id, "status": job.status}, status_code=202)
+    return reply(JobOut, job.public(), status_code=202)
 
 
 @spec(
-    "One indexing job: state and progress (admin)", statuses=(200, 403, 404), tags=("operations",)
+    "One indexing job: state and progress (admin)",
+    response=JobOut,
+    statuses=(200, 403, 404),
+    tags=("operations",),
 )
 async def get_job(request: Request) -> Response:
     current_admin(request)
@@ -53,12 +62,13 @@ async def get_job(request: Request) -> Response:
     job = None if job_id > MAX_SQL_INT else await get_ctx(request).db.read(jq.get, job_id)
     if job is None:
         raise NotFound(f"no indexing job with id {job_id}")
-    return JSON(job.public())
+    return reply(JobOut, job.public())
 
 
 @spec(
     "Indexing jobs, newest first (admin)",
     query=JobsQuery,
+    response=JobList,
     statuses=(200, 403),
     tags=("operations",),
 )
@@ -68,7 +78,7 @@ async def list_jobs(request: Request) -> Response:
     jobs = await get_ctx(request).db.read(
         jq.list_jobs, status=params.status, limit=params.limit, offset=params.offset
     )
-    return JSON({"jobs": [j.public() for j in jobs]})
+    return reply(JobList, {"jobs": [j.public() for j in jobs]})
 
 
 routes = [

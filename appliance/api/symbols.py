@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from appliance.api.responses import JSON
+from appliance.api.responses import reply
 from appliance.auth import current_user
 from appliance.context import get_ctx
 from appliance.db.queries import symbols as sq
@@ -17,21 +17,43 @@ from appliance.validation import parse_query
 
 
 class SymbolSearch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"q": "apple"}]})
     q: str = Field(min_length=1, max_length=100, description="ticker or company-name prefix")
     limit: int = Field(20, ge=1, le=100)
 
 
-@spec("Search tickers and company names by prefix", query=SymbolSearch, tags=("edgar",))
+class SymbolOut(BaseModel):
+    ticker: str
+    cik: int
+    name: str
+    exchange: str | None
+    vintage: str = Field(description="Date of the ticker file the symbol came from.")
+
+
+class SymbolList(BaseModel):
+    symbols: list[SymbolOut]
+
+
+class SymbolDetail(SymbolOut):
+    tickers: list[str] = Field(description="Every ticker of this CIK.")
+
+
+@spec(
+    "Search tickers and company names by prefix",
+    query=SymbolSearch,
+    response=SymbolList,
+    tags=("edgar",),
+)
 async def search(request: Request) -> Response:
     current_user(request)
     query = parse_query(request, SymbolSearch)
     found = await get_ctx(request).db.read(sq.search_symbols, query.q, limit=query.limit)
-    return JSON({"symbols": [s.public() for s in found]})
+    return reply(SymbolList, {"symbols": [s.public() for s in found]})
 
 
 @spec(
     "One ticker: CIK, company, exchange, and the CIK's other tickers",
+    response=SymbolDetail,
     statuses=(200, 404),
     tags=("edgar",),
 )
@@ -43,7 +65,7 @@ async def one(request: Request) -> Response:
     if found is None:
         raise NotFound(f"unknown ticker {ticker}")
     siblings = await db.read(sq.tickers_for_cik, found.cik)
-    return JSON({**found.public(), "tickers": [s.ticker for s in siblings]})
+    return reply(SymbolDetail, {**found.public(), "tickers": [s.ticker for s in siblings]})
 
 
 routes = [

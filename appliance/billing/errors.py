@@ -113,3 +113,9 @@ class LicenseWrongInstall(ApplianceError):
 class LicenseAlreadyRedeemed(ApplianceError):
     status = 409
     code = "license_already_redeemed"
+
+
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready: whoever noticed it (the HTTP
+    adapter, ``appliance/api/hangup.py``) cancelled the work and raises this inside it, so
+    the meter refunds the charge (recorded as 499) through its one give-back path."""

@@ -21,7 +21,6 @@ from appliance.billing.providers import (
     make_provider,
 )
 from appliance.billing.webhook import EventOutcome
-from appliance.context import AppContext
 from appliance.db.connection import Connection
 from appliance.db.database import Database, SyncDatabase
 from appliance.db.queries import payments as q
@@ -31,7 +30,6 @@ from appliance.metrics import Metrics
 from appliance.settings import Settings
 
 log = logging.getLogger("appliance.billing")
-SERVICE = "payments"
 
 
 class UnknownPack(InvalidPayload):
@@ -51,7 +49,7 @@ class ReconcileReport:
 
 
 class Payments:
-    """One per app (``ctx.services["payments"]``) or per CLI command; holds no mutable state
+    """One per app (``ctx.payments``) or per CLI command; holds no mutable state
     beyond the provider's lazily made Stripe client, so it is safe across threads."""
 
     def __init__(
@@ -183,14 +181,3 @@ def _redeem_for_email(conn: Connection, lic: licenses.License, email: str) -> li
     if user is None:
         raise NotFound(f"no user with e-mail {email}")
     return licenses.redeem(conn, lic, user.id)
-
-
-def attach(ctx: AppContext) -> None:
-    """Startup hook: the payments service for this app (works with payments disabled)."""
-    ctx.services[SERVICE] = Payments(ctx.settings, ctx.install_id, metrics=ctx.metrics)
-    log.info("payments: provider %s", ctx.settings.effective_payment_provider)
-
-
-def get_payments(ctx: AppContext) -> Payments:
-    service: Payments = ctx.services[SERVICE]
-    return service

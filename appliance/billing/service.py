@@ -1,22 +1,17 @@
-"""The ``Billing`` service: the one seam every billable endpoint goes through.
+"""The ``Billing`` service: the meter every billable request goes through. No HTTP here.
 
-A billable handler parses and validates its input first (a 400 costs nothing), then hands the
-work to :meth:`Billing.run`::
-
-    async def sentiment(request: Request) -> Response:
-        body = await parse_json(request, SentimentRequest)
-        ctx = get_ctx(request)
-        cost = ctx.settings.cost_sentiment * len(body.texts)
-        return await ctx.billing.run(request, "sentiment", cost, lambda: score(ctx, body))
-
-``run`` then, in order: requires a caller (401), takes a rate-limit token (429, nothing spent),
-handles ``Idempotency-Key`` (replay, 422 on a different body, duplicates wait for the first),
-spends in one write transaction (402 when short), runs the work, and either finishes the usage
-event or, when the work raised or answered >= 400, refunds in its own transaction. Work that
-answers but is not billable (a question nobody could answer) returns :class:`Unbilled`: the
-charge is given back and the event recorded with cost 0 and the outcome's status, in the same
-place a refund would be. Responses carry ``X-Credits-Remaining`` and the ``RateLimit-*``
-fields.
+Endpoints declare themselves billable with :func:`appliance.api.billable.billable`, which
+authenticates and validates first (a 401 or 400 costs nothing) and then hands the meter a
+:class:`Charge` (who, what, how much, the Idempotency-Key and body) and the work.
+:meth:`Billing.run` then, in order: takes a rate-limit token (429, nothing spent), handles the
+``Idempotency-Key`` (replay, 422 on a different body, duplicates wait for the first), spends in
+one write transaction (402 when short), runs the work, and either finishes the usage event or,
+when the work raised or answered >= 400, refunds in its own transaction. An answer that is
+not billable (``Answer.unbilled``: a question nobody could answer) gives its charge back
+through the same give-back as a refund, and its usage event is recorded with cost 0 and the
+outcome as its status. It returns the :class:`Answer` with the headers billing adds
+(``X-Credits-Remaining``, ``RateLimit-*``, ``Idempotent-Replayed``); errors it raises carry
+theirs.
 """
 
 from __future__ import annotations
@@ -30,13 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from appliance.api.responses import JSON
-from appliance.auth import current_user
-from appliance.billing import hangup, idempotency, quota, usage
+from appliance.billing import idempotency, quota, usage
 from appliance.billing.errors import (
+    ClientGone,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     QuotaExhausted,
@@ -58,24 +49,48 @@ if TYPE_CHECKING:
 log = logging.getLogger("appliance.billing")
 T = TypeVar("T")
 P = ParamSpec("P")
-
-
-@dataclass(frozen=True)
-class Unbilled:
-    """An answer (200, ``body``) that costs nothing: its usage event gets ``status`` (one of
-    :data:`quota.UNBILLED_STATUSES`) and cost 0, and the credits spent for it come back."""
-
-    body: dict[str, Any]
-    status: str
-
-
-Work = Callable[[], Awaitable[dict[str, Any] | Response | Unbilled]]
 Begun = (
     quota.Spent | quota.Rejected | idempotency.Replay | idempotency.KeyReused | idempotency.KeyBusy
 )
 
 # The status recorded for a request whose client went away (nginx's convention).
 CLIENT_CLOSED = 499
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One billable request, as the meter sees it."""
+
+    user_id: int
+    credential: str  # what the rate limit is keyed on: "key:<id>" or "user:<id>"
+    endpoint: str  # the usage events' endpoint
+    cost: int
+    request_id: str
+    idempotency_key: str | None = None  # as sent; validated by the meter
+    body: bytes = b""  # the request body, digested with the key
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the work answered: a status and the body's bytes (stored for replays).
+
+    ``unbilled``: set on a 2xx answer that costs nothing, to the outcome its usage event
+    records (one of :data:`quota.UNBILLED_STATUSES`); None for an answer that is charged.
+    """
+
+    status: int
+    body: bytes
+    media_type: str = "application/json"
+    unbilled: str | None = None
+
+
+@dataclass(frozen=True)
+class Metered:
+    answer: Answer
+    headers: dict[str, str]
+
+
+Work = Callable[[], Awaitable[Answer]]
 
 
 def utc_now() -> datetime:
@@ -202,22 +217,20 @@ class Billing:
 
     # ----- the seam -----
 
-    async def run(self, request: Request, endpoint: str, cost: int, work: Work) -> Response:
+    async def run(self, charge: Charge, work: Work) -> Metered:
         """Meter one billable request around ``work`` (see the module docstring).
 
-        ``work`` returns a JSON-able dict (answered 200) or a Response. Raises the caller's
-        401, RateLimited, InvalidPayload (a malformed Idempotency-Key), IdempotencyKeyReused,
+        Raises RateLimited, InvalidPayload (a malformed Idempotency-Key), IdempotencyKeyReused,
         IdempotencyInProgress, QuotaExhausted, or whatever ``work`` raised (after refunding).
         """
-        user = current_user(request)
         if not self.enabled:
-            return _as_response(await work())
+            return Metered(await work(), {})
+        endpoint = charge.endpoint
         started = time.perf_counter()
-        credential = getattr(request.state, "credential_id", None) or f"user:{user.id}"
         if self.shared_limiter is None:
-            decision = self.limiter.take(str(credential))
+            decision = self.limiter.take(charge.credential)
         else:
-            decision = await self.shared_limiter.take(str(credential))
+            decision = await self.shared_limiter.take(charge.credential)
         limit_headers = decision.headers() if self.limiter.enabled else {}
         if not decision.allowed:
             self._counter(self.metrics.rate_limited, endpoint).inc()
@@ -226,45 +239,37 @@ class Billing:
                 f" of {self.limiter.burst}; retry in {decision.retry_after} s",
                 headers={**limit_headers, "Retry-After": str(decision.retry_after)},
             )
-        raw_key = request.headers.get("idempotency-key")
-        if raw_key is None:
-            return await self._metered(
-                request, user.id, endpoint, cost, work, None, "", started, limit_headers
-            )
-        key = idempotency.validate_key(raw_key)
-        digest = idempotency.body_hash(endpoint, await request.body())
-        slot = (user.id, key)
+        if charge.idempotency_key is None:
+            return await self._metered(charge, work, None, "", started, limit_headers)
+        key = idempotency.validate_key(charge.idempotency_key)
+        digest = idempotency.body_hash(endpoint, charge.body)
+        slot = (charge.user_id, key)
         while True:
             first = self.inflight.claim(slot)
             if first is None:
                 break
             await first.wait()  # then look again: a replay, or our turn after a refund
         try:
-            return await self._metered(
-                request, user.id, endpoint, cost, work, key, digest, started, limit_headers
-            )
+            return await self._metered(charge, work, key, digest, started, limit_headers)
         finally:
             self.inflight.release(slot)
 
     async def _metered(
         self,
-        request: Request,
-        user_id: int,
-        endpoint: str,
-        cost: int,
+        charge: Charge,
         work: Work,
         key: str | None,
         digest: str,
         started: float,
         limit_headers: dict[str, str],
-    ) -> Response:
-        request_id = str(getattr(request.state, "request_id", ""))
-        charge = q.Charge(user_id, endpoint, cost, self._period(), request_id, key)
+    ) -> Metered:
+        user_id, endpoint = charge.user_id, charge.endpoint
+        spend = q.Charge(user_id, endpoint, charge.cost, self._period(), charge.request_id, key)
         future: asyncio.Future[Begun]
         if key is None:
-            future = self.db.write(quota.charge, charge, self._free)
+            future = self.db.write(quota.charge, spend, self._free)
         else:
-            future = self.db.write(begin, charge, digest, self._expiry(), self._free)
+            future = self.db.write(begin, spend, digest, self._expiry(), self._free)
         try:
             outcome = await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -277,9 +282,7 @@ class Billing:
             headers = {**limit_headers, "Idempotent-Replayed": "true"}
             if outcome.credits_remaining is not None:
                 headers["X-Credits-Remaining"] = str(outcome.credits_remaining)
-            return Response(
-                outcome.body, outcome.status_code, headers, media_type="application/json"
-            )
+            return Metered(Answer(outcome.status_code, outcome.body), headers)
         if isinstance(outcome, idempotency.KeyReused):
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used with a different request body or"
@@ -304,11 +307,12 @@ class Billing:
         spent = outcome
         self._counter(self.metrics.credits_spent, endpoint).inc(spent.cost)
         try:
-            result = await hangup.until_hangup(request, work)
-        except hangup.ClientGone:
-            # Nobody will read the answer: refund, and record the request as the client's.
+            answer = await work()
+        except ClientGone:
+            # Nobody will read the answer (the adapter saw the client hang up and cancelled
+            # the work): refund, recorded as the client's (499), then let the adapter answer.
             await self._refund(endpoint, spent, CLIENT_CLOSED, started)
-            return Response(status_code=CLIENT_CLOSED)
+            raise
         except asyncio.CancelledError:
             # Cancelled mid-work (the client is gone): queue the refund without waiting for
             # it; the writer applies it even though this task is ending.
@@ -322,62 +326,41 @@ class Billing:
                 remaining = refunded.quota_after if refunded else spent.quota_after
                 exc.headers.update({**limit_headers, "X-Credits-Remaining": str(remaining)})
             raise
-        if isinstance(result, Unbilled):
-            return await self._unbilled(
-                endpoint, spent, result, user_id, key, started, limit_headers
-            )
-        if isinstance(result, dict):
-            # The common case: build the answer with all its headers at once.
-            headers = {**limit_headers, "X-Credits-Remaining": str(spent.quota_after)}
-            response: Response = JSON(result, headers=headers)
-            if key is None:
-                self._finish_later(spent.usage_id, 200, _ms(started))
-                return response
-        else:
-            response = result
-        if response.status_code >= 400:
-            refunded = await self._refund(endpoint, spent, response.status_code, started)
+        if answer.status >= 400:
+            refunded = await self._refund(endpoint, spent, answer.status, started)
             remaining = refunded.quota_after if refunded else spent.quota_after
-            response.headers["X-Credits-Remaining"] = str(remaining)
-            response.headers.update(limit_headers)
-            return response
+            return Metered(answer, {**limit_headers, "X-Credits-Remaining": str(remaining)})
+        if answer.unbilled is not None:
+            waived = await self._waive(charge, spent, answer, key, started)
+            remaining = waived.quota_after if waived else spent.quota_after
+            return Metered(answer, {**limit_headers, "X-Credits-Remaining": str(remaining)})
         if key is None:
-            self._finish_later(spent.usage_id, response.status_code, _ms(started))
+            self._finish_later(spent.usage_id, answer.status, _ms(started))
         else:
-            # Keyed: the stored response must be durable before anyone is answered with it.
-            stored = (user_id, key, bytes(response.body), spent.quota_after)
-            await self._write(
-                usage.finish, spent.usage_id, response.status_code, _ms(started), stored
-            )
-        if "X-Credits-Remaining" not in response.headers:
-            response.headers["X-Credits-Remaining"] = str(spent.quota_after)
-            response.headers.update(limit_headers)
-        return response
+            # Keyed: the stored answer must be durable before anyone is answered with it.
+            stored = (user_id, key, answer.body, spent.quota_after)
+            await self._write(usage.finish, spent.usage_id, answer.status, _ms(started), stored)
+        return Metered(answer, {**limit_headers, "X-Credits-Remaining": str(spent.quota_after)})
 
-    async def _unbilled(
+    async def _waive(
         self,
-        endpoint: str,
+        charge: Charge,
         spent: quota.Spent,
-        result: Unbilled,
-        user_id: int,
+        answer: Answer,
         key: str | None,
         started: float,
-        limit_headers: dict[str, str],
-    ) -> Response:
-        """Give the charge back and record the outcome; a keyed request's answer is stored for
-        replays in the same transaction (a replay is free too)."""
-        response = JSON(result.body)
-        stored = (user_id, key, bytes(response.body)) if key is not None else None
+    ) -> quota.Refunded | None:
+        """Give an unbilled answer's charge back and record its outcome; a keyed request's
+        answer is stored for replays in the same transaction (a replay is free too)."""
+        assert answer.unbilled is not None
+        stored = (charge.user_id, key, answer.body) if key is not None else None
         waived = await self._write(
-            _settle_unbilled, spent.usage_id, result.status, _ms(started), stored
+            _settle_unbilled, spent.usage_id, answer.unbilled, answer.status, _ms(started), stored
         )
-        remaining = spent.quota_after
         if waived is not None:
-            remaining = waived.quota_after
-            self._counter(self.metrics.credits_refunded, endpoint).inc(waived.credits)
-        self.metrics.unbilled.labels(endpoint, result.status).inc()
-        response.headers.update({**limit_headers, "X-Credits-Remaining": str(remaining)})
-        return response
+            self._counter(self.metrics.credits_refunded, charge.endpoint).inc(waived.credits)
+        self.metrics.unbilled.labels(charge.endpoint, answer.unbilled).inc()
+        return waived
 
     def _finish_later(self, usage_id: int, status_code: int, duration_ms: float) -> None:
         """Record how a request ended without waiting for it: finishes pile up here and one
@@ -427,27 +410,22 @@ def _settle_unbilled(
     conn: Connection,
     usage_id: int,
     status: str,
+    status_code: int,
     duration_ms: float,
     stored: tuple[int, str, bytes] | None,
 ) -> quota.Refunded | None:
     """Write function: :func:`quota.waive`, and with ``stored`` = (user id, Idempotency-Key,
-    body) the response kept for replays with the credits remaining after the give-back."""
-    waived = quota.waive(conn, usage_id, status, 200, duration_ms)
+    body) the answer kept for replays with the credits remaining after the give-back."""
+    waived = quota.waive(conn, usage_id, status, status_code, duration_ms)
     if stored is not None:
         user_id, key, body = stored
         credits = waived.quota_after if waived is not None else None
-        q.idempotency_complete(conn, user_id, key, 200, body, credits)
+        q.idempotency_complete(conn, user_id, key, status_code, body, credits)
     return waived
 
 
 def _nothing(conn: Connection) -> None:
     """A write that changes nothing: an empty commit, which needs no fsync."""
-
-
-def _as_response(result: dict[str, Any] | Response | Unbilled) -> Response:
-    if isinstance(result, Unbilled):
-        return JSON(result.body)
-    return result if isinstance(result, Response) else JSON(result)
 
 
 def _ms(started: float) -> float:

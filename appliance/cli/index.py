@@ -37,13 +37,6 @@ class _Bar:
         self.progress.update(p.sections_done, total=p.sections_total, extra=f"{p.chunks} chunks")
 
 
-def _load_embedder(settings: Any) -> Any:
-    from appliance.nlp.embedder import Embedder
-    from appliance.nlp.paths import ModelPaths
-
-    return Embedder(ModelPaths.locate(settings.models_dir).embedder, threads=2)
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.all and not args.tickers:
         raise InvalidPayload("name one or more tickers, or --all")
@@ -72,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
             )
             if not accessions:
                 return EXIT_FAILED
-        indexer = Indexer(_load_embedder(settings))
+        from appliance.nlp.service import open_embedder
+
+        indexer = Indexer(open_embedder(settings))
         bar = _Bar(not args.json)
         result = indexer.run(db, accessions, on_progress=bar)
         bar.progress.finish()

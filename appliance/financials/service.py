@@ -21,7 +21,9 @@ FiscalPeriod = Literal["FY", "Q1", "Q2", "Q3", "Q4", "6M", "9M"]
 class FactsQuery(BaseModel):
     """What ``GET /v1/facts`` and ``appliance facts`` take."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"ticker": "AAPL", "concept": "Assets"}]}
+    )
     ticker: str = Field(pattern=TICKER_PATTERN, description="e.g. NVDA")
     concept: str | None = Field(
         None,
@@ -43,7 +45,9 @@ class FactsQuery(BaseModel):
 class FinancialsQuery(BaseModel):
     """What ``GET /v1/financials/{ticker}`` and ``appliance financials`` take."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"statement": "income"}]}
+    )
     ticker: str = Field(pattern=TICKER_PATTERN)
     statement: Literal["income", "balance", "cashflow"] = "income"
     period: Literal["annual", "quarterly"] = "annual"

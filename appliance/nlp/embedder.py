@@ -38,6 +38,10 @@ class Embedder:
         self.max_tokens: int = int(manifest["max_tokens"])
         self.variant = "int8" if quantized else "fp32"
         self.name = f"{manifest['name']}@{self.variant}"
+        # Identifies the exact graph (a rebuilt model gets new vectors, never stale cached ones).
+        files = manifest.get("files", {})
+        graph = files.get(f"model.{self.variant}.onnx", {}).get("sha256", "")
+        self.fingerprint = f"{self.name}:{graph}"
         model = require(model_dir / f"model.{self.variant}.onnx", BUILD_HINT)
         tok_path = require(model_dir / "tokenizer.json", BUILD_HINT)
         self._session = create_session(model, threads, spin=spin)

@@ -12,6 +12,7 @@ from appliance.paths import default_models_dir
 
 EMBEDDER_DIR = "minilm-l6-v2"
 SENTIMENT_DIR = "sentiment"
+RERANKER_DIR = "reranker"
 
 
 class ModelMissing(NotReady):
@@ -37,6 +38,10 @@ class ModelPaths:
     @property
     def sentiment(self) -> Path:
         return self.root / SENTIMENT_DIR
+
+    @property
+    def reranker(self) -> Path:
+        return self.root / RERANKER_DIR
 
 
 def require(path: Path, hint: str) -> Path:

@@ -9,15 +9,16 @@ one model call on one inference thread, never on the event loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from appliance.components import Components
 from appliance.errors import NotReady
 from appliance.nlp.batcher import MicroBatcher
 from appliance.nlp.embedder import Embedder
 from appliance.nlp.paths import ModelMissing, ModelPaths
 from appliance.nlp.sentiment import SentimentModel, SentimentResult
+from appliance.settings import Settings
 
 if TYPE_CHECKING:
     from appliance.context import AppContext
@@ -35,10 +36,13 @@ class Models:
     async def score(self, texts: list[str]) -> list[SentimentResult]:
         return await self.sentiment_batcher.submit_many(texts)
 
+    async def aclose(self) -> None:
+        await self.sentiment_batcher.aclose()
+
 
 def models(ctx: AppContext) -> Models:
     """The loaded models; 503 ``not_ready`` while they are not (checked before any spend)."""
-    loaded: Models | None = ctx.services.get("models")
+    loaded = ctx.models
     if loaded is None:
         state = ctx.components.snapshot().get(COMPONENT)
         detail = state.detail if state else "models are not loaded (load_models = false)"
@@ -46,20 +50,26 @@ def models(ctx: AppContext) -> Models:
     return loaded
 
 
-def models_hook(ctx: AppContext) -> Callable[[], Awaitable[None]] | None:
-    """Lifespan hook: load both models, warm them up, register them; returns the stop."""
-    settings = ctx.settings
+def open_embedder(settings: Settings) -> Embedder:
+    """The embedder, the one place it is loaded (the app's models and ``appliance index``).
+    Raises ModelMissing."""
+    return Embedder(ModelPaths.locate(settings.models_dir).embedder, threads=settings.model_threads)
+
+
+def load_models(settings: Settings, components: Components) -> Models | None:
+    """Load both models and warm them up; None when ``load_models`` is off or they are
+    missing (the ``models`` component then says why, and search runs keyword-only)."""
     if not settings.load_models:
         return None
-    ctx.components.starting(COMPONENT, "loading the ONNX models")
+    components.starting(COMPONENT, "loading the ONNX models")
     try:
         paths = ModelPaths.locate(settings.models_dir)
-        embedder = Embedder(paths.embedder, threads=settings.model_threads)
+        embedder = open_embedder(settings)
         sentiment = SentimentModel(paths.sentiment, threads=settings.model_threads)
         embedder.embed(["Warm-up: revenue increased."])
         sentiment.score(["Warm-up: revenue increased."])
     except ModelMissing as exc:
-        ctx.components.failed(COMPONENT, exc.message)
+        components.failed(COMPONENT, exc.message)
         log.error("%s", exc.message)
         return None
     batcher: MicroBatcher[str, SentimentResult] = MicroBatcher(
@@ -68,11 +78,5 @@ def models_hook(ctx: AppContext) -> Callable[[], Awaitable[None]] | None:
         max_wait=settings.sentiment_batch_wait_ms / 1000,
         name="sentiment",
     )
-    ctx.services["embedder"] = embedder
-    ctx.services["models"] = Models(embedder, sentiment, batcher)
-    ctx.components.ready(COMPONENT, f"{embedder.name}, {sentiment.name}")
-
-    async def stop() -> None:
-        await batcher.aclose()
-
-    return stop
+    components.ready(COMPONENT, f"{embedder.name}, {sentiment.name}")
+    return Models(embedder, sentiment, batcher)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 
 def load_tokenizer(path: Path, max_tokens: int) -> Tokenizer:
@@ -66,3 +66,15 @@ def plan_batches(
             input_ids = np.array([ids[i] for i in chunk], np.int64).reshape(len(chunk), width)
             mask = np.ones_like(input_ids)
             yield Batch(np.asarray(chunk, np.int64), input_ids, mask)
+
+
+def padded(encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
+    """Model feeds for rows of different lengths: right-padded ids and the attention mask
+    (for models whose scores are compared within one call, like the reranker's)."""
+    width = max((len(e.ids) for e in encodings), default=0)
+    ids = np.zeros((len(encodings), width), np.int64)
+    mask = np.zeros_like(ids)
+    for i, e in enumerate(encodings):
+        ids[i, : len(e.ids)] = e.ids
+        mask[i, : len(e.ids)] = 1
+    return {"input_ids": ids, "attention_mask": mask}

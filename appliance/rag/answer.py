@@ -3,8 +3,12 @@
 No language model: every sentence of the answer is quoted from a cited chunk and marked
 with that citation's number, so each claim can be checked against its filing. A sentence
 scores by the question's content words it contains (rarer words across the candidate
-sentences count more), with a bonus for figures when the question asks for an amount or a
-count, weighted down the further its chunk is in the ranking.
+sentences count more), weighted down the further its chunk is in the ranking. A question
+asking for an amount, a count or a rate ("how much", "how many", "how fast", "what was the
+revenue") wants the sentence with the figure: sentences stating one (a year alone is not a
+figure) count more, sentences without one less. A table row is quoted under its column
+headers ("2025 | Change | 2024 / Total net sales | $416,161 | 6% | $391,035"), both lines
+taken verbatim from the cited passage.
 """
 
 from __future__ import annotations
@@ -36,9 +40,15 @@ __all__ = [
     "no_answer",
 ]
 
-_NUMBER = re.compile(r"\$?\d[\d,.]*\s*(?:%|percent|million|billion|thousand)?")
+# A figure: a number that is not just a year (or a note/Item number).
+_FIGURE = re.compile(
+    r"\$\s?\d|\d[\d,]*\.?\d*\s*(?:%|percent|million|billion|thousand|GWh)"
+    r"|\b\d{1,3}(?:,\d{3})+\b|\b(?!(?:19|20)\d\d\b)\d{3,}\b"
+)
 _QUANTITY = re.compile(
-    r"\b(how (many|much|large|big)|number of|amount|headcount|percent|what (was|were|is) the)\b",
+    r"\b(how (many|much|large|big|fast|quickly|far)|number of|amount|headcount|percent(age)?|"
+    r"share of|what (was|were|is|are) (the|its|their)|revenues?|sales|margins?|capex|"
+    r"growth rate|spend|spent|cost|paid|price)\b",
     re.IGNORECASE,
 )
 _MAX_SENTENCE = 600  # characters: longer "sentences" are tables or lists
@@ -59,12 +69,31 @@ def _stem(word: str) -> str:
     return word
 
 
-def _sentences(text: str) -> list[str]:
+def _column_header(text: str) -> str | None:
+    """The column-header row a table passage carries (its first ``|`` line without figures),
+    when the passage is a table's row group."""
+    for line in text.split("\n")[:3]:
+        if "|" in line:
+            cells = [c.strip() for c in line.split("|")]
+            if not cells[0] or not any(_FIGURE.search(c) for c in cells):
+                return " ".join(line.split())
+            return None
+    return None
+
+
+def _sentences(text: str) -> list[tuple[str, str]]:
+    """``(shown, matched)`` per sentence: a table row is shown under its column headers but
+    matched on its own words (every row carries the same headers)."""
+    header = _column_header(text)
     out = []
     for start, end, _ in split_units(text):
         s = " ".join(text[start:end].split())
-        if _MIN_SENTENCE <= len(s) <= _MAX_SENTENCE:
-            out.append(s)
+        if not _MIN_SENTENCE <= len(s) <= _MAX_SENTENCE or s == header:
+            continue
+        if header and "|" in s and s.count("|") == header.count("|") + 1:
+            out.append((f"{header} / {s}", s))
+        else:
+            out.append((s, s))
     return out
 
 
@@ -82,8 +111,8 @@ def _scored(question: str, chunks: Sequence[str], context: str = "") -> list[Sen
     wants_figure = bool(_QUANTITY.search(question))
     candidates: list[tuple[int, str, set[str]]] = []
     for n, chunk in enumerate(chunks):
-        for s in _sentences(chunk):
-            candidates.append((n, s, {_stem(t) for t in terms(s)}))
+        for shown, words in _sentences(chunk):
+            candidates.append((n, shown, {_stem(t) for t in terms(words)}))
     df = Counter(t for _, _, ts in candidates for t in ts & q_terms)
     total = len(candidates)
     out: list[Sentence] = []
@@ -92,8 +121,8 @@ def _scored(question: str, chunks: Sequence[str], context: str = "") -> list[Sen
         if not matched:
             continue
         score = sum(math.log(1 + total / df[t]) for t in matched)
-        if wants_figure and _NUMBER.search(s):
-            score *= 1.3
+        if wants_figure:
+            score *= 1.6 if _FIGURE.search(s) else 0.6
         out.append(Sentence(s, n + 1, score))
     return out
 
@@ -139,8 +168,8 @@ def compose(question: str, chunks: Sequence[str], limit: int = 3, context: str =
     """
     chosen = best_sentences(question, chunks, limit, context)
     if not chosen and chunks:
-        first = _sentences(chunks[0]) or [" ".join(chunks[0].split())[:_MAX_SENTENCE]]
-        chosen = [Sentence(first[0], 1, 0.0)]
+        first = [shown for shown, _ in _sentences(chunks[0])]
+        chosen = [Sentence((first or [" ".join(chunks[0].split())[:_MAX_SENTENCE]])[0], 1, 0.0)]
     return " ".join(f"{s.text} [{s.citation}]" for s in chosen)
 
 

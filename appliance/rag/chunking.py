@@ -15,6 +15,13 @@ tokens of whole sentences, so a fact phrased across a boundary is whole in one o
 WordPiece counts are additive over whitespace-separated words (BERT's pre-tokenizer splits
 on whitespace and punctuation first), so each sentence is counted once and chunk sizes are
 sums: exact, and linear in the section length.
+
+Tables (runs of lines whose cells the importer joined with `` | ``) are chunked apart from
+the prose, by groups of whole rows, and every group repeats the table's caption (the line
+before it: "The following table shows net sales by category ... (dollars in millions):") and
+its column-header row (periods, units). A row group is a passage of its own: "total net
+sales 2024" meets the row with its caption and columns, and a citation shows the figure with
+the column it belongs to. Row groups do not overlap: each already carries its context.
 """
 
 from __future__ import annotations
@@ -62,11 +69,15 @@ class ChunkPolicy:
     target: int = 128
     overlap: int = 32
     min_tokens: int = 12  # a lone fragment shorter than this joins its neighbour
+    table_rows: int = 3  # a run of at least this many `` | `` lines is chunked as a table
 
     @property
     def version(self) -> str:
         """Recorded with each indexed section: a changed policy means a re-index."""
-        return f"s1-m{self.max_tokens}-t{self.target}-o{self.overlap}-n{self.min_tokens}"
+        return (
+            f"s2-m{self.max_tokens}-t{self.target}-o{self.overlap}-n{self.min_tokens}"
+            f"-r{self.table_rows}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +137,14 @@ def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
             return
         before = text[pos:line_end].rstrip()
         after = text[nl + 1 : nl + 3].lstrip()
-        wrapped = bool(before) and before[-1] not in ".!?:;|" and after[:1].islower()
+        # A table row (cells joined by " | ") is never a wrapped line ("iPhone | ..." below a
+        # header row starts in lower case too).
+        wrapped = (
+            bool(before)
+            and before[-1] not in ".!?:;|"
+            and after[:1].islower()
+            and " | " not in before
+        )
         if not wrapped:
             yield start, line_end
             start = nl + 1
@@ -244,10 +262,106 @@ def _pack(units: list[_Unit], policy: ChunkPolicy, budget: int) -> list[tuple[in
     return ranges
 
 
+def _prose_chunks(
+    text: str, start: int, end: int, count: Callable[[str], int], policy: ChunkPolicy, budget: int
+) -> list[Chunk]:
+    units = _units(text[start:end], budget, count)
+    chunks: list[Chunk] = []
+    for a, b in _pack(units, policy, budget):
+        s, e = start + units[a].start, start + units[b - 1].end
+        chunks.append(Chunk(s, e, sum(u.tokens for u in units[a:b]), text[s:e]))
+    return chunks
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    start: int  # character offsets of the rows (header row included)
+    end: int
+    rows: list[tuple[int, int]]
+    caption: str
+
+
+_YEARISH = re.compile(
+    r"^(?:(?:19|20)\d\d|fiscal|three|six|nine|twelve|months|years?|ended|change|%)", re.I
+)
+_DIGIT = re.compile(r"\d")
+
+
+def _is_header(row: str) -> bool:
+    """A column-header row: an empty first cell, or no figures but years."""
+    cells = [c.strip() for c in row.split("|")]
+    if not cells[0]:
+        return True
+    return not any(_DIGIT.search(c) and not _YEARISH.match(c) for c in cells)
+
+
+def _tables(text: str, min_rows: int) -> list[_Table]:
+    """Runs of at least ``min_rows`` table lines, with the caption line before each."""
+    tables: list[_Table] = []
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for line in text.split("\n"):
+        lines.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    i = 0
+    while i < len(lines):
+        if " | " not in text[lines[i][0] : lines[i][1]]:
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and " | " in text[lines[j][0] : lines[j][1]]:
+            j += 1
+        if j - i >= min_rows:
+            k = i - 1
+            while k >= 0 and not text[lines[k][0] : lines[k][1]].strip():
+                k -= 1
+            caption = " ".join(text[lines[k][0] : lines[k][1]].split()) if k >= 0 else ""
+            tables.append(_Table(lines[i][0], lines[j - 1][1], lines[i:j], caption[:300]))
+        i = j
+    return tables
+
+
+def _table_chunks(
+    text: str, table: _Table, count: Callable[[str], int], policy: ChunkPolicy, budget: int
+) -> list[Chunk]:
+    rows = table.rows
+    header = ""
+    if _is_header(text[rows[0][0] : rows[0][1]]):
+        header, rows = " ".join(text[rows[0][0] : rows[0][1]].split()), rows[1:]
+    prefix = "\n".join(p for p in (table.caption, header) if p)
+    prefix_tokens = count(prefix) if prefix else 0
+    if prefix_tokens > budget // 2:  # an enormous caption: keep the header row only
+        prefix = header
+        prefix_tokens = count(prefix) if prefix else 0
+    room = max(16, min(policy.target, budget) - prefix_tokens)
+    chunks: list[Chunk] = []
+    group: list[tuple[int, int]] = []
+    used = 0
+    for r in [*rows, (-1, -1)]:
+        n = count(text[r[0] : r[1]]) if r[0] >= 0 else 0
+        if group and (r[0] < 0 or used + n > room):
+            s, e = group[0][0], group[-1][1]
+            body = text[s:e]
+            chunk_text = f"{prefix}\n{body}" if prefix else body
+            chunks.append(Chunk(s, e, prefix_tokens + used, chunk_text))
+            group, used = [], 0
+        if r[0] >= 0:
+            if n > budget - prefix_tokens:  # one enormous row: cut it like a long sentence
+                for u in _split_long(text, r[0], r[1], budget - prefix_tokens, count, False):
+                    piece = text[u.start : u.end]
+                    body = f"{prefix}\n{piece}" if prefix else piece
+                    chunks.append(Chunk(u.start, u.end, prefix_tokens + u.tokens, body))
+                continue
+            group.append(r)
+            used += n
+    return chunks
+
+
 def chunk_text(
     text: str, count: Callable[[str], int], policy: ChunkPolicy, header_tokens: int = 0
 ) -> list[Chunk]:
-    """Chunks of ``text``; ``count`` gives a text's tokens *without* special tokens.
+    """Chunks of ``text``, in text order; ``count`` gives a text's tokens *without* special
+    tokens.
 
     ``header_tokens`` (the contextual header's tokens plus the special tokens) is reserved
     out of ``policy.max_tokens``, so header + chunk always fits the embedder whole.
@@ -255,16 +369,11 @@ def chunk_text(
     budget = policy.max_tokens - header_tokens
     if budget < 16:
         raise ValueError(f"header leaves only {budget} tokens of the {policy.max_tokens}")
-    units = _units(text, budget, count)
     chunks: list[Chunk] = []
-    for a, b in _pack(units, policy, budget):
-        start, end = units[a].start, units[b - 1].end
-        chunks.append(
-            Chunk(
-                start=start,
-                end=end,
-                tokens=sum(u.tokens for u in units[a:b]),
-                text=text[start:end],
-            )
-        )
+    cursor = 0
+    for table in _tables(text, policy.table_rows):
+        chunks += _prose_chunks(text, cursor, table.start, count, policy, budget)
+        chunks += _table_chunks(text, table, count, policy, budget)
+        cursor = table.end
+    chunks += _prose_chunks(text, cursor, len(text), count, policy, budget)
     return chunks

@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["TextEmbedder"]
+__all__ = ["PassageScorer", "TextEmbedder"]
 
 
 class TextEmbedder(Protocol):
@@ -17,3 +17,9 @@ class TextEmbedder(Protocol):
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+class PassageScorer(Protocol):
+    """A model that reads a question with each passage: higher scores are more relevant."""
+
+    def score(self, question: str, passages: Sequence[str]) -> npt.NDArray[np.float32]: ...

@@ -1,6 +1,6 @@
 """The retrieval service the app runs: retriever + index worker, started by the lifespan.
 
-``ctx.services["rag"]`` holds a :class:`RagService` once started. Handlers reach it through
+``ctx.rag`` holds the :class:`RagService` once started. Handlers reach it through
 :func:`rag_service`, which answers 503 ``not_ready`` until the vector index is loaded. Indexing
 work goes in through one door, :meth:`RagService.enqueue`.
 """
@@ -8,10 +8,10 @@ work goes in through one door, :meth:`RagService.enqueue`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from appliance.components import Components
 from appliance.db.connection import Connection
 from appliance.db.database import Database
 from appliance.db.queries import jobs as jq
@@ -19,12 +19,12 @@ from appliance.db.queries import rag as rq
 from appliance.errors import NotReady, UnknownTicker
 from appliance.rag.companies import CompanyBook, Lexicon
 from appliance.rag.confidence import Judge
-from appliance.rag.embedding import TextEmbedder
+from appliance.rag.embedding import PassageScorer, TextEmbedder
 from appliance.rag.feed import ChunkFeed
 from appliance.rag.index import DEFAULT_POLICY, Indexer
 from appliance.rag.progress import StateBook
 from appliance.rag.qa import Reply, answer_question
-from appliance.rag.retrieve import Retriever, SearchRequest
+from appliance.rag.retrieve import Retriever, SearchRequest, Tuning
 from appliance.rag.sources import acquire_for, inbox_dir
 from appliance.rag.worker import Acquire, IndexWorker
 from appliance.settings import Settings
@@ -32,7 +32,7 @@ from appliance.settings import Settings
 if TYPE_CHECKING:
     from appliance.context import AppContext
 
-__all__ = ["RagService", "load_embedder", "rag_service", "retrieval_hook", "start_rag"]
+__all__ = ["RagService", "load_reranker", "rag_service", "start_rag"]
 
 log = logging.getLogger("appliance.rag")
 COMPONENT = "retrieval"
@@ -49,6 +49,7 @@ class RagService:
     companies: CompanyBook
     progress: StateBook
     judge: Judge
+    feed: ChunkFeed | None = None  # replicas on PostgreSQL: what the others index
 
     @property
     def ready(self) -> bool:
@@ -80,9 +81,14 @@ class RagService:
         self.worker.wake()
         return job, created
 
+    def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+        self.worker.stop()
+
 
 def rag_service(ctx: AppContext) -> RagService:
-    service: RagService | None = ctx.services.get("rag")
+    service = ctx.rag
     if service is None:
         raise NotReady("filings search is not available")
     if not service.ready:
@@ -90,71 +96,63 @@ def rag_service(ctx: AppContext) -> RagService:
     return service
 
 
-def load_embedder(ctx: AppContext) -> TextEmbedder | None:
-    """The app's embedder: the one the models service registered, else loaded here."""
-    shared: TextEmbedder | None = ctx.services.get("embedder")
-    if shared is not None or not ctx.settings.load_models:
-        return shared
-    from appliance.nlp.embedder import Embedder
+def load_reranker(settings: Settings) -> PassageScorer | None:
+    """The passage reranker, or None (models off, reranking off, or the artifact missing:
+    search then keeps the fused order rather than refusing to start)."""
+    if not settings.load_models or settings.rerank_candidates <= 0:
+        return None
     from appliance.nlp.paths import ModelMissing, ModelPaths
+    from appliance.nlp.reranker import Reranker
 
     try:
-        return Embedder(ModelPaths.locate(ctx.settings.models_dir).embedder, threads=2)
+        return Reranker(
+            ModelPaths.locate(settings.models_dir).reranker, threads=settings.model_threads
+        )
     except ModelMissing as exc:
-        # The models hook has already marked its component failed (so /readyz says why);
-        # search stays up, keyword-only, rather than the whole app refusing to start.
-        log.error("embedder not available, filings search is keyword-only: %s", exc.message)
+        log.error("reranker not available, search keeps the fused order: %s", exc.message)
         return None
 
 
-def retrieval_hook(ctx: AppContext) -> Callable[[], Any] | None:
-    """Lifespan hook: start retrieval and the index worker when an embedder is available."""
-    embedder = load_embedder(ctx)
-    if embedder is None:
-        log.info("models not loaded: filings search is keyword-only and indexing is paused")
-    return start_rag(
-        ctx,
-        embedder,
-        acquire_for(ctx.settings, ctx.db),
-        index_pending=ctx.settings.index_on_start,
-    )
-
-
 def start_rag(
-    ctx: AppContext,
+    db: Database,
+    settings: Settings,
+    components: Components,
     embedder: TextEmbedder | None,
-    acquire: Acquire,
+    acquire: Acquire | None = None,
     *,
-    index_pending: bool = True,
-) -> Callable[[], Any]:
-    """Create the service, start the indexer thread; returns the stop function.
+    reranker: PassageScorer | None = None,
+) -> RagService:
+    """Create the service and start its indexer thread (``acquire``: how a job gets filings,
+    by default EDGAR or the inbox as the settings say; ``reranker``: the optional
+    reranking stage, used when ``rerank_candidates`` > 0).
 
     Without an embedder the service still answers (keyword search over what is indexed)
     and accepts jobs, which wait in the queue for a start with the models loaded.
     """
-    ctx.components.starting(COMPONENT, "loading the vector index")
-    retriever = Retriever(embedder)
+    if embedder is None:
+        log.info("models not loaded: filings search is keyword-only and indexing is paused")
+    components.starting(COMPONENT, "loading the vector index")
+    retriever = Retriever(embedder, Tuning(rerank_candidates=settings.rerank_candidates), reranker)
     indexer = Indexer(embedder) if embedder is not None else None
-    settings = ctx.settings
 
     def report() -> None:
         # /readyz shows the index as it is now, not as it was at start-up.
-        ctx.components.ready(COMPONENT, ctx.db.sync.read(service.status))
+        components.ready(COMPONENT, db.sync.read(service.status))
 
     def failed(reason: str) -> None:
-        ctx.components.failed(COMPONENT, reason)
+        components.failed(COMPONENT, reason)
 
     def will_index() -> bool:
         return indexer is not None and settings.index_new_imports and worker.alive
 
     worker = IndexWorker(
-        ctx.db,
+        db,
         retriever,
         indexer,
-        acquire,
+        acquire or acquire_for(settings, db),
         on_ready=lambda _chunks: report(),
         on_failure=failed,
-        index_pending_on_start=index_pending,
+        index_pending_on_start=settings.index_on_start,
         lease_seconds=settings.job_lease_seconds,
         index_new_imports=settings.index_new_imports,
         paused=settings.index_paused,
@@ -166,35 +164,28 @@ def start_rag(
         retriever,
         indexer,
         worker,
-        ctx.db,
+        db,
         settings,
         companies=CompanyBook(Lexicon.load()),
         progress=StateBook(policy, lambda: len(retriever.index), will_index),
         judge=Judge(threshold=settings.qa_min_confidence),
     )
-    ctx.services["rag"] = service
     # Loaded before the app serves (about a second per 100k chunks), so /readyz is 200 and
     # every answer searches the whole index from the first request.
     worker.load()
     worker.start()
-    feed = _chunk_feed(ctx, service)
-
-    def stop() -> None:
-        if feed is not None:
-            feed.stop()
-        worker.stop()
-
-    return stop
+    service.feed = _chunk_feed(db, settings, service)
+    return service
 
 
-def _chunk_feed(ctx: AppContext, service: RagService) -> ChunkFeed | None:
+def _chunk_feed(db: Database, settings: Settings, service: RagService) -> ChunkFeed | None:
     """Replicas on PostgreSQL: apply what the others index to this one's vector index, and
     forget the pending sections counted before (questions about a company another replica
     has just indexed are answered, not told 503 index_building)."""
-    url = ctx.settings.database_url
+    url = settings.database_url
     if not url:
         return None
-    db, retriever = ctx.db, service.retriever
+    retriever = service.retriever
 
     def apply(removed: list[int], new: list[int]) -> None:
         db.sync.read(retriever.apply, removed, new)

@@ -1,24 +1,33 @@
-"""Retrieval quality and latency on every shared filing: ``make bench`` prints
-hit@5, section accuracy, point-in-time violations and p50/p95 latency on the development
-question set (tests/data/qa_dev.jsonl), with BM25-only and dense-only runs as baselines
-measured in the same run.
+"""Retrieval quality and latency on every shared filing, every ranking stage, in one run.
 
-The corpus (all of shared/data/edgar: Apple 1995-2025, NVIDIA, Tesla, Medicis, GAINSCO,
-a 2016 fund, CARBO) is imported and indexed with the real int8 embedder once, then cached
-under ``.bench-cache/`` keyed by the chunking policy and the embedder graph; later runs only query.
+``make bench`` prints, for BM25 only, dense only, fused (the default), fused + rerank and
+the plain "dense top-5" baseline: hit@5, section@1, point-in-time violations and
+p50/p95 latency on three question sets:
 
-Run: ``python tests/bench/bench_retrieval.py [--rebuild] [--verbose]``
+- the blind ``test`` split (tests/data/blind/qa_blind.jsonl, the questions with
+  evidence phrases; Tesla, CARBO, Medicis, GAINSCO, the
+  Commonwealth fund): the headline, never tuned on;
+- the blind ``tune`` split (Apple, NVIDIA): what the knobs were chosen on;
+- tests/data/qa_dev.jsonl: the older regression set.
+
+Then the misses of the default run on the blind test split by kind, and indexing time old vs
+new (:func:`compare_indexing`; ``--no-index`` skips it).
+
+The corpus (all of shared/data/edgar) is imported and indexed with the real int8 embedder
+once, then cached under ``.bench-cache/`` keyed by the chunking policy and the embedder graph.
+
+Run: ``python tests/bench/bench_retrieval.py [--rebuild] [--verbose] [--no-index]``
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import os
 import shutil
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +46,25 @@ from appliance.rag.index import DEFAULT_POLICY, Indexer  # noqa: E402
 from appliance.rag.retrieve import Retriever, SearchRequest, Tuning  # noqa: E402
 from appliance.settings import load_settings  # noqa: E402
 
+NO_BOOSTS = {
+    "section_boost": 0.0,
+    "year_boost": 0.0,
+    "recency_boost": 0.0,
+    "latest_boost": 0.0,
+    "form_boost": 0.0,
+    "period_boost": 0.0,
+    "period_filter": False,
+}
+RERANK = Tuning(rerank_candidates=12, rerank_prior=8.0)  # the best on the tune split
+RUNS: dict[str, Tuning] = {
+    "BM25 only": Tuning(dense_weight=0.0, rerank_candidates=0),
+    "dense only": Tuning(keyword_weight=0.0, rerank_candidates=0),
+    "fused": Tuning(rerank_candidates=0),
+    "fused + rerank": RERANK,
+    "dense top-5": Tuning(keyword_weight=0.0, mmr_lambda=1.0, rerank_candidates=0, **NO_BOOSTS),
+}
+DEFAULT_RUN = "fused"
+
 
 def shared_edgar() -> Path:
     env = os.environ.get("APPLIANCE_SHARED_EDGAR")
@@ -49,26 +77,38 @@ def shared_edgar() -> Path:
     raise SystemExit("shared/data/edgar not found; set APPLIANCE_SHARED_EDGAR")
 
 
-def build(data_dir: Path, embedder: Any) -> None:
+def import_corpus(data_dir: Path, sample: bool = False) -> Any:
+    """Import the shared EDGAR corpus (or only the bundled Apple sample) into a new data dir."""
     edgar = shared_edgar()
     settings = load_settings(data_dir=data_dir, load_models=False, access_log=False)
     initialize(settings)
     conn = connect(settings.db_path, synchronous="NORMAL")
+    if sample:
+        from appliance.edgar.sample import install_sample
+
+        install_sample(SqliteSession(conn))
+        return conn
+    tickers = edgar / "tickers" / "2025-12-14_iqterminal" / "company_tickers_exchange.json"
+    with transaction(conn):
+        store_symbols(conn, parse_ticker_file(tickers.read_bytes()), "shared", _day("2025-12-14"))
+    report = import_paths(SqliteSession(conn), [edgar / "submissions", edgar / "filings"])
+    print(f"imported: {report.counts()} in {report.seconds:.1f}s")
+    return conn
+
+
+def index_corpus(conn: Any, indexer: Indexer) -> tuple[float, int]:
+    started = time.perf_counter()
+    result = indexer.run(SqliteSession(conn))
+    return time.perf_counter() - started, result.chunks
+
+
+def build(data_dir: Path, embedder: Any) -> None:
+    conn = import_corpus(data_dir)
     try:
-        tickers = edgar / "tickers" / "2025-12-14_iqterminal" / "company_tickers_exchange.json"
-        with transaction(conn):
-            store_symbols(
-                conn, parse_ticker_file(tickers.read_bytes()), "shared", _day("2025-12-14")
-            )
-        db = SqliteSession(conn)
-        report = import_paths(db, [edgar / "submissions", edgar / "filings"])
-        print(f"imported: {report.counts()} in {report.seconds:.1f}s")
-        started = time.perf_counter()
-        result = Indexer(embedder).run(db)
-        secs = time.perf_counter() - started
+        secs, chunks = index_corpus(conn, Indexer(embedder))
         print(
-            f"indexed: {result.sections} sections, {result.chunks} chunks in {secs:.0f}s"
-            f" ({result.chunks / secs:.1f} chunks/s, policy {DEFAULT_POLICY.version})"
+            f"indexed: {chunks} chunks in {secs:.0f}s ({chunks / secs:.1f} chunks/s,"
+            f" policy {DEFAULT_POLICY.version})"
         )
     finally:
         conn.close()
@@ -120,41 +160,100 @@ def cached_corpus(embedder: Any, *, rebuild: bool = False) -> Path:
     return cache
 
 
+def compare_indexing(embedder: Any, sample: bool) -> None:
+    """Index the whole shared corpus (or the bundled sample) twice in this run: with the
+    previous indexer settings, then the current ones, each into a fresh data dir, and print
+    both times and ratios: indexing alone (chunk, embed, write) and end to end (import too)."""
+    import tempfile
+
+    corpus = "the bundled Apple sample" if sample else "the shared corpus"
+    print(f"indexing {corpus}, old vs new, in one run:")
+    with tempfile.TemporaryDirectory() as tmp:
+        timings: dict[str, tuple[float, float]] = {}
+        for name, indexer in (
+            ("old", Indexer(embedder, **Indexer.PREVIOUS)),
+            ("new", Indexer(embedder)),
+        ):
+            started = time.perf_counter()
+            conn = import_corpus(Path(tmp) / name, sample)
+            imported = time.perf_counter() - started
+            try:
+                secs, chunks = index_corpus(conn, indexer)
+            finally:
+                conn.close()
+            timings[name] = (secs, imported + secs)
+            print(
+                f"  indexing {name}: {chunks} chunks in {secs:.0f}s ({chunks / secs:.1f}/s,"
+                f" {indexer.reused} vectors reused)"
+            )
+        (old, old_total), (new, new_total) = timings["old"], timings["new"]
+        print(
+            f"  speed-up new vs old: indexing {old / new:.2f}x,"
+            f" end to end (import {old_total - old:.0f}s + indexing) {old_total / new_total:.2f}x"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--questions", default=str(qa_eval.DEV_SET))
+    parser.add_argument("--no-index", action="store_true", help="skip timing indexing old vs new")
+    parser.add_argument(
+        "--index-sample", action="store_true", help="time indexing on the bundled sample only"
+    )
+    parser.add_argument("--runs", nargs="*", default=list(RUNS))
     args = parser.parse_args()
     from appliance.nlp.embedder import Embedder
     from appliance.nlp.paths import ModelPaths
+    from appliance.nlp.reranker import Reranker
 
-    embedder = Embedder(ModelPaths.locate().embedder, threads=2)
+    paths = ModelPaths.locate()
+    embedder = Embedder(paths.embedder, threads=2)
+    needs_reranker = any(RUNS[name].rerank_candidates for name in args.runs)
+    reranker = Reranker(paths.reranker, threads=2) if needs_reranker else None
     cache = cached_corpus(embedder, rebuild=args.rebuild)
     conn = connect(cache / "appliance.sqlite3", readonly=True)
-    questions = qa_eval.load_questions(Path(args.questions))
-    runs = {
-        "fused (default)": Tuning(),
-        "BM25 only": dataclasses.replace(Tuning(), dense_weight=0.0),
-        "dense only": dataclasses.replace(Tuning(), keyword_weight=0.0),
-        "fused, no boosts": dataclasses.replace(
-            Tuning(), section_boost=0, year_boost=0, recency_boost=0, latest_boost=0, form_boost=0
-        ),
-        "fused, no MMR": dataclasses.replace(Tuning(), mmr_lambda=1.0),
+    blind = qa_eval.load_blind()
+    sets = {
+        "blind test": [q for q in blind if q["split"] == "test"],
+        "blind tune": [q for q in blind if q["split"] == "tune"],
+        "qa_dev": qa_eval.load_questions(qa_eval.DEV_SET),
     }
     chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
     filings = conn.execute("SELECT count(*) FROM filings").fetchone()[0]
-    print(f"retrieval: {len(questions)} questions, {filings} filings, {chunks} chunks")
-    for name, tuning in runs.items():
-        retriever = Retriever(embedder, tuning)
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in sets.items())
+    print(f"retrieval: {filings} filings, {chunks} chunks; questions: {sizes}")
+    print(f"  {'run':16s} {'set':11s} hit@5  sec@1  pit  p50 ms  p95 ms")
+    reports: dict[tuple[str, str], qa_eval.Report] = {}
+    for name in args.runs:
+        tuning = RUNS[name]
+        retriever = Retriever(embedder, tuning, reranker if tuning.rerank_candidates else None)
         retriever.load(conn)
-        report = evaluate(conn, retriever, questions)
-        print(f"  {name:18s} {report.summary()}")
-        if args.verbose and name == "fused (default)":
+        for set_name, questions in sets.items():
+            report = evaluate(conn, retriever, questions)
+            reports[name, set_name] = report
+            p50, p95 = report.latency_ms(50), report.latency_ms(95)
+            print(
+                f"  {name:16s} {set_name:11s} {report.hit_rate:.3f}  {report.section_accuracy:.3f}"
+                f"  {report.violations:3d}  {p50:6.1f}  {p95:6.1f}"
+            )
+    for set_name in ("blind test", "blind tune"):
+        report = reports.get((DEFAULT_RUN, set_name))
+        if report is None:
+            continue
+        kinds = {q["id"]: q["kind"] for q in sets[set_name]}
+        total = Counter(kinds.values())
+        missed = Counter(kinds[o.id] for o in report.outcomes if not o.hit)
+        by_kind = ", ".join(f"{k} {missed[k]}/{total[k]}" for k in sorted(total))
+        print(f"  misses of {DEFAULT_RUN} on {set_name} by kind: {by_kind}")
+        if args.verbose:
             for o in report.outcomes:
                 if not (o.hit and o.section_ok):
-                    print(f"    {'MISS' if not o.hit else 'SECTION'} {o.id}: first {o.first}")
+                    tag = "MISS" if not o.hit else "SECTION"
+                    print(f"    {tag} {o.id} [{kinds[o.id]}]: first {o.first}")
     conn.close()
+    if not args.no_index:
+        compare_indexing(embedder, args.index_sample)
 
 
 if __name__ == "__main__":

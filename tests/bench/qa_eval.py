@@ -19,11 +19,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEV_SET = Path(__file__).resolve().parent.parent / "data" / "qa_dev.jsonl"
+DATA = Path(__file__).resolve().parent.parent / "data"
+DEV_SET = DATA / "qa_dev.jsonl"
+# Written blind (from each filing's table of contents and a company summary, never the
+# chunks), evidence filled in afterwards; split by company: tune (Apple, NVIDIA) / test.
+BLIND_SET = DATA / "blind" / "qa_blind.jsonl"
 
 
 def load_questions(path: Path = DEV_SET) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def load_blind(path: Path = BLIND_SET) -> list[dict[str, Any]]:
+    """The blind questions that have evidence phrases, in the shape :func:`score` reads.
+
+    A hit needs an evidence phrase inside one of the ``evidence_at`` filings and sections
+    (where the phrases were found: the predicted sections plus any other that states them).
+    Questions without evidence (the filing does not state the answer) are left out.
+    """
+    return [
+        {**q, "query": q["question"], "expect": q["evidence_at"]}
+        for q in load_questions(path)
+        if q.get("evidence")
+    ]
 
 
 def _norm(text: str) -> str:

@@ -148,18 +148,20 @@ def live_server(
     timeout: float = 120,
     *,
     admin_key: str | None = None,
+    port: int | None = None,
     ready_path: str = "/readyz",
     preexec_fn: Callable[[], None] | None = None,
     log_dir: Path | None = None,
     **env_extra: str,
 ) -> Iterator[LiveServer]:
     """A server on ``data_dir``, answering 200 at ``ready_path``; stopped with SIGTERM on
-    exit. On a data dir that is already initialised, pass its ``admin_key``. Its output goes
-    to a file in ``log_dir`` (default: beside the data dir)."""
+    exit. On a data dir that is already initialised, pass its ``admin_key``; ``port``: when
+    the test must know it first (default: a free one). Its output goes to a file in
+    ``log_dir`` (default: beside the data dir)."""
     if admin_key is None:
         admin_key = init_data_dir(data_dir, **env_extra)["admin_api_key"]
         assert admin_key, f"{data_dir} has an admin already: pass admin_key"
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = (log_dir or data_dir.parent) / f"serve-{data_dir.name}-{port}.log"
     proc = spawn(data_dir, port, log_path, preexec_fn, **env_extra)

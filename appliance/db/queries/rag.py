@@ -18,6 +18,7 @@ __all__ = [
     "IndexRow",
     "NewChunk",
     "SectionTodo",
+    "cached_embeddings",
     "chunk_count",
     "citation_rows",
     "companies",
@@ -28,6 +29,7 @@ __all__ = [
     "pending_sections",
     "resolve_ticker",
     "section_text",
+    "store_embeddings",
     "store_section",
 ]
 
@@ -410,3 +412,24 @@ class ChunkRow:
     ordinal: int
     tokens: int
     text: str
+
+
+def cached_embeddings(conn: Connection, keys: Sequence[bytes]) -> dict[bytes, bytes]:
+    """The stored int8 vectors of the given content keys (those present)."""
+    out: dict[bytes, bytes] = {}
+    for i in range(0, len(keys), 500):
+        part = list(keys[i : i + 500])
+        marks = ",".join("?" * len(part))
+        for key, emb in conn.execute(
+            f"SELECT key, embedding FROM embedding_cache WHERE key IN ({marks})", part
+        ):
+            out[bytes(key)] = bytes(emb)
+    return out
+
+
+def store_embeddings(conn: Connection, items: Sequence[tuple[bytes, bytes]]) -> None:
+    """Remember vectors by content key (inside the caller's transaction)."""
+    conn.executemany(
+        "INSERT INTO embedding_cache (key, embedding) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+        list(items),
+    )

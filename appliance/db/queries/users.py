@@ -7,6 +7,7 @@ from typing import Any
 
 from appliance.db.connection import Connection
 from appliance.db.queries import row_fields, scalar
+from appliance.db.queries import sessions as sessions_q
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def count_active_admins(conn: Connection) -> int:
 
 
 def set_disabled(conn: Connection, user_id: int, disabled: bool) -> bool:
-    """Disable (ending every access token) or enable a user; False when nothing changed.
+    """Disable (ending every access token and console session) or enable a user; False when
+    nothing changed.
 
     Tokens carry whole seconds: every token issued up to the end of this second is refused,
     and POST /auth/token never dates a new token before ``tokens_valid_after``."""
@@ -123,6 +125,7 @@ def set_disabled(conn: Connection, user_id: int, disabled: bool) -> bool:
             " WHERE id = ? AND disabled_at IS NULL",
             (user_id,),
         )
+        sessions_q.end_for_user(conn, user_id, password_only=False)
     else:
         cur = conn.execute(
             "UPDATE users SET disabled_at = NULL, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ')"
@@ -133,13 +136,15 @@ def set_disabled(conn: Connection, user_id: int, disabled: bool) -> bool:
 
 
 def set_password(conn: Connection, user_id: int, password_hash: str | None) -> None:
-    """A new password (None: none); every access token issued before it is refused."""
+    """A new password (None: none); every access token issued before it is refused and the
+    console sessions signed in with the old one end."""
     conn.execute(
         "UPDATE users SET password_hash = ?,"
         " tokens_valid_after = CAST(strftime('%s', 'now') AS INTEGER) + 1,"
         " updated_at = strftime('%Y-%m-%dT%H:%M:%fZ') WHERE id = ?",
         (password_hash, user_id),
     )
+    sessions_q.end_for_user(conn, user_id, password_only=True)
 
 
 def history(conn: Connection, user_id: int) -> tuple[int, int]:

@@ -6,7 +6,9 @@ runs, the request's ASGI ``receive`` channel is watched; once the body has been 
 message left on it is ``http.disconnect`` (sent when the connection drops). If it comes first,
 the work is cancelled (an ``await`` on a model batch or a database read stops there; a thread
 already running finishes on its own and its result is dropped) and :class:`ClientGone` is
-raised for the caller to refund.
+raised inside the meter's work, so :meth:`appliance.billing.service.Billing.run` refunds the
+charge (recorded as 499) through the same give-back as any refund. This is HTTP, so it lives in
+the adapter (``@billable``), not in the meter.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from typing import TypeVar
 
 from starlette.requests import Request
 
+from appliance.billing.errors import ClientGone
+
 T = TypeVar("T")
-
-
-class ClientGone(Exception):
-    """The client disconnected before its answer was ready."""
 
 
 async def _disconnected(request: Request) -> None:
