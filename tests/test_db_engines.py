@@ -28,9 +28,10 @@ from appliance.db.queries import billing as bq
 from appliance.db.queries import filings as fq
 from appliance.db.queries import jobs as jq
 from appliance.db.queries import licenses as lq
-from appliance.db.queries import meta
+from appliance.db.queries import meta, usage_summary
 from appliance.db.queries import payments as pq
 from appliance.db.queries import rag as rq
+from appliance.db.queries import sessions as sessq
 from appliance.db.queries import symbols as sq
 from appliance.db.queries import users as uq
 from appliance.db.queries.billing import Charge
@@ -144,6 +145,57 @@ def test_meta_payments_and_licenses_keep_first_or_highest(engine_conn: Connectio
     assert first is not None and again is None
     checkout = pq.checkout_by_id(conn, "cs_1")
     assert checkout is not None and checkout.credits == 200
+
+
+def test_console_sessions_end_with_their_key_or_the_password(engine_conn: Connection) -> None:
+    conn = engine_conn
+    uid = _user(conn)
+    with transaction(conn):
+        key_id = accounts.create_key(conn, uid, "console")[1].id
+        sessq.insert(conn, "h-password", "csrf-1", uid, None, "2999-01-01T00:00:00.000Z")
+        sessq.insert(conn, "h-key", "csrf-2", uid, key_id, "2999-01-01T00:00:00.000Z")
+        sessq.insert(conn, "h-old", "csrf-3", uid, None, "2000-01-01T00:00:00.000Z")
+    now = "2025-06-01T00:00:00.000Z"
+    live = sessq.live(conn, "h-key", now)
+    assert live is not None and live.api_key_id == key_id and live.csrf_token == "csrf-2"
+    assert sessq.live(conn, "h-old", now) is None
+    with transaction(conn):
+        assert sessq.purge_expired(conn, now) == 1
+        assert sessq.end_for_user(conn, uid, password_only=True) == 1
+    assert sessq.live(conn, "h-password", now) is None
+    assert sessq.live(conn, "h-key", now) is not None
+    with transaction(conn):
+        accounts.revoke_key(conn, key_id)
+    assert sessq.live(conn, "h-key", now) is None
+
+
+def test_embedding_cache_keeps_the_first_vector(engine_conn: Connection) -> None:
+    conn = engine_conn
+    a, b = bytes(range(16)), bytes(range(1, 17))
+    with transaction(conn):
+        rq.store_embeddings(conn, [(a, b"\x01" * 384), (b, b"\x02" * 384)])
+        rq.store_embeddings(conn, [(a, b"\x03" * 384)])  # a second store of a key: ignored
+    assert rq.cached_embeddings(conn, [a, b, b"missing"]) == {a: b"\x01" * 384, b: b"\x02" * 384}
+
+
+def test_daily_usage_counts_kept_credits_and_free_calls(engine_conn: Connection) -> None:
+    conn = engine_conn
+    uid = _user(conn, credits=10)
+    with transaction(conn):
+        spent = [quota.spend(conn, Charge(uid, "sentiment", 2, PERIOD)) for _ in range(3)]
+        assert all(isinstance(s, quota.Spent) for s in spent)
+        first = spent[0]
+        assert isinstance(first, quota.Spent)
+        assert quota.refund(conn, first.usage_id, 500, 1.0) is not None
+    days = usage_summary.daily(conn, uid, "2000-01-01", "2999-01-01")
+    assert len(days) == 1
+    assert {k: days[0][k] for k in ("endpoint", "credits", "calls", "free_calls")} == {
+        "endpoint": "sentiment",
+        "credits": 4,
+        "calls": 2,
+        "free_calls": 1,
+    }
+    assert all(type(days[0][k]) is int for k in ("credits", "calls", "free_calls"))
 
 
 def test_symbols_search_ignores_case(engine_conn: Connection) -> None:

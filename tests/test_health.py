@@ -19,6 +19,7 @@ def test_health_version_and_openapi(client: TestClient) -> None:
     v = client.get("/version").json()
     assert v["sqlite_vec"].startswith("v") and len(v["install_id"]) == 36
     assert {"appliance", "python", "sqlite", "onnxruntime"} <= set(v)
+    assert v["database"] == "sqlite" and "postgresql" not in v
     doc = client.get("/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     for path in ["/healthz", "/auth/token", "/v1/keys", "/v1/keys/{key_id}", "/v1/users"]:

@@ -39,8 +39,10 @@ class Readiness(BaseModel):
 class Version(BaseModel):
     appliance: str
     python: str
-    sqlite: str
-    sqlite_vec: str
+    database: str = Field(description="The storage engine: sqlite or postgresql.")
+    sqlite: str | None = Field(None, description="Only on SQLite.")
+    sqlite_vec: str | None = Field(None, description="Only on SQLite.")
+    postgresql: str | None = Field(None, description="The server's version; only on PostgreSQL.")
     onnxruntime: str
     install_id: str = Field(description="What license keys are bound to.")
 

@@ -14,13 +14,20 @@ def daily(conn: Connection, user_id: int, since: str, until: str) -> list[dict[s
     rows = conn.execute(
         "SELECT substr(created_at, 1, 10) AS day, endpoint,"
         " sum(CASE WHEN status = 'charged' THEN cost ELSE 0 END) AS credits,"
-        " sum(status = 'charged') AS calls,"
-        " sum(status <> 'charged') AS free_calls"
+        " sum(CASE WHEN status = 'charged' THEN 1 ELSE 0 END) AS calls,"
+        " sum(CASE WHEN status <> 'charged' THEN 1 ELSE 0 END) AS free_calls"
         " FROM usage_events WHERE user_id = ? AND created_at >= ? AND created_at < ?"
         " GROUP BY day, endpoint ORDER BY day, endpoint",
         (user_id, since, until),
     ).fetchall()
     return [
-        {"day": r[0], "endpoint": r[1], "credits": r[2], "calls": r[3], "free_calls": r[4]}
+        # int(): PostgreSQL sums to numeric (a Decimal in Python).
+        {
+            "day": r[0],
+            "endpoint": r[1],
+            "credits": int(r[2]),
+            "calls": int(r[3]),
+            "free_calls": int(r[4]),
+        }
         for r in rows
     ]
