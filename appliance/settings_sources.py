@@ -34,10 +34,16 @@ log = logging.getLogger("appliance.config")
 
 ENV_PREFIX = "APPLIANCE_"
 # APPLIANCE_* variables that are not settings: the config file itself, one the benchmarks read
-# and one the test suite reads (CI exports it for the browser tests), so exporting them for
-# `make bench` or `make test` does not break every command.
+# and those the test suite reads (CI exports the browser and PostgreSQL ones), so exporting them
+# for `make bench` or `make test` does not break every command.
 NOT_SETTINGS = frozenset(
-    {"APPLIANCE_CONFIG", "APPLIANCE_SHARED_EDGAR", "APPLIANCE_BROWSER_REQUIRED"}
+    {
+        "APPLIANCE_CONFIG",
+        "APPLIANCE_SHARED_EDGAR",
+        "APPLIANCE_BROWSER_REQUIRED",
+        "APPLIANCE_CHROMIUM",
+        "APPLIANCE_TEST_POSTGRES",
+    }
 )
 UNKNOWN_POLICY_FIELD = "unknown_settings"
 

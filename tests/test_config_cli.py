@@ -70,6 +70,20 @@ def test_typos_are_errors_with_a_suggestion(
     assert "APPLIANCE_PROT" in captured.err and "did you mean APPLIANCE_PORT" in captured.err
 
 
+def test_the_test_suites_own_variables_are_not_typos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI exports these for `make test`; every command (and the tests' own servers) must still
+    load its settings."""
+    for name, value in [
+        ("APPLIANCE_BROWSER_REQUIRED", "1"),
+        ("APPLIANCE_CHROMIUM", "/usr/bin/chromium"),
+        ("APPLIANCE_TEST_POSTGRES", "required"),
+    ]:
+        monkeypatch.setenv(name, value)
+    assert load_settings(data_dir=tmp_path).port == 8000
+
+
 @pytest.mark.parametrize(
     ("where", "text", "expected"),
     [
