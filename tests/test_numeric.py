@@ -9,8 +9,8 @@ from datetime import date
 import pytest
 
 from appliance.db.connection import Connection
-from appliance.rag.fact_periods import AskedPeriod, asked_period
 from appliance.rag.numeric import FactAnswer, answer_from_facts
+from appliance.rag.periods import AskedPeriod, asked_period
 
 APPLE, NVIDIA, TESLA = 320193, 1045810, 1318605
 WORDS = {APPLE: {"apple", "aapl"}, NVIDIA: {"nvidia", "nvda"}, TESLA: {"tesla", "tsla"}}
@@ -88,6 +88,18 @@ def test_point_in_time_and_restatements(conn: Connection) -> None:
     assert ask(conn, APPLE, "What was Apple's revenue for fiscal 2025?", "2025-06-01") is None
 
 
+def test_a_quarter_named_by_its_months_or_its_end_month_is_that_quarter(conn: Connection) -> None:
+    # These read as the bare year 2025 before the question's period had one parser, and were
+    # answered with the fiscal year's $112,010 million.
+    for question in (
+        "What was Apple's net income in April\u2013June 2025?",
+        "What was Apple's net income for the three months ended June 2025?",
+    ):
+        found = ask(conn, APPLE, question)
+        assert found is not None, question
+        assert "third quarter of fiscal 2025" in found.answer and "$23,434 million" in found.answer
+
+
 def test_questions_left_to_the_text_search(conn: Connection) -> None:
     for question in (
         "Why did Apple's gross margin change in fiscal 2025?",
@@ -121,6 +133,22 @@ def test_questions_left_to_the_text_search(conn: Connection) -> None:
         ("net income in 2024", AskedPeriod(year=2024)),
         ("the most recent annual revenue", AskedPeriod(latest=True, annual=True)),
         ("revenue", AskedPeriod()),
+        # Read the way retrieval reads them (appliance.rag.periods.parse), pinned:
+        ("revenue in FY99", AskedPeriod(fy=1999, fp="FY")),  # was 2099
+        ("revenue in the FY2024 10-K", AskedPeriod(fy=2024, fp="FY", annual=True)),
+        ("sales in April\u2013June 2025", AskedPeriod(quarter_month=(2025, 6))),
+        (
+            "revenue for the three months ended July 2025",
+            AskedPeriod(quarter_month=(2025, 7), quarterly=True),
+        ),
+        (
+            "second-quarter revenue in fiscal 2025",
+            AskedPeriod(fy=2025, fp="Q2", quarterly=True),
+        ),
+        (
+            "the three months to April 1, 2000",
+            AskedPeriod(fp="Q", end=date(2000, 4, 1), quarterly=True),
+        ),
     ],
 )
 def test_period_words(question: str, expected: AskedPeriod) -> None:

@@ -9,6 +9,7 @@ import pytest
 from appliance.rag.periods import (
     FilingPeriod,
     PeriodRef,
+    asked_period,
     filing_period,
     fiscal_year_label,
     matches,
@@ -96,3 +97,48 @@ def test_matches_grades_how_well_a_filing_answers() -> None:
     nvda_fy2025 = FilingPeriod(2025, None, date(2024, 1, 29), date(2025, 1, 26))
     assert matches(nvda_fy2025, parse("calendar 2024")[0]) == 0.5
     assert matches(q3, parse("calendar 2024")[0]) == 0.0
+
+
+def test_a_span_named_by_its_end_day_ends_that_day() -> None:
+    # A 52-53-week filer's quarter "to April 1, 2000" was read as ending April 30 (the month's
+    # end): its own 10-Q then answered only partly.
+    (q2,) = parse("the three months to April 1, 2000")
+    assert q2 == PeriodRef(start=date(2000, 1, 2), end=date(2000, 4, 1))
+    filed = FilingPeriod(2000, 2, date(2000, 1, 2), date(2000, 4, 1))
+    assert matches(filed, q2) == 1.0
+    (year,) = parse("revenue for the fiscal year ended January 3, 2021")
+    assert year.end == date(2021, 1, 3)
+    assert matches(filing_period("10-K", date(2021, 1, 3), date(2021, 2, 22), (1, 3)), year) == 1.0
+
+
+def test_words_one_reader_knew_are_read_for_both() -> None:
+    assert parse("net income in the September 2024 quarter") == [
+        PeriodRef(start=date(2024, 7, 2), end=date(2024, 9, 30))
+    ]
+    assert parse("revenue in FY\u201925") == [PeriodRef(2025)]
+
+
+@pytest.mark.parametrize(
+    ("question", "fiscal_year", "quarter", "quarter_month"),
+    [
+        ("margin in Q3 FY2025", 2025, 3, None),
+        ("buybacks in the second quarter of fiscal 2026", 2026, 2, None),
+        ("capex FY25", 2025, None, None),
+        ("sales in April-June 2025", None, None, (2025, 6)),
+        ("sales in the quarter ended July 2025", None, None, (2025, 7)),
+        ("sales in the June 2025 quarter", None, None, (2025, 6)),
+    ],
+)
+def test_retrieval_and_numeric_answers_read_a_question_alike(
+    question: str,
+    fiscal_year: int | None,
+    quarter: int | None,
+    quarter_month: tuple[int, int] | None,
+) -> None:
+    (ref,) = parse(question)
+    asked = asked_period(question)
+    assert (ref.fiscal_year, ref.quarter) == (fiscal_year, quarter)
+    assert asked.fy == fiscal_year and asked.quarter_month == quarter_month
+    assert asked.fp == (f"Q{quarter}" if quarter else "FY" if fiscal_year else None)
+    if quarter_month is not None:
+        assert ref.end is not None and (ref.end.year, ref.end.month) == quarter_month

@@ -32,7 +32,7 @@ from appliance.edgar.vocabulary import SEC_ARCHIVES, item_label
 from appliance.edgar.xbrl import exact
 from appliance.financials.lines import LINES, Line
 from appliance.financials.statements import Cell, cells_from_facts, pick
-from appliance.rag.fact_periods import AskedPeriod, asked_period
+from appliance.rag.periods import AskedPeriod, asked_period
 from appliance.rag.query import normalize_name
 from appliance.rag.retrieve import SearchRequest
 
