@@ -53,6 +53,7 @@ from sentiment_data import (  # noqa: E402
     LABELS,
     SEED,
     load_formal_set,
+    load_labelled,
     load_tweets,
     stratified_split,
 )
@@ -84,6 +85,7 @@ class Recipe:
     neutral_cap: int = 1500  # at most this many weak neutral sentences (they are plentiful)
     distill: bool = False  # the teacher's soft labels on the pool and the tweets
     hard_weight: float = 0.5  # a labelled example's target: hard * one-hot + rest * teacher
+    labelled: bool = False  # the labelled formal training texts (labelled_set.py) join in
 
 
 # Chosen as the one recipe that trained in time on the shared 2-core machine (see the card).
@@ -95,6 +97,10 @@ CANDIDATES = [
     # work trains in reasonable time.
     Recipe("weak-f4-e2", freeze=4, epochs=2),
     Recipe("distill-e3", distill=True),
+    # With the labelled formal training texts (filing sentences and written releases/news).
+    Recipe("formal-e3", labelled=True),
+    Recipe("formal-distill-e3", distill=True, labelled=True),
+    Recipe("formal-distill-f3-e2", freeze=3, epochs=2, distill=True, labelled=True),
 ]
 
 
@@ -255,6 +261,11 @@ def training_set(
         h = r.hard_weight
         targets = [h * t + (1 - h) * teacher[x] for t, x in zip(targets, texts, strict=True)]
     weak: list[tuple[str, int]] = data["weak"]  # type: ignore[assignment]
+    labelled: tuple[list[str], np.ndarray] = data["labelled"]  # type: ignore[assignment]
+    if r.labelled:
+        # A sentence an annotator labelled keeps that label, not the rules' guess.
+        annotated = set(labelled[0])
+        weak = [w for w in weak if w[0] not in annotated]
     if r.weak:
         neutral = [w for w in weak if w[1] == LABELS.index("neutral")][: r.neutral_cap]
         chosen = [w for w in weak if w[1] != LABELS.index("neutral")] + neutral
@@ -263,6 +274,12 @@ def training_set(
             texts.append(x)
             targets.append(r.hard_weight * t + (1 - r.hard_weight) * teacher[x] if r.distill else t)
         counts["weak"] = len(chosen)
+    if r.labelled:
+        for x, c in zip(*labelled, strict=True):
+            t = eye[c]
+            texts.append(x)
+            targets.append(r.hard_weight * t + (1 - r.hard_weight) * teacher[x] if r.distill else t)
+        counts["labelled"] = len(labelled[0])
     if r.distill:
         taken = set(texts)
         rest = [x for x in data["pool_texts"] if x not in taken]  # type: ignore[attr-defined]
@@ -457,6 +474,7 @@ def prepare() -> tuple[Encoder, dict[str, object]]:
         "formal_eval": feval,
         "pool_texts": [s.text for s in pool],
         "weak": weak,
+        "labelled": load_labelled()[:2],
         "teacher": teacher_soft_labels(),
     }
     return enc, data
