@@ -92,8 +92,12 @@ def main() -> None:
     filings: list[dict[str, object]] = []
     for part in ("a", "b"):
         sample = read_jsonl(args.src / f"pool_sample_{part}.jsonl")
-        labels = {str(r["id"]): str(r["label"]) for r in read_jsonl(args.src / f"labels_{part}.jsonl")}
-        assert {str(r["id"]) for r in sample} == set(labels), f"labels_{part} do not cover the sample"
+        labels = {
+            str(r["id"]): str(r["label"]) for r in read_jsonl(args.src / f"labels_{part}.jsonl")
+        }
+        assert {str(r["id"]) for r in sample} == set(labels), (
+            f"labels_{part} do not cover the sample"
+        )
         for r in sample:
             label = labels[str(r["id"])]
             assert label in LABELS, label
@@ -109,9 +113,7 @@ def main() -> None:
             if key(text) in seen or not keep(text):
                 continue
             seen.add(key(text))
-            written.append(
-                {"id": r["id"], "text": text, "label": r["label"], "style": r["style"]}
-            )
+            written.append({"id": r["id"], "text": text, "label": r["label"], "style": r["style"]})
 
     OUT.mkdir(parents=True, exist_ok=True)
     write_jsonl(OUT / "filing_labels.jsonl", filings)

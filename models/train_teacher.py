@@ -163,7 +163,7 @@ TEACHER = "teacher-mpnet"
 def train_teacher(log: list[str]) -> None:
     """Top layers + head on the student's labelled data (tweets, weak labels and the labelled
     formal training texts), 2 epochs."""
-    from train_sentiment_next import Recipe, evaluate, prepare, train, training_set
+    from train_sentiment import Recipe, evaluate, prepare, train, training_set
 
     recipe = Recipe(TEACHER, freeze=FREEZE, lr=1e-4, epochs=2, labelled=True)
     _, data = prepare()
@@ -179,7 +179,7 @@ def train_teacher(log: list[str]) -> None:
         )
     model = train(recipe, model, hs, targets, log)  # type: ignore[assignment]
     torch.save(model.state_dict(), WORK / f"{TEACHER}.pt")
-    from train_sentiment_next import Run
+    from train_sentiment import Run
 
     run = Run(recipe, model, {}, {}, counts, 0.0)
     evaluate(run, data, cache)  # type: ignore[arg-type]
@@ -196,7 +196,7 @@ def train_teacher(log: list[str]) -> None:
 def label_pool() -> None:
     """The teacher's probabilities for the tweets' training split, the whole pool and the
     labelled formal training texts (a distilled recipe mixes them into those targets)."""
-    from train_sentiment_next import logits_of, prepare, softmax
+    from train_sentiment import logits_of, prepare, softmax
 
     _, data = prepare()
     cache = open_cache()
