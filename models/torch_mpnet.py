@@ -13,7 +13,7 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+from torch_blocks import Dense, DenseNorm, mean_pool, padding_bias, transformer_layer
 
 PAD_ID = 1
 
@@ -54,41 +54,28 @@ class _Attention(nn.Module):
         self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
 
 
-class _Dense(nn.Module):
-    def __init__(self, n_in: int, n_out: int) -> None:
-        super().__init__()
-        self.dense = nn.Linear(n_in, n_out)
-
-
-class _Output(nn.Module):
-    def __init__(self, inter: int, hidden: int, eps: float) -> None:
-        super().__init__()
-        self.dense = nn.Linear(inter, hidden)
-        self.LayerNorm = nn.LayerNorm(hidden, eps=eps)
-
-
 class _Layer(nn.Module):
     def __init__(self, hidden: int, heads: int, inter: int, eps: float, dropout: float) -> None:
         super().__init__()
         self.attention = _Attention(hidden, eps)
-        self.intermediate = _Dense(hidden, inter)
-        self.output = _Output(inter, hidden, eps)
+        self.intermediate = Dense(hidden, inter)
+        self.output = DenseNorm(inter, hidden, eps)
         self.heads = heads
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        b, s, h = x.shape
         a = self.attention.attn
-
-        def split(t: torch.Tensor) -> torch.Tensor:
-            return t.view(b, s, self.heads, h // self.heads).transpose(1, 2)
-
-        q, k, v = split(a.q(x)), split(a.k(x)), split(a.v(x))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(h // self.heads) + bias
-        ctx = (self.drop(scores.softmax(-1)) @ v).transpose(1, 2).reshape(b, s, h)
-        x = self.attention.LayerNorm(x + self.drop(a.o(ctx)))
-        up = F.gelu(self.intermediate.dense(x))
-        return self.output.LayerNorm(x + self.drop(self.output.dense(up)))
+        return transformer_layer(
+            x,
+            bias,
+            (a.q, a.k, a.v),
+            a.o,
+            self.attention.LayerNorm,
+            self.intermediate.dense,
+            self.output,
+            self.heads,
+            self.drop,
+        )
 
 
 class _Embeddings(nn.Module):
@@ -138,8 +125,7 @@ class MPNetClassifier(nn.Module):
     def _bias(self, mask: torch.Tensor) -> torch.Tensor:
         s = mask.shape[1]
         rel = self.encoder.relative_attention_bias(relative_buckets(s)).permute(2, 0, 1)
-        pad = (1.0 - mask[:, None, None, :].float()) * -10000.0
-        return rel[None] + pad
+        return rel[None] + padding_bias(mask, torch.float32)
 
     def hidden_at(self, ids: torch.Tensor, mask: torch.Tensor, stop: int) -> torch.Tensor:
         """The input of layer ``stop``."""
@@ -160,8 +146,7 @@ class MPNetClassifier(nn.Module):
         bias = self._bias(mask)
         for layer in self.encoder.layer[start:]:
             x = layer(x, bias)
-        m = mask[:, :, None].to(x.dtype)
-        return (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        return mean_pool(x, mask)
 
     def forward(
         self,

@@ -12,7 +12,10 @@ Build time only; three stages, each resumable from ``sentiment/work/``:
 ``label``  softmax logits of the teacher for the tweets' training split and the whole pool
            (``teacher_logits.npz``), and its dev figures.
 
-Usage: python models/train_teacher.py [cache|train|label|all]
+``extend`` texts the ``cache`` stage has not seen (e.g. labelled texts added later), cached
+           apart in ``teacher_cache_extra`` and read together with the main cache.
+
+Usage: python models/train_teacher.py [cache|extend|train|label|all]
 """
 
 from __future__ import annotations
@@ -78,6 +81,27 @@ class HiddenCache:
         return text in self.offsets
 
 
+class ChainCache:
+    """The main cache and the ``extend`` stage's, read as one."""
+
+    def __init__(self, parts: list[HiddenCache]) -> None:
+        self.parts = parts
+
+    def __getitem__(self, text: str) -> np.ndarray:
+        for part in self.parts:
+            if text in part:
+                return part[text]
+        raise KeyError(text)
+
+    def __contains__(self, text: str) -> bool:
+        return any(text in part for part in self.parts)
+
+
+def open_cache() -> ChainCache:
+    dirs = [WORK / "teacher_cache", WORK / "teacher_cache_extra"]
+    return ChainCache([HiddenCache(d) for d in dirs if (d / "index.json").exists()])
+
+
 def build_cache(texts: list[str], out: Path, threads: int) -> None:
     """Run the frozen layers over ``texts`` (deduplicated), longest first, no padding."""
     enc = TeacherEncoder()
@@ -120,7 +144,7 @@ def build_cache(texts: list[str], out: Path, threads: int) -> None:
 
 def cache_texts() -> list[str]:
     """Every text a later stage reads: tweets (all, dev included), the pool, the dev sets."""
-    from sentiment_data import load_formal_dev, load_formal_set, load_tweets
+    from sentiment_data import load_formal_dev, load_formal_set, load_labelled, load_tweets
     from sentiment_pool import WORK as POOL_WORK
     from sentiment_pool import read_pool
 
@@ -130,19 +154,20 @@ def cache_texts() -> list[str]:
 
     formal = load_formal_set("dev")[0] + load_formal_dev()[0]
     sentences = [s for t in formal for s in split_sentences(t)]
-    return tweets + pool + formal + sentences
+    return tweets + pool + formal + sentences + load_labelled()[0]
 
 
 TEACHER = "teacher-mpnet"
 
 
 def train_teacher(log: list[str]) -> None:
-    """Top layers + head on the student's labelled data (tweets + weak labels), 2 epochs."""
-    from train_sentiment_next import Recipe, evaluate, prepare, train, training_set
+    """Top layers + head on the student's labelled data (tweets, weak labels and the labelled
+    formal training texts), 2 epochs."""
+    from train_sentiment import Recipe, evaluate, prepare, train, training_set
 
-    recipe = Recipe(TEACHER, freeze=FREEZE, lr=1e-4, epochs=2)
+    recipe = Recipe(TEACHER, freeze=FREEZE, lr=1e-4, epochs=2, labelled=True)
     _, data = prepare()
-    cache = HiddenCache(WORK / "teacher_cache")
+    cache = open_cache()
     t0 = time.perf_counter()
     texts, targets, counts = training_set(recipe, data)
     hs = [cache[t] for t in texts]
@@ -154,7 +179,7 @@ def train_teacher(log: list[str]) -> None:
         )
     model = train(recipe, model, hs, targets, log)  # type: ignore[assignment]
     torch.save(model.state_dict(), WORK / f"{TEACHER}.pt")
-    from train_sentiment_next import Run
+    from train_sentiment import Run
 
     run = Run(recipe, model, {}, {}, counts, 0.0)
     evaluate(run, data, cache)  # type: ignore[arg-type]
@@ -169,14 +194,17 @@ def train_teacher(log: list[str]) -> None:
 
 
 def label_pool() -> None:
-    """The teacher's probabilities for the tweets' training split and the whole pool."""
-    from train_sentiment_next import logits_of, prepare, softmax
+    """The teacher's probabilities for the tweets' training split, the whole pool and the
+    labelled formal training texts (a distilled recipe mixes them into those targets)."""
+    from train_sentiment import logits_of, prepare, softmax
 
     _, data = prepare()
-    cache = HiddenCache(WORK / "teacher_cache")
+    cache = open_cache()
     model = TeacherEncoder().model()
     model.load_state_dict(torch.load(WORK / f"{TEACHER}.pt"))
-    texts = sorted(set(data["train_texts"]) | set(data["pool_texts"]))  # type: ignore[call-overload]
+    texts = sorted(
+        set(data["train_texts"]) | set(data["pool_texts"]) | set(data["labelled"][0])  # type: ignore[call-overload, index]
+    )
     t0 = time.perf_counter()
     probs = softmax(logits_of(model, [cache[t] for t in texts], FREEZE))
     np.savez(WORK / "teacher_probs.npz", texts=np.array(texts), probs=probs.astype(np.float32))
@@ -185,7 +213,9 @@ def label_pool() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("stage", choices=["cache", "train", "label", "all"], default="all", nargs="?")
+    ap.add_argument(
+        "stage", choices=["cache", "extend", "train", "label", "all"], default="all", nargs="?"
+    )
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -193,6 +223,13 @@ def main() -> None:
         t0 = time.perf_counter()
         build_cache(cache_texts(), WORK / "teacher_cache", args.threads)
         print(f"cache: {time.perf_counter() - t0:.0f} s", flush=True)
+    if args.stage == "extend":
+        # Texts added since the cache was built (e.g. new labelled texts), cached apart.
+        have = open_cache()
+        missing = sorted({t for t in cache_texts() if t not in have})
+        print(f"extend: {len(missing)} texts not cached", flush=True)
+        if missing:
+            build_cache(missing, WORK / "teacher_cache_extra", args.threads)
     if args.stage in ("train", "all"):
         train_teacher([])
     if args.stage in ("label", "all"):
