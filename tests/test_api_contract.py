@@ -254,3 +254,34 @@ def test_the_hardening_and_one_balance_answers_are_documented(client: TestClient
     assert "ledger" in schemas[body.rsplit("/", 1)[1]]["properties"]["credits"]["description"]
     out = created["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
     assert balance <= set(schemas[out.rsplit("/", 1)[1]]["required"])
+
+
+def _refs(node: Any, at: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield at, node
+        for key, value in node.items():
+            yield from _refs(value, f"{at}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _refs(value, f"{at}/{i}")
+
+
+def test_every_ref_is_a_bare_local_pointer_the_docs_page_can_resolve_cheaply(
+    client: TestClient,
+) -> None:
+    """The docs page (static/docs.js) resolves $refs with the OpenAPI 3.0 resolver, which
+    treats a $ref the same as 3.1 only when it points into this document and has no sibling
+    keywords (3.1 would keep the siblings, 3.0 drops them). A schema that breaks this must
+    change docs.js too."""
+    doc = client.get("/openapi.json").json()
+    found = list(_refs(doc))
+    assert found  # the document does use $refs (the pydantic models)
+    for at, node in found:
+        assert set(node) == {"$ref"}, f"{at}: $ref with sibling keywords {sorted(node)}"
+        target = node["$ref"]
+        assert target.startswith("#/components/"), f"{at}: non-local $ref {target}"
+        resolved: Any = doc
+        for part in target[2:].split("/"):
+            resolved = resolved[part]
+        assert isinstance(resolved, dict), f"{at}: {target} resolves to no object"

@@ -320,6 +320,15 @@ def test_api_docs_try_it_out_with_a_key(page: Page, server: LiveServer) -> None:
     assert "allowance_remaining" in op.locator(".live-responses-table").inner_text()
     op.scroll_into_view_if_needed()
     page.shot("docs", full_page=False)
+    # An operation's schemas are $refs into components, resolved when it is opened (docs.js
+    # swaps Swagger UI's 3.1 resolver for the 3.0 one): the request model must be drawn whole.
+    sentiment = page.page.locator("#operations-nlp-post_sentiment")
+    sentiment.locator(".opblock-summary").click()
+    body = sentiment.locator(".opblock-section-request-body")
+    body.locator("button[data-name='model']").click()
+    body.get_by_text("Exactly one of").wait_for(timeout=15_000)
+    schema = body.inner_text()
+    assert "SentimentRequest" in schema and "texts" in schema and "string | null" in schema
 
 
 def test_sign_in_is_throttled_after_failed_attempts_and_says_so(
