@@ -272,7 +272,7 @@ def test_every_ref_is_a_bare_local_pointer_the_docs_page_can_resolve_cheaply(
 ) -> None:
     """The docs page (static/docs.js) resolves $refs with the OpenAPI 3.0 resolver, which
     treats a $ref the same as 3.1 only when it points into this document and has no sibling
-    keywords (3.1 would keep the siblings, 3.0 drops them). A schema that breaks this must
+    keywords (3.1 gives siblings a meaning that 3.0 does not). A schema that breaks this must
     change docs.js too."""
     doc = client.get("/openapi.json").json()
     found = list(_refs(doc))
