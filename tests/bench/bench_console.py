@@ -1,10 +1,11 @@
 """Page load times of the console and the API docs in headless Chromium, from loopback.
 
 For each page: a fresh browser context (empty cache, like a first visit), navigate, and wait
-until the page has rendered its data (the console marks ``main[data-ready]``; Swagger UI has
-drawn its operations). The time is the page's own ``performance.now()`` at that moment, i.e.
-from the start of navigation. Baseline in the same run: navigating to ``/healthz`` (a bare
-JSON answer). Also prints the bytes the pages load (vendored and own assets).
+until the page has rendered its data (the console and the API reference at /docs mark
+``main[data-ready]``; for Swagger UI at /docs/swagger, its operations are drawn). The time is
+the page's own ``performance.now()`` at that moment, i.e. from the start of navigation.
+Baseline in the same run: navigating to ``/healthz`` (a bare JSON answer). Also prints the
+bytes the pages load (vendored and own assets).
 
     .venv/bin/python tests/bench/bench_console.py [--runs 7]
 """
@@ -31,7 +32,8 @@ PAGES = [
     ("sentiment", "/#/sentiment", "main[data-ready='sentiment']", True),
     ("credits", "/#/credits", "main[data-ready='credits']", True),
     ("admin", "/#/admin", "main[data-ready='admin']", True),
-    ("docs", "/docs", ".opblock", False),
+    ("docs", "/docs", "main[data-ready='docs']", False),
+    ("docs-swagger", "/docs/swagger", ".opblock", False),
 ]
 
 
