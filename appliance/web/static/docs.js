@@ -315,9 +315,10 @@ async function run(entry, form, bodyInput, out) {
 
 // The document's descriptions use `code` and **bold**; both become elements, the rest text.
 function md(text) {
-  return String(text).split(/(`[^`]+`|\*\*[^*]+\*\*)/).map((part) => {
+  // ``double`` backticks too: the pydantic models' docstrings are reStructuredText.
+  return String(text).split(/(``[^`]+``|`[^`]+`|\*\*[^*]+\*\*)/).map((part) => {
     if (part.length > 1 && part.startsWith("`") && part.endsWith("`")) {
-      return h("code", {}, part.slice(1, -1));
+      return h("code", {}, part.replace(/^`+|`+$/g, ""));
     }
     if (part.startsWith("**") && part.endsWith("**")) return h("strong", {}, part.slice(2, -2));
     return part;
