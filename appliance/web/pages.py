@@ -49,7 +49,8 @@ async def docs(request: Request) -> Response:
 
 
 # Swagger UI's 1.7 MB bundle takes about a second to compile and run before it draws anything
-# (README, "API docs"), so /docs is our own page and Swagger UI the full explorer beside it.
+# (README, "Web console", page load), so /docs is our own page and Swagger UI the full
+# explorer beside it.
 @spec("The API in Swagger UI", auth=False, docs=False, content_type="text/html")
 async def swagger(request: Request) -> Response:
     return _page("swagger.html")
