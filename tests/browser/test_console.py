@@ -391,6 +391,16 @@ def test_api_reference_uses_the_console_session_and_deep_links(
     # Another operation by its link, without reloading.
     page.page.evaluate("location.hash = 'get_quota'")
     page.page.wait_for_selector("details.op#get_quota[open] form.try")
+    # By keyboard: an operation's summary takes the focus, Enter opens it, Send is a button.
+    page.page.focus("details.op#get_me > summary")
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_selector("details.op#get_me[open] form.try")
+    page.page.focus("details.op#get_me form.try button[type=submit]")
+    page.page.keyboard.press("Enter")
+    me = page.page.locator("details.op#get_me .result [data-status]")
+    me.wait_for(timeout=30_000)
+    assert me.get_attribute("data-status") == "200"
+    assert "docs-session@example.com" in page.page.inner_text("details.op#get_me pre.body")
 
 
 def test_swagger_ui_still_tries_it_out_with_a_key(page: Page, server: LiveServer) -> None:
