@@ -246,6 +246,8 @@ def _operation(route: Route, method: str, es: EndpointSpec, schemas: _Schemas) -
         # before its answer; either way nothing is kept.
         statuses |= {*BILLING_STATUSES, 503}
         op["parameters"].append(IDEMPOTENCY_KEY)
+        # Machine-readable for clients and the /docs page, from the same declaration.
+        op["x-billable"] = {"meter": es.billable, "cost": es.cost or "credits"}
         success_headers += ("X-Credits-Remaining", "Idempotent-Replayed", *_RATE_HEADERS)
         description.append(
             f"**Billable** ({es.cost or 'credits'}): metered as `{es.billable}` in usage"

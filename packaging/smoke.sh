@@ -105,12 +105,12 @@ assets=$(curl -fsS "$base/v1/facts?ticker=AAPL&concept=Assets&fy=2025&fp=FY" "${
 echo "smoke: facts ok (AAPL Assets FY2025 = $assets)"
 
 # The console and the API docs, with their vendored assets, come from inside the bundle.
-for page in / /docs; do
+for page in / /docs /docs/swagger; do
   curl -fsS -D "$work/headers" -o "$work/page.html" "$base$page" || fail "GET $page"
   grep -qi '^content-security-policy:' "$work/headers" || fail "no CSP on $page"
 done
-grep -q 'swagger-ui-bundle.js' "$work/page.html" || fail "/docs does not load Swagger UI"
-for asset in console/app.js vendor/swagger-ui-dist/swagger-ui-bundle.js vendor/swagger-ui-dist/swagger-ui.css; do
+grep -q 'swagger-ui-bundle.js' "$work/page.html" || fail "/docs/swagger does not load Swagger UI"
+for asset in console/app.js console/dom.js docs.js docs.css vendor/swagger-ui-dist/swagger-ui-bundle.js vendor/swagger-ui-dist/swagger-ui.css; do
   curl -fsS -o /dev/null "$base/static/$asset" || fail "GET /static/$asset"
 done
 echo "smoke: console and docs ok"

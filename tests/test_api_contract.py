@@ -108,16 +108,19 @@ def test_the_document_validates_and_every_success_has_a_schema(client: TestClien
 
 def test_billable_operations_document_billing(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
-    declared = {
-        (route.path, m)
+    meters = {
+        (route.path, m): found.endpoint
         for route, m in operations(build_routes())
-        if declaration_of(route.endpoint) is not None
+        if (found := declaration_of(route.endpoint)) is not None
     }
+    declared = set(meters)
     assert {("/v1/nlp/sentiment", "POST"), ("/v1/qa/filings", "POST")} <= declared
     for path, method in declared:
         op = doc["paths"][re.sub(r":[a-z]+}", "}", path)][method.lower()]
         assert {"402", "409", "422", "429"} <= set(op["responses"]), path
         assert any(p["name"] == "Idempotency-Key" for p in op["parameters"]), path
+        # The /docs page marks an operation billable from this, not from its prose.
+        assert op["x-billable"]["meter"] == meters[path, method], path
         headers = op["responses"]["200"]["headers"]
         assert {"X-Credits-Remaining", "RateLimit-Remaining"} <= set(headers), path
         assert "Retry-After" in op["responses"]["429"]["headers"]
@@ -128,6 +131,7 @@ def test_billable_operations_document_billing(client: TestClient) -> None:
             }:
                 names = {p["name"] for p in op["parameters"]}
                 assert "Idempotency-Key" not in names, f"{method} {path} is not billable"
+                assert "x-billable" not in op, f"{method} {path} is not billable"
 
 
 def test_every_operation_answers_as_documented_and_only_declared_ones_spend(
@@ -254,3 +258,35 @@ def test_the_hardening_and_one_balance_answers_are_documented(client: TestClient
     assert "ledger" in schemas[body.rsplit("/", 1)[1]]["properties"]["credits"]["description"]
     out = created["responses"]["201"]["content"]["application/json"]["schema"]["$ref"]
     assert balance <= set(schemas[out.rsplit("/", 1)[1]]["required"])
+
+
+def _refs(node: Any, at: str = "#") -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            yield at, node
+        for key, value in node.items():
+            yield from _refs(value, f"{at}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _refs(value, f"{at}/{i}")
+
+
+def test_every_ref_is_a_bare_local_pointer_the_docs_page_can_resolve_cheaply(
+    client: TestClient,
+) -> None:
+    """Swagger UI at /docs/swagger (static/swagger.js) resolves $refs with the OpenAPI 3.0
+    resolver, which treats a $ref the same as 3.1 only when it points into this document and
+    has no sibling keywords (3.1 gives siblings a meaning that 3.0 does not); the /docs page
+    (static/docs.js) follows local pointers only. A schema that breaks this must change
+    both."""
+    doc = client.get("/openapi.json").json()
+    found = list(_refs(doc))
+    assert found  # the document does use $refs (the pydantic models)
+    for at, node in found:
+        assert set(node) == {"$ref"}, f"{at}: $ref with sibling keywords {sorted(node)}"
+        target = node["$ref"]
+        assert target.startswith("#/components/"), f"{at}: non-local $ref {target}"
+        resolved: Any = doc
+        for part in target[2:].split("/"):
+            resolved = resolved[part]
+        assert isinstance(resolved, dict), f"{at}: {target} resolves to no object"

@@ -25,7 +25,8 @@ def test_health_version_and_openapi(client: TestClient) -> None:
     for path in ["/healthz", "/auth/token", "/v1/keys", "/v1/keys/{key_id}", "/v1/users"]:
         assert path in doc["paths"], path
     assert "requestBody" in doc["paths"]["/auth/token"]["post"]
-    assert "swagger-ui-bundle.js" in client.get("/docs").text
+    assert "/static/docs.js" in client.get("/docs").text
+    assert "swagger-ui-bundle.js" in client.get("/docs/swagger").text
 
 
 def test_readyz_is_503_while_a_component_is_not_ready(settings: Settings, admin_key: str) -> None:

@@ -1,10 +1,11 @@
 """Page load times of the console and the API docs in headless Chromium, from loopback.
 
 For each page: a fresh browser context (empty cache, like a first visit), navigate, and wait
-until the page has rendered its data (the console marks ``main[data-ready]``; Swagger UI has
-drawn its operations). The time is the page's own ``performance.now()`` at that moment, i.e.
-from the start of navigation. Baseline in the same run: navigating to ``/healthz`` (a bare
-JSON answer). Also prints the bytes the pages load (vendored and own assets).
+until the page has rendered its data (the console and the API reference at /docs mark
+``main[data-ready]``; for Swagger UI at /docs/swagger, its operations are drawn). The time is
+the page's own ``performance.now()`` at that moment, i.e. from the start of navigation.
+Baseline in the same run: navigating to ``/healthz`` (a bare JSON answer). Also prints the
+bytes the pages load (vendored and own assets).
 
     .venv/bin/python tests/bench/bench_console.py [--runs 7]
 """
@@ -31,8 +32,19 @@ PAGES = [
     ("sentiment", "/#/sentiment", "main[data-ready='sentiment']", True),
     ("credits", "/#/credits", "main[data-ready='credits']", True),
     ("admin", "/#/admin", "main[data-ready='admin']", True),
-    ("docs", "/docs", ".opblock", False),
+    ("docs", "/docs", "main[data-ready='docs']", False),
+    ("docs-swagger", "/docs/swagger", ".opblock", False),
 ]
+
+OPEN_OPERATION = """() => new Promise((done) => {
+  const op = document.getElementById("post_sentiment");
+  const start = performance.now();
+  op.addEventListener("toggle", () => requestAnimationFrame(() => {
+    op.querySelector("form.try").getBoundingClientRect();
+    done(performance.now() - start);
+  }), { once: true });
+  op.querySelector("summary").click();
+})"""
 
 
 def asset_bytes() -> tuple[int, int]:
@@ -77,6 +89,17 @@ def main() -> None:
             context.close()
             return ms
 
+        def open_operation() -> float:
+            """/docs draws an operation's schemas and form when it is opened: the time from
+            the click until they are laid out (the next frame)."""
+            context = browser.new_context()
+            p = context.new_page()
+            p.goto(srv.base + "/docs")
+            p.wait_for_selector("main[data-ready='docs']", timeout=60_000)
+            ms = float(p.evaluate(OPEN_OPERATION))
+            context.close()
+            return ms
+
         baseline = [load("/healthz", "body", False) for _ in range(args.runs)]
         base = statistics.median(baseline)
         print(f"page load, cold cache, median of {args.runs} (ms from navigation start)")
@@ -87,6 +110,12 @@ def main() -> None:
             med = statistics.median(times)
             results[name] = med
             print(f"{name:<20} {med:8.0f}   x{med / base:5.1f} of baseline   max {max(times):.0f}")
+        open_ms = [open_operation() for _ in range(args.runs)]
+        print(
+            f"{'docs: open an op':<20} {statistics.median(open_ms):8.0f}   (POST /v1/nlp/sentiment,"
+            f" click to drawn, max {max(open_ms):.0f})"
+        )
+        results["docs-open-operation"] = statistics.median(open_ms)
         browser.close()
     vendored, own = asset_bytes()
     print(f"assets: vendored {vendored:,} bytes, console and docs' own {own:,} bytes")

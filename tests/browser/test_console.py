@@ -300,9 +300,112 @@ def test_admin_creates_a_user_and_indexes_a_ticker_from_the_inbox(
     page.shot("admin")
 
 
-def test_api_docs_try_it_out_with_a_key(page: Page, server: LiveServer) -> None:
+def _remaining(server: LiveServer, key: str) -> int:
+    status, body, _ = server.request("GET", "/v1/quota", key=key)
+    assert status == 200, body
+    return int(body["remaining"])
+
+
+def _send(op: Any) -> tuple[int, str]:
+    """Press the operation's Send and wait for this answer (the old one is replaced)."""
+    op.locator(".result").evaluate("el => el.replaceChildren()")
+    op.locator("form.try button[type=submit]").click()
+    status = op.locator(".result [data-status]")
+    status.wait_for(timeout=30_000)
+    return int(status.get_attribute("data-status") or 0), op.locator(
+        ".result pre.body"
+    ).inner_text()
+
+
+def test_api_reference_documents_and_tries_sentiment_with_a_key(
+    page: Page, server: LiveServer
+) -> None:
+    """/docs (our own page, not Swagger UI): every operation drawn collapsed, the sentiment
+    operation's schemas resolved into fields, try-it-out with a key typed into the page."""
     user = create_user(server, "docs@example.com")
-    page.goto("/docs")
+    page.goto("/docs", ready="docs")
+    assert page.page.locator("details.op").count() >= 30
+    assert page.page.locator("details.op[open]").count() == 0
+    op = page.page.locator("details.op#post_sentiment")
+    assert "billable" in op.locator("summary").inner_text()
+    op.locator("summary").click()
+    body = op.locator(".op-body")
+    request_schema = body.locator(".schema").first.inner_text()
+    assert "SentimentRequest" in request_schema and "texts" in request_schema
+    assert "nullable" in request_schema and "max items" in request_schema
+    responses = body.inner_text()
+    for text in ("SentimentOut", "X-Credits-Remaining", "RateLimit-Remaining", "402", "422"):
+        assert text in responses, text
+    assert "Idempotency-Key" in body.locator("table.params").inner_text()
+
+    page.page.fill("#docs-key", user["api_key"])
+    before = _remaining(server, user["api_key"])
+    status, answer = _send(op)
+    assert status == 200, answer
+    assert json.loads(answer)["label"] in ("negative", "neutral", "positive")
+    credits = int(op.locator("[data-header='X-Credits-Remaining']").inner_text())
+    assert credits == before - 1 == _remaining(server, user["api_key"])  # cost_sentiment = 1
+    assert op.locator("[data-header='X-Request-ID']").inner_text().strip()
+    op.evaluate("el => el.scrollIntoView()")
+    page.shot("docs", full_page=False)
+
+    # A bad request: the error body is shown in the page (Chromium's own log of the failed
+    # fetch is allowed; anything the page logs is not).
+    page.console.allow(400)
+    page.console.allow(422)
+    op.locator("textarea").fill('{"txt": "no such field"}')
+    status, answer = _send(op)
+    assert status == 400 and json.loads(answer)["error"]["code"] == "invalid_payload", answer
+    op.locator("input[name='Idempotency-Key']").fill("docs-page-key-1")
+    op.locator("textarea").fill('{"text": "Revenue rose 12%."}')
+    assert _send(op)[0] == 200
+    op.locator("textarea").fill('{"text": "Revenue fell 12%."}')
+    status, answer = _send(op)
+    assert status == 422, answer
+    error = json.loads(answer)["error"]
+    assert error["code"] == "idempotency_key_reused" and error["request_id"]
+    assert _remaining(server, user["api_key"]) == before - 2  # the 400 and the 422 cost nothing
+    op.locator("textarea").fill("{not json")
+    op.locator("form.try button[type=submit]").click()
+    op.locator(".result .error:has-text('not valid JSON')").wait_for()
+
+
+def test_api_reference_uses_the_console_session_and_deep_links(
+    page: Page, server: LiveServer
+) -> None:
+    """Signed in to the console (with a key), /docs#operationId opens that operation in view,
+    and try-it-out without a key goes through the session cookie with its CSRF token."""
+    user = create_user(server, "docs-session@example.com")
+    page.sign_in_with_key(user["api_key"])
+    page.goto("/docs#post_sentiment", ready="docs")
+    op = page.page.locator("details.op#post_sentiment")
+    assert op.get_attribute("open") is not None
+    assert page.page.locator("details.op[open]").count() == 1
+    top = op.evaluate("el => el.getBoundingClientRect().top")
+    assert 0 <= top < 200, top
+    page.page.wait_for_selector("#docs-session:has-text('docs-session@example.com')")
+    before = _remaining(server, user["api_key"])
+    status, answer = _send(op)
+    assert status == 200, answer
+    assert int(op.locator("[data-header='X-Credits-Remaining']").inner_text()) == before - 1
+    # Another operation by its link, without reloading.
+    page.page.evaluate("location.hash = 'get_quota'")
+    page.page.wait_for_selector("details.op#get_quota[open] form.try")
+    # By keyboard: an operation's summary takes the focus, Enter opens it, Send is a button.
+    page.page.focus("details.op#get_me > summary")
+    page.page.keyboard.press("Enter")
+    page.page.wait_for_selector("details.op#get_me[open] form.try")
+    page.page.focus("details.op#get_me form.try button[type=submit]")
+    page.page.keyboard.press("Enter")
+    me = page.page.locator("details.op#get_me .result [data-status]")
+    me.wait_for(timeout=30_000)
+    assert me.get_attribute("data-status") == "200"
+    assert "docs-session@example.com" in page.page.inner_text("details.op#get_me pre.body")
+
+
+def test_swagger_ui_still_tries_it_out_with_a_key(page: Page, server: LiveServer) -> None:
+    user = create_user(server, "swagger@example.com")
+    page.goto("/docs/swagger")
     page.page.wait_for_selector(".opblock", timeout=60_000)
     assert page.page.locator(".opblock").count() >= 25
     page.page.click("button.authorize")
@@ -319,7 +422,17 @@ def test_api_docs_try_it_out_with_a_key(page: Page, server: LiveServer) -> None:
     assert status.strip().startswith("200")
     assert "allowance_remaining" in op.locator(".live-responses-table").inner_text()
     op.scroll_into_view_if_needed()
-    page.shot("docs", full_page=False)
+    page.shot("docs-swagger", full_page=False)
+    # An operation's schemas are $refs into components, resolved when it is opened
+    # (swagger.js swaps Swagger UI's 3.1 resolver for the 3.0 one): the request model must be
+    # drawn whole.
+    sentiment = page.page.locator("#operations-nlp-post_sentiment")
+    sentiment.locator(".opblock-summary").click()
+    body = sentiment.locator(".opblock-section-request-body")
+    body.locator("button[data-name='model']").click()
+    body.get_by_text("Exactly one of").wait_for(timeout=15_000)
+    schema = body.inner_text()
+    assert "SentimentRequest" in schema and "texts" in schema and "string | null" in schema
 
 
 def test_sign_in_is_throttled_after_failed_attempts_and_says_so(
