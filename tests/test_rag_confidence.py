@@ -10,6 +10,8 @@ from appliance.db.queries import jobs as jq
 from appliance.db.queries.progress import Pending
 from appliance.rag.confidence import FITTED, Features, Judge, content_terms, refusal_rule
 from appliance.rag.progress import IndexState
+from appliance.rag.service import indexes_unasked
+from appliance.settings import load_settings
 
 
 @pytest.mark.parametrize(
@@ -135,3 +137,23 @@ def test_keyword_only_search_is_judged_on_its_words() -> None:
 
     assert judge.confidence(features("equivalent employees")) >= judge.threshold
     assert judge.confidence(features("blorp fizzwhack")) < judge.threshold
+
+
+@pytest.mark.parametrize(
+    ("on_start", "new_imports", "indexer", "alive", "expected"),
+    [
+        (True, True, True, True, True),
+        # Pending at start and never queued: not "building", or 503 would last for ever.
+        (False, True, True, True, False),
+        (True, False, True, True, False),
+        (True, True, False, True, False),
+        (True, True, True, False, False),
+    ],
+)
+def test_pending_sections_count_as_building_only_when_they_will_be_indexed_unasked(
+    on_start: bool, new_imports: bool, indexer: bool, alive: bool, expected: bool
+) -> None:
+    settings = load_settings(
+        index_on_start=on_start, index_new_imports=new_imports, edgar_sample_on_first_start=False
+    )
+    assert indexes_unasked(settings, indexer, alive) is expected

@@ -143,7 +143,7 @@ def start_rag(
         components.failed(COMPONENT, reason)
 
     def will_index() -> bool:
-        return indexer is not None and settings.index_new_imports and worker.alive
+        return indexes_unasked(settings, indexer is not None, worker.alive)
 
     worker = IndexWorker(
         db,
@@ -176,6 +176,17 @@ def start_rag(
     worker.start()
     service.feed = _chunk_feed(db, settings, service)
     return service
+
+
+def indexes_unasked(settings: Settings, has_indexer: bool, worker_alive: bool) -> bool:
+    """Sections waiting to be indexed will be indexed with nobody asking.
+
+    The worker queues what is pending at start (``index_on_start``) and what other processes
+    import later (``index_new_imports``, queued as jobs when seen). With ``index_on_start``
+    off, sections already pending at start wait for ``appliance index`` or ``/ops/index``:
+    calling them "building" would answer 503 ``index_building`` until someone did.
+    """
+    return has_indexer and worker_alive and settings.index_on_start and settings.index_new_imports
 
 
 def _chunk_feed(db: Database, settings: Settings, service: RagService) -> ChunkFeed | None:
