@@ -94,7 +94,8 @@ def test_sign_in_accepts_json_only_and_same_origin_only(client: TestClient, admi
     # A cross-site form can post text/plain without a preflight; it must not sign anyone in.
     body = json.dumps({"api_key": admin_key})
     r = client.post("/auth/session", content=body, headers={"Content-Type": "text/plain"})
-    assert r.status_code == 400 and "set-cookie" not in r.headers
+    assert r.status_code == 415 and "set-cookie" not in r.headers
+    assert r.json()["error"]["code"] == "unsupported_media_type"
     r = client.post(
         "/auth/session",
         content=body,

@@ -16,10 +16,10 @@ from appliance.api.schemas import UserOut
 from appliance.auth import KEY_PREFIX, current_user
 from appliance.billing.quota import user_json
 from appliance.context import get_ctx
-from appliance.errors import InvalidCredentials, InvalidPayload, Unauthorized
+from appliance.errors import InvalidCredentials, Unauthorized
 from appliance.openapi import spec
 from appliance.sessions import Session, check_origin
-from appliance.validation import parse_json
+from appliance.validation import parse_json, require_json
 
 
 class SessionCreate(BaseModel):
@@ -73,15 +73,14 @@ def _body(session: Session | None, free_monthly: int) -> dict[str, object]:
     body=SessionCreate,
     response=SessionOut,
     auth=False,
-    statuses=(201, 401, 403, 429),
+    statuses=(201, 401, 403, 415, 429),
     tags=("auth",),
 )
 async def create_session(request: Request) -> Response:
     # A page of another site can post a form (text/plain, urlencoded) here without asking,
-    # but not JSON: that needs a CORS preflight, which is refused. So JSON only.
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise InvalidPayload("send the sign-in as Content-Type: application/json")
+    # but not JSON: that needs a CORS preflight, which is refused. So JSON only (415, as
+    # /auth/token answers).
+    require_json(request)
     check_origin(request.scope)
     body = await parse_json(request, SessionCreate)
     ctx = get_ctx(request)
