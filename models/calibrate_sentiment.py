@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from sentiment_data import load_formal_set, load_tweets, stratified_split  # noqa: E402
-from train_sentiment import ece, fit_temperature, softmax  # noqa: E402
+from sentiment_data import ece, load_formal_set, load_tweets, stratified_split  # noqa: E402
+from train_sentiment import fit_temperature, softmax  # noqa: E402
 
 from appliance.nlp.sentences import split_sentences  # noqa: E402
 from appliance.nlp.sentiment import SentimentModel  # noqa: E402

@@ -59,6 +59,17 @@ def macro_f1(y: np.ndarray, pred: np.ndarray, labels: int = len(LABELS)) -> floa
     return float(np.mean(f1s))
 
 
+def ece(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of the top-class probability, in equal-width bins."""
+    conf, pred = probs.max(1), probs.argmax(1)
+    out = 0.0
+    for lo in np.linspace(0, 1, bins, endpoint=False):
+        sel = (conf > lo) & (conf <= lo + 1 / bins)
+        if sel.any():
+            out += sel.mean() * abs(float((pred[sel] == y[sel]).mean()) - float(conf[sel].mean()))
+    return round(float(out), 4)
+
+
 FORMAL = DATA / "formal"
 
 

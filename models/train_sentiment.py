@@ -56,6 +56,7 @@ from sentiment_data import (  # noqa: E402
     DATA,
     LABELS,
     SEED,
+    ece,
     load_formal_set,
     load_labelled,
     load_tweets,
@@ -201,17 +202,6 @@ def fit_temperature(groups: list[tuple[np.ndarray, np.ndarray]]) -> float:
         return out / len(groups)
 
     return float(min(grid, key=nll))
-
-
-def ece(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    """Expected calibration error of the top-class probability, in equal-width bins."""
-    conf, pred = probs.max(1), probs.argmax(1)
-    out = 0.0
-    for lo in np.linspace(0, 1, bins, endpoint=False):
-        sel = (conf > lo) & (conf <= lo + 1 / bins)
-        if sel.any():
-            out += sel.mean() * abs(float((pred[sel] == y[sel]).mean()) - float(conf[sel].mean()))
-    return round(out, 4)
 
 
 class FormalEval:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO / "models"))
 
 from sentiment_data import (  # noqa: E402
     LABELS,
+    ece,
     load_formal_set,
     load_tweets,
     macro_f1,
@@ -77,16 +78,6 @@ def previous_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
 
 def current_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     return np.array([[r.scores[k] for k in LABELS] for r in model.score(texts)])
-
-
-def ece(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
-    conf, pred = probs.max(1), probs.argmax(1)
-    out = 0.0
-    for lo in np.linspace(0, 1, bins, endpoint=False):
-        sel = (conf > lo) & (conf <= lo + 1 / bins)
-        if sel.any():
-            out += sel.mean() * abs(float((pred[sel] == y[sel]).mean()) - float(conf[sel].mean()))
-    return out
 
 
 def line(name: str, y: np.ndarray, p: np.ndarray, calibration: bool) -> str:
