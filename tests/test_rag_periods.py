@@ -142,3 +142,13 @@ def test_retrieval_and_numeric_answers_read_a_question_alike(
     assert asked.fp == (f"Q{quarter}" if quarter else "FY" if fiscal_year else None)
     if quarter_month is not None:
         assert ref.end is not None and (ref.end.year, ref.end.month) == quarter_month
+
+
+def test_a_form_name_after_a_quarter_is_not_its_year() -> None:
+    # "the Q2 10-Q" is the second-quarter report, not the second quarter of 2010.
+    assert parse("What did the Q2 10-Q say about revenue?") == []
+    assert parse("In the Q1 10-K filing, what changed?") == []
+    asked = asked_period("What did the Q2 10-Q say about revenue?")
+    assert asked.fp == "Q2" and asked.fy is None
+    assert parse("Q2 25 revenue")[0].fiscal_year == 2025
+    assert parse("Q4 10 revenue")[0].fiscal_year == 2010

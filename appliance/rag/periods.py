@@ -85,9 +85,10 @@ _Q_WORDS = re.compile(
     r"(?:\s+(?:of\s+)?" + _FISCAL + r"?" + _YEAR4 + r")?",
     re.IGNORECASE,
 )
-# "Q2 FY2026", "Q2 fiscal 2026", "Q2 2025", "Q1'25", "Q3"
+# "Q2 FY2026", "Q2 fiscal 2026", "Q2 2025", "Q1'25", "Q3"; in "the Q2 10-Q" the 10 is a form
 _Q_FIRST = re.compile(
-    r"\bq([1-4])(?:\s*(?:of\s+)?" + _FISCAL + r"?((?:19|20)\d\d|'?\d\d))?\b", re.IGNORECASE
+    r"\bq([1-4])(?:\s*(?:of\s+)?" + _FISCAL + r"?((?:19|20)\d\d|'?\d\d(?!\s*-\s*[qk]\b)))?\b",
+    re.IGNORECASE,
 )
 # "April-June 2025" (hyphen or en/em dash), "Jan to Mar 2025", "May through July 2025"
 _MONTH_RANGE = re.compile(
