@@ -113,6 +113,16 @@ def rag_data(tmp_path: Path, rag_template: Path) -> Path:
     return copy_data_dir(rag_template, tmp_path / "data")
 
 
+@pytest.fixture
+def rag_conn(rag_data: Path) -> Iterator[Any]:
+    """A connection to that copy's database."""
+    from appliance.db.connection import connect
+
+    c = connect(rag_data / "appliance.sqlite3")
+    yield c
+    c.close()
+
+
 @pytest.fixture(scope="session")
 def facts_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir with every shared filing that carries inline XBRL imported (built once)."""

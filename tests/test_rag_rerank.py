@@ -3,22 +3,19 @@ candidates, and point-in-time holds at every ranking stage."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from appliance.db.connection import Connection, connect
+from appliance.db.connection import Connection
 from appliance.rag.retrieve import Retriever, SearchRequest, Tuning, rerank_scores
 
 EMPLOYEES = "How many employees does Apple have?"
 
 
 @pytest.fixture
-def conn(rag_data: Path) -> Any:
-    c = connect(rag_data / "appliance.sqlite3")
-    yield c
-    c.close()
+def conn(rag_conn: Any) -> Any:
+    return rag_conn
 
 
 STAGES = {

@@ -4,13 +4,12 @@ answers, and indexing that is incremental, resumable and leaves no orphans."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from appliance.db.connection import Connection, connect
+from appliance.db.connection import Connection
 from appliance.db.sqlite import SqliteSession
 from appliance.rag.answer import answer
 from appliance.rag.index import Indexer
@@ -27,10 +26,8 @@ EMPLOYEES = "How many employees does Apple have?"
 
 
 @pytest.fixture
-def conn(rag_data: Path) -> Any:
-    c = connect(rag_data / "appliance.sqlite3")
-    yield c
-    c.close()
+def conn(rag_conn: Any) -> Any:
+    return rag_conn
 
 
 @pytest.fixture
