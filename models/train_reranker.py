@@ -50,6 +50,7 @@ from bert_graph import BertShape, build_bert  # noqa: E402
 from build_embedder import fetch_wheel, read_sources, sha256  # noqa: E402
 from quantize import matmul_inputs, quantize_embedding, to_static_int8, with_outputs  # noqa: E402
 from reranker_data import NEGATIVES, SEED, TUNE_CIKS, Group, build_groups, kind_counts, passages  # noqa: E402
+from sums import pin_artifacts  # noqa: E402
 from torch_bert import BertClassifier  # noqa: E402
 
 from appliance.nlp.reranker import window  # noqa: E402
@@ -271,20 +272,6 @@ def export(
     }
 
 
-def update_sums(files: dict[str, dict[str, object]]) -> None:
-    """Pin the new artifacts' sha256 in models/SHA256SUMS (other lines kept)."""
-    sums = HERE / "SHA256SUMS"
-    names = {f"models/reranker/{n}": str(info["sha256"]) for n, info in files.items()}
-    kept = [
-        line
-        for line in sums.read_text().splitlines()
-        if not any(line.endswith("  " + n) for n in names) and "reranker model" not in line
-    ]
-    kept.append(f"# reranker model {NAME} {VERSION} (trained here; models/reranker/MODEL_CARD.md)")
-    kept += [f"{digest}  {name}" for name, digest in names.items()]
-    sums.write_text("\n".join(kept) + "\n")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -357,7 +344,7 @@ def main() -> None:
         },
     }
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    update_sums(manifest["files"])  # type: ignore[arg-type]
+    pin_artifacts("reranker", NAME, VERSION, manifest["files"])  # type: ignore[arg-type]
     shutil.rmtree(HERE / "reranker" / "work", ignore_errors=True)
     print(json.dumps(result, indent=2))
 

@@ -65,6 +65,7 @@ from sentiment_data import (  # noqa: E402
 from sentiment_pool import WORK as POOL_WORK  # noqa: E402
 from sentiment_pool import build_pool, read_pool, write_pool  # noqa: E402
 from sentiment_student import MAX_TOKENS, Encoder, metrics, new_model, pad  # noqa: E402
+from sums import pin_artifacts  # noqa: E402
 
 from appliance.nlp.aggregate import aggregate  # noqa: E402
 from appliance.nlp.language import has_language  # noqa: E402
@@ -421,22 +422,6 @@ def onnx_logits(sess: object, enc: Encoder, texts: list[str]) -> np.ndarray:
     return np.array(out)
 
 
-def update_sums(files: dict[str, dict[str, object]]) -> None:
-    """Pin the new artifacts' sha256 in models/SHA256SUMS (other lines kept)."""
-    sums = HERE / "SHA256SUMS"
-    names = {f"models/sentiment/{n}": str(info["sha256"]) for n, info in files.items()}
-    kept = [
-        line
-        for line in sums.read_text().splitlines()
-        if not any(line.endswith("  " + n) for n in names) and "sentiment model" not in line
-    ]
-    kept.append(
-        f"# sentiment model {NAME} {VERSION} (trained here; models/sentiment/MODEL_CARD.md)"
-    )
-    kept += [f"{digest}  {name}" for name, digest in names.items()]
-    sums.write_text("\n".join(kept) + "\n")
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -525,7 +510,7 @@ def main() -> None:
     temperature = float(run.dev_formal["temperature"])
     t_export = time.perf_counter()
     exported = export(run, enc, data, temperature)
-    update_sums(exported["files"])  # type: ignore[arg-type]
+    pin_artifacts("sentiment", NAME, VERSION, exported["files"])  # type: ignore[arg-type]
     export_seconds = round(time.perf_counter() - t_export)
     manifest = {
         "name": NAME,
