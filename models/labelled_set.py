@@ -17,7 +17,12 @@ it) whose normalised form equals a formal candidate or one of its sentences is d
 so is any text that shares most of its word 4-grams with one (``near_duplicate``); the
 counts are printed and kept in ``stats.json``.
 
+``--add FILE`` appends a later batch of written texts (same fields) to ``written.jsonl``
+through the same guards, plus a check against the sentiment API's regression texts, so a
+probe the HTTP tests score is never trained on.
+
 Usage: python models/labelled_set.py LABEL_DIR   # pool_sample_{a,b}, labels_{a,b}, written_w{1,2}
+       python models/labelled_set.py --add FILE  # e.g. written_w3.jsonl
 """
 
 from __future__ import annotations
@@ -73,21 +78,87 @@ class HeldOut:
         return any(n / max(1, min(len(g), self.sizes[i])) >= NEAR for i, n in hits.items())
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("src", type=Path)
-    args = ap.parse_args()
-    held = HeldOut(exclude_texts())
-    dropped: Counter[str] = Counter()
+# The texts the sentiment API's HTTP regression tests score (tests/test_sentiment_api.py):
+# training on them, or on near copies, would make those tests pass by rote.
+API_PROBES = (
+    "Operating margin expanded to 30%.",
+    "Operating expenses decreased 8%, driving higher profitability.",
+    "The auditor expressed substantial doubt about the company's ability to continue as a "
+    "going concern.",
+    "Revenue rose 5% in the quarter. But guidance was cut sharply.",
+    "12312 ;;; zzz",
+)
 
-    def keep(text: str) -> bool:
-        if held.exact(text):
-            dropped["exact"] += 1
+
+class Guard:
+    """Drops (and counts) texts that are, or nearly are, held-out evaluation texts."""
+
+    def __init__(self) -> None:
+        self.held = HeldOut([*exclude_texts(), *API_PROBES])
+        self.dropped: Counter[str] = Counter()
+
+    def keep(self, text: str) -> bool:
+        if self.held.exact(text):
+            self.dropped["exact"] += 1
             return False
-        if held.near_duplicate(text):
-            dropped["near"] += 1
+        if self.held.near_duplicate(text):
+            self.dropped["near"] += 1
             return False
         return True
+
+
+def written_rows(path: Path, guard: Guard, seen: set[str]) -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for r in read_jsonl(path):
+        text = str(r["text"]).strip()
+        assert str(r["label"]) in LABELS, r
+        if key(text) in seen or not guard.keep(text):
+            continue
+        seen.add(key(text))
+        out.append({"id": r["id"], "text": text, "label": r["label"], "style": r["style"]})
+    return out
+
+
+def write_stats(
+    filings: list[dict[str, object]], written: list[dict[str, object]], dropped: Counter[str]
+) -> None:
+    stats = {
+        "filing_sentences": len(filings),
+        "filing_labels": dict(Counter(str(r["label"]) for r in filings)),
+        "written": len(written),
+        "written_labels": dict(Counter(str(r["label"]) for r in written)),
+        "written_styles": dict(Counter(str(r["style"]) for r in written)),
+        "dropped_as_held_out": dict(dropped),
+    }
+    (OUT / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+    print(json.dumps(stats, indent=1))
+
+
+def add(path: Path) -> None:
+    """Append a later batch of written texts to ``written.jsonl``."""
+    guard = Guard()
+    written = read_jsonl(OUT / "written.jsonl")
+    ids = {str(r["id"]) for r in written}
+    seen = {key(str(r["text"])) for r in written}
+    new = written_rows(path, guard, seen)
+    assert not ids & {str(r["id"]) for r in new}, "ids already used"
+    write_jsonl(OUT / "written.jsonl", written + new)
+    print(f"added {len(new)} of {len(read_jsonl(path))} ({dict(guard.dropped)} held out)")
+    before = json.loads((OUT / "stats.json").read_text())["dropped_as_held_out"]
+    dropped = Counter(before) + guard.dropped
+    write_stats(read_jsonl(OUT / "filing_labels.jsonl"), written + new, dropped)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("src", type=Path, nargs="?")
+    ap.add_argument("--add", type=Path, metavar="FILE", help="append written texts")
+    args = ap.parse_args()
+    if args.add:
+        add(args.add)
+        return
+    guard = Guard()
+    keep = guard.keep
 
     filings: list[dict[str, object]] = []
     for part in ("a", "b"):
@@ -107,27 +178,12 @@ def main() -> None:
     written: list[dict[str, object]] = []
     seen: set[str] = set()
     for part in ("w1", "w2"):
-        for r in read_jsonl(args.src / f"written_{part}.jsonl"):
-            text = str(r["text"]).strip()
-            assert str(r["label"]) in LABELS, r
-            if key(text) in seen or not keep(text):
-                continue
-            seen.add(key(text))
-            written.append({"id": r["id"], "text": text, "label": r["label"], "style": r["style"]})
+        written += written_rows(args.src / f"written_{part}.jsonl", guard, seen)
 
     OUT.mkdir(parents=True, exist_ok=True)
     write_jsonl(OUT / "filing_labels.jsonl", filings)
     write_jsonl(OUT / "written.jsonl", written)
-    stats = {
-        "filing_sentences": len(filings),
-        "filing_labels": dict(Counter(str(r["label"]) for r in filings)),
-        "written": len(written),
-        "written_labels": dict(Counter(str(r["label"]) for r in written)),
-        "written_styles": dict(Counter(str(r["style"]) for r in written)),
-        "dropped_as_held_out": dict(dropped),
-    }
-    (OUT / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
-    print(json.dumps(stats, indent=1))
+    write_stats(filings, written, guard.dropped)
 
 
 if __name__ == "__main__":

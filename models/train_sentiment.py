@@ -107,6 +107,9 @@ CANDIDATES = [
     Recipe("formal-e3", labelled=True),
     Recipe("formal-distill-e3", distill=True, labelled=True),
     Recipe("formal-distill-f3-e2", freeze=3, epochs=2, distill=True, labelled=True),
+    # More passes (tweets were still improving at epoch 3), and one more trainable layer.
+    Recipe("formal-e5", epochs=5, labelled=True),
+    Recipe("formal-f1-e5", freeze=1, epochs=5, labelled=True),
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "models"))
 
-from labelled_set import OUT, HeldOut  # noqa: E402
+from labelled_set import API_PROBES, OUT, HeldOut  # noqa: E402
 from sentiment_data import LABELS, load_labelled  # noqa: E402
 from sentiment_pool import exclude_texts  # noqa: E402
 
@@ -27,6 +27,16 @@ def test_no_training_text_is_or_nearly_is_an_evaluation_text() -> None:
     assert len(texts) > 4000
     leaked = [t for t in texts if held.exact(t) or held.near_duplicate(t)]
     assert leaked == []
+
+
+def test_no_training_text_is_a_text_the_http_regression_tests_score() -> None:
+    # Near copies are dropped when a batch is added (labelled_set.py --add); here the exact
+    # check, since a probe's few word 4-grams are shared by honest sentences too.
+    api_tests = (REPO / "tests" / "test_sentiment_api.py").read_text(encoding="utf-8")
+    probes = HeldOut(list(API_PROBES))
+    assert all(" ".join(p.split()[:4]) in api_tests for p in API_PROBES)
+    texts, _, _ = load_labelled()
+    assert [t for t in texts if probes.exact(t)] == []
 
 
 def test_the_guard_catches_a_reworded_evaluation_text() -> None:
