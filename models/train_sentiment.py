@@ -74,7 +74,7 @@ from appliance.nlp.sentences import split_sentences  # noqa: E402
 
 OUT = HERE / "sentiment"
 WORK = OUT / "work"
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 NAME = "finsent-minilm-l6"
 
 
