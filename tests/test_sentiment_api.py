@@ -187,10 +187,8 @@ def test_anonymous_caller_gets_401_before_validation_or_readiness(tmp_path: Path
             assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", body
 
 
-# The mistakes the 1.0.0 model made on formal statements (issue 12), through the API; 2.0.0
-# gets the first three right. The one it still gets wrong is a strict xfail: it fails the
-# suite the day a model fixes it, so the marker comes off with that model.
-MODEL_2_0_WRONG = pytest.mark.xfail(strict=True, reason="finsent-minilm-l6 2.0.0; issue 12")
+# The mistakes the 1.0.0 model made on formal statements (issue 12), through the API; 2.1.0
+# gets them all right (2.0.0 still scored the guidance cut after a positive sentence neutral).
 FORMAL_CASES = [
     ("Operating margin expanded to 30%.", "positive"),
     ("Operating expenses decreased 8%, driving higher profitability.", "positive"),
@@ -216,7 +214,6 @@ def test_formal_statements(
     assert body["label"] == label, body
 
 
-@MODEL_2_0_WRONG
 def test_each_sentence_is_scored_on_its_own_and_guidance_decides(
     app_client: tuple[TestClient, str], user: dict[str, Any]
 ) -> None:

@@ -1,9 +1,10 @@
-"""Sentiment quality, the committed model against the previous one, in the same run.
+"""Sentiment quality, the committed model against the earlier ones, in the same run.
 
-The previous model (``finsent-minilm-l6@1.0.0``, taken from git history into
-``.bench-cache/``) is scored as it was served: token-weighted mean of its sentences, no
-language check. The committed model is scored as it is served now (``SentimentModel``:
-calibrated probabilities, the language check, the aggregation rule). Sets:
+The earlier models come from git history (extracted into ``.bench-cache/``):
+``finsent-minilm-l6@1.0.0`` is scored as it was served (token-weighted mean of its
+sentences, no language check), 2.0.0 as the committed model is: as served now
+(``SentimentModel``: calibrated probabilities, the language check, the aggregation rule).
+Sets:
 
 - tweets dev: the stratified 15% of the Twitter Financial News training file never trained on;
 - formal dev: the blind-annotated formal set's dev half (recipe choices and calibration);
@@ -41,19 +42,20 @@ from sentiment_data import (  # noqa: E402
 from appliance.nlp.sentences import split_sentences  # noqa: E402
 from appliance.nlp.sentiment import SentimentModel  # noqa: E402
 
-PREVIOUS = "06596e0"  # the commit that shipped finsent-minilm-l6 1.0.0
+# Earlier versions of finsent-minilm-l6 and the commits that shipped them.
+PREVIOUS = {"1.0.0": "06596e0", "2.0.0": "1e8abf3"}
 PREVIOUS_FILES = ("model.int8.onnx", "tokenizer.json", "manifest.json")
 
 
-def previous_model_dir() -> Path:
-    """The 1.0.0 artifacts, extracted once from git history."""
-    out = REPO / ".bench-cache" / "sentiment-1.0.0"
+def previous_model_dir(version: str) -> Path:
+    """An earlier version's artifacts, extracted once from git history."""
+    out = REPO / ".bench-cache" / f"sentiment-{version}"
     out.mkdir(parents=True, exist_ok=True)
     for name in PREVIOUS_FILES:
         path = out / name
         if not path.exists():
             blob = subprocess.run(
-                ["git", "-C", str(REPO), "show", f"{PREVIOUS}:models/sentiment/{name}"],
+                ["git", "-C", str(REPO), "show", f"{PREVIOUS[version]}:models/sentiment/{name}"],
                 check=True,
                 capture_output=True,
             ).stdout
@@ -61,7 +63,7 @@ def previous_model_dir() -> Path:
     return out
 
 
-def previous_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
+def token_weighted_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     """1.0.0 as served: each sentence scored, averaged weighted by its token count."""
     pieces = [split_sentences(t) or [t] for t in texts]
     flat = [s for p in pieces for s in p]
@@ -76,7 +78,7 @@ def previous_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     return out
 
 
-def current_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
+def served_scores(model: SentimentModel, texts: list[str]) -> np.ndarray:
     return np.array([[r.scores[k] for k in LABELS] for r in model.score(texts)])
 
 
@@ -90,8 +92,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--no-test", action="store_true", help="skip the formal test set")
     args = ap.parse_args()
-    previous = SentimentModel(previous_model_dir(), threads=2)
-    current = SentimentModel(REPO / "models" / "sentiment", threads=2)
+    models = [
+        (SentimentModel(previous_model_dir("1.0.0"), threads=2), token_weighted_scores),
+        (SentimentModel(previous_model_dir("2.0.0"), threads=2), served_scores),
+        (SentimentModel(REPO / "models" / "sentiment", threads=2), served_scores),
+    ]
     tweets, ty = load_tweets()
     _, dev = stratified_split(ty)
     sets = {"tweets dev": ([tweets[i] for i in dev], ty[dev], None)}
@@ -99,24 +104,29 @@ def main() -> None:
     for split in splits:
         texts, y, kinds = load_formal_set(split)
         sets[f"formal {split}"] = (texts, y, kinds)
-    print(f"sentiment quality: {previous.name} (previous) vs {current.name} (committed)")
+    names = [m.name for m, _ in models]
+    print(f"sentiment quality: {', '.join(names[:-1])} (earlier) vs {names[-1]} (committed)")
     for name, (texts, y, kinds) in sets.items():
-        p_old = previous_scores(previous, texts)
-        p_new = current_scores(current, texts)
+        probs = [scores(m, texts) for m, scores in models]
         print(f"  {name} ({len(y)} texts):")
-        print(line(f"{previous.name}", y, p_old, True))
-        print(line(f"{current.name}", y, p_new, True))
-        acc_old = float((p_old.argmax(1) == y).mean())
-        acc_new = float((p_new.argmax(1) == y).mean())
-        print(f"    accuracy committed - previous: {acc_new - acc_old:+.3f}")
+        for m, p in zip(names, probs, strict=True):
+            print(line(m, y, p, True))
+        acc = [float((p.argmax(1) == y).mean()) for p in probs]
+        gains = ", ".join(
+            f"{acc[-1] - a:+.3f} vs {n}" for n, a in zip(names[:-1], acc[:-1], strict=True)
+        )
+        print(f"    accuracy committed - earlier: {gains}")
         if kinds is not None and name == "formal test":
             total = Counter(kinds)
-            old_ok = Counter(k for k, a, b in zip(kinds, p_old.argmax(1), y, strict=True) if a == b)
-            new_ok = Counter(k for k, a, b in zip(kinds, p_new.argmax(1), y, strict=True) if a == b)
+            ok = [
+                Counter(k for k, a, b in zip(kinds, p.argmax(1), y, strict=True) if a == b)
+                for p in probs
+            ]
+            print(f"    {'kind':<14} {'n':<6}" + "".join(f"{n.split('@')[-1]:>8}" for n in names))
             for kind in sorted(total):
                 print(
-                    f"    {kind:<14} n={total[kind]:<4} previous {old_ok[kind] / total[kind]:.2f}"
-                    f"  committed {new_ok[kind] / total[kind]:.2f}"
+                    f"    {kind:<14} {total[kind]:<6}"
+                    + "".join(f"{c[kind] / total[kind]:>8.2f}" for c in ok)
                 )
 
 
