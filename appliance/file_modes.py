@@ -107,10 +107,15 @@ def _is_private_file(path: Path) -> bool:
 
 
 def _tighten(path: Path, mode: int, repaired: list[str]) -> None:
-    current = stat.S_IMODE(path.stat().st_mode)
-    if current & ~mode:  # only ever removes bits: a stricter mode is left alone
-        os.chmod(path, mode)
-        repaired.append(f"{path} {current:04o}->{mode:04o}")
+    # Another process may remove a -wal/-shm file (its last connection closing) between the
+    # directory listing and here: a file that is gone needs no tightening.
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode:  # only ever removes bits: a stricter mode is left alone
+            os.chmod(path, mode)
+            repaired.append(f"{path} {current:04o}->{mode:04o}")
+    except FileNotFoundError:
+        return
 
 
 def secure_data_dir(data_dir: Path) -> list[str]:
