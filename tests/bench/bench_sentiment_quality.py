@@ -43,7 +43,7 @@ from appliance.nlp.sentences import split_sentences  # noqa: E402
 from appliance.nlp.sentiment import SentimentModel  # noqa: E402
 
 # Earlier versions of finsent-minilm-l6 and the commits that shipped them.
-PREVIOUS = {"1.0.0": "06596e0", "2.0.0": "1e8abf3"}
+PREVIOUS = {"1.0.0": "06596e0", "2.0.0": "1e8abf3", "2.1.0": "3a2c3ae"}
 PREVIOUS_FILES = ("model.int8.onnx", "tokenizer.json", "manifest.json")
 
 
