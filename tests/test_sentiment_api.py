@@ -188,7 +188,8 @@ def test_anonymous_caller_gets_401_before_validation_or_readiness(tmp_path: Path
 
 
 # The mistakes the 1.0.0 model made on formal statements (issue 12), through the API; 2.1.0
-# gets them all right (2.0.0 still scored the guidance cut after a positive sentence neutral).
+# and 2.2.0 get them all right (2.0.0 still scored the guidance cut after a positive
+# sentence neutral).
 FORMAL_CASES = [
     ("Operating margin expanded to 30%.", "positive"),
     ("Operating expenses decreased 8%, driving higher profitability.", "positive"),

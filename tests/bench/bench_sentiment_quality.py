@@ -2,7 +2,7 @@
 
 The earlier models come from git history (extracted into ``.bench-cache/``):
 ``finsent-minilm-l6@1.0.0`` is scored as it was served (token-weighted mean of its
-sentences, no language check), 2.0.0 as the committed model is: as served now
+sentences, no language check), the later ones as the committed model is: as served now
 (``SentimentModel``: calibrated probabilities, the language check, the aggregation rule).
 Sets:
 
@@ -93,10 +93,13 @@ def main() -> None:
     ap.add_argument("--no-test", action="store_true", help="skip the formal test set")
     args = ap.parse_args()
     models = [
-        (SentimentModel(previous_model_dir("1.0.0"), threads=2), token_weighted_scores),
-        (SentimentModel(previous_model_dir("2.0.0"), threads=2), served_scores),
-        (SentimentModel(REPO / "models" / "sentiment", threads=2), served_scores),
+        (
+            SentimentModel(previous_model_dir(v), threads=2),
+            token_weighted_scores if v == "1.0.0" else served_scores,  # 1.0.0 as it was served
+        )
+        for v in PREVIOUS
     ]
+    models.append((SentimentModel(REPO / "models" / "sentiment", threads=2), served_scores))
     tweets, ty = load_tweets()
     _, dev = stratified_split(ty)
     sets = {"tweets dev": ([tweets[i] for i in dev], ty[dev], None)}
