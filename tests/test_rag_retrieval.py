@@ -14,6 +14,7 @@ from appliance.db.sqlite import SqliteSession
 from appliance.rag.answer import answer
 from appliance.rag.index import Indexer
 from appliance.rag.retrieve import Retriever, SearchRequest
+from appliance.rag.vectors import day_number
 from tests.support.rag import (
     AAPL_10K_2024,
     AAPL_10K_2025,
@@ -113,10 +114,28 @@ def test_latest_quarterly_report_follows_the_cutoff(retriever: Retriever, conn: 
     assert hits[0].accession == AAPL_10Q_2025_05 and hits[0].item == "part2_item1"
 
 
+def test_the_newest_filing_of_all_is_marked_over_the_one_it_updates(
+    retriever: Retriever, conn: Connection
+) -> None:
+    # Recency boosts go in full to a company's newest filing as of the cutoff; the newest of
+    # another form that it followed (the 10-K once a 10-Q is out) keeps a share.
+    catalog = retriever.catalog
+    assert catalog.latest(None, day_number("2025-06-01"), None) == {
+        AAPL_10K_2024: False,
+        AAPL_10Q_2025_05: True,
+    }
+    assert catalog.latest(None, day_number("2024-12-31"), None) == {
+        AAPL_10K_2024: True,
+        AAPL_10Q_2024_08: False,
+    }
+    assert catalog.latest(None, day_number("2025-06-01"), {"10-K"}) == {AAPL_10K_2024: True}
+
+
 def test_mmr_pushes_down_near_duplicates(retriever: Retriever, conn: Connection) -> None:
     query = "Where are Apple's headquarters and what properties does it own?"
-    plain = dataclasses.replace(retriever.tuning, mmr_lambda=1.0)
-    diverse = dataclasses.replace(retriever.tuning, mmr_lambda=0.5)
+    # Focus off: it spreads the top scores apart, and this measures MMR alone.
+    plain = dataclasses.replace(retriever.tuning, mmr_lambda=1.0, focus_boost=0.0)
+    diverse = dataclasses.replace(retriever.tuning, mmr_lambda=0.5, focus_boost=0.0)
 
     def pick(tuning: Any) -> tuple[list[int], float]:
         retriever.tuning = tuning

@@ -14,7 +14,6 @@ taken verbatim from the cited passage.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from appliance.edgar.layout import archives_url
 from appliance.edgar.vocabulary import SEC_ARCHIVES
 from appliance.errors import UnknownTicker
 from appliance.rag.chunking import split_units
+from appliance.rag.focus import FIGURE, QUANTITY, stem
 from appliance.rag.keyword import terms
 from appliance.rag.numeric import with_facts
 from appliance.rag.retrieve import Retriever, SearchRequest
@@ -40,17 +40,6 @@ __all__ = [
     "no_answer",
 ]
 
-# A figure: a number that is not just a year (or a note/Item number).
-_FIGURE = re.compile(
-    r"\$\s?\d|\d[\d,]*\.?\d*\s*(?:%|percent|million|billion|thousand|GWh)"
-    r"|\b\d{1,3}(?:,\d{3})+\b|\b(?!(?:19|20)\d\d\b)\d{3,}\b"
-)
-_QUANTITY = re.compile(
-    r"\b(how (many|much|large|big|fast|quickly|far)|number of|amount|headcount|percent(age)?|"
-    r"share of|what (was|were|is|are) (the|its|their)|revenues?|sales|margins?|capex|"
-    r"growth rate|spend|spent|cost|paid|price)\b",
-    re.IGNORECASE,
-)
 _MAX_SENTENCE = 600  # characters: longer "sentences" are tables or lists
 _MIN_SENTENCE = 25
 
@@ -62,20 +51,13 @@ class Sentence:
     score: float
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ies", "es", "s", "ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
 def _column_header(text: str) -> str | None:
     """The column-header row a table passage carries (its first ``|`` line without figures),
     when the passage is a table's row group."""
     for line in text.split("\n")[:3]:
         if "|" in line:
             cells = [c.strip() for c in line.split("|")]
-            if not cells[0] or not any(_FIGURE.search(c) for c in cells):
+            if not cells[0] or not any(FIGURE.search(c) for c in cells):
                 return " ".join(line.split())
             return None
     return None
@@ -105,14 +87,14 @@ def _scored(question: str, chunks: Sequence[str], context: str = "") -> list[Sen
     words of the cited chunks' headers) do not score: every cited sentence is already about
     Apple's 10-K, and "Apple University" is no answer to "How many employees does Apple have".
     """
-    q_terms = {_stem(t) for t in terms(question)}
-    focus = q_terms - {_stem(t) for t in terms(context)}
+    q_terms = {stem(t) for t in terms(question)}
+    focus = q_terms - {stem(t) for t in terms(context)}
     q_terms = focus or q_terms
-    wants_figure = bool(_QUANTITY.search(question))
+    wants_figure = bool(QUANTITY.search(question))
     candidates: list[tuple[int, str, set[str]]] = []
     for n, chunk in enumerate(chunks):
         for shown, words in _sentences(chunk):
-            candidates.append((n, shown, {_stem(t) for t in terms(words)}))
+            candidates.append((n, shown, {stem(t) for t in terms(words)}))
     df = Counter(t for _, _, ts in candidates for t in ts & q_terms)
     total = len(candidates)
     out: list[Sentence] = []
@@ -122,7 +104,7 @@ def _scored(question: str, chunks: Sequence[str], context: str = "") -> list[Sen
             continue
         score = sum(math.log(1 + total / df[t]) for t in matched)
         if wants_figure:
-            score *= 1.6 if _FIGURE.search(s) else 0.6
+            score *= 1.6 if FIGURE.search(s) else 0.6
         out.append(Sentence(s, n + 1, score))
     return out
 

@@ -76,6 +76,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "ceo": ("chief", "executive", "officer"),
     "hacking": ("cybersecurity",),
     "cyber": ("cybersecurity",),
+    # Analyst shorthand for the line items statements spell out.
+    "capex": ("capital", "expenditures", "property", "equipment"),
+    "r&d": ("research", "development"),
+    "opex": ("operating", "expenses"),
+    "sg&a": ("selling", "general", "administrative"),
+    "buyers": ("customers",),
+    "clients": ("customers",),
+    "penalty": ("fined", "fine"),
+    "penalties": ("fined", "fines"),
 }
 
 

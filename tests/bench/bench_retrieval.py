@@ -54,6 +54,7 @@ NO_BOOSTS = {
     "form_boost": 0.0,
     "period_boost": 0.0,
     "period_filter": False,
+    "focus_boost": 0.0,
 }
 RERANK = Tuning(rerank_candidates=12, rerank_prior=8.0)  # the best on the tune split
 RUNS: dict[str, Tuning] = {
