@@ -52,3 +52,12 @@ def test_analyst_shorthand_expands_to_the_words_statements_use() -> None:
     assert match is not None
     for word in ("capex", "capital", "expenditures", "property", "equipment", "research"):
         assert f'"{word}"' in match
+
+
+def test_the_company_searched_and_words_of_time_are_left_out() -> None:
+    # Its passages say "we" or "the Company"; "latest" is the recency boosts' business.
+    answer = "We had approximately 36,000 employees in 38 countries."
+    named = QueryFocus("What is Acme's latest headcount?", frozenset({"acme"}))
+    assert named(answer) == pytest.approx(1.0)
+    unnamed = QueryFocus("What is Acme's latest headcount?")
+    assert unnamed(answer) == pytest.approx(0.5)

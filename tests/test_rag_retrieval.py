@@ -283,3 +283,10 @@ def test_reindexing_reuses_vectors_by_content_hash(conn: Connection, embedder: A
     assert 0 < again.chunks == len(counting.texts)
     headers = {t.split("\n", 1)[0] for t in counting.texts}
     assert headers and not any("filed " in h or "fiscal year" in h for h in headers)
+
+
+def test_the_searched_company_names_words_for_focus_to_leave_out(retriever: Retriever) -> None:
+    catalog = retriever.catalog
+    apple = catalog.tickers["AAPL"]
+    assert {"apple", "aapl"} <= catalog.name_words({apple})
+    assert catalog.name_words(None) == frozenset()

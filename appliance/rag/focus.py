@@ -29,6 +29,10 @@ QUANTITY = re.compile(
     re.IGNORECASE,
 )
 _YEAR = re.compile(r"^(19|20)\d\d$")
+# When the question is asked, not what it asks: the recency and period boosts own these.
+_WHEN = frozenset(
+    "latest recent recently current currently newest last now today fiscal year quarter".split()
+)
 
 
 def stem(word: str) -> str:
@@ -40,14 +44,16 @@ def stem(word: str) -> str:
 
 
 class QueryFocus:
-    """A question's content words (years aside: the period filter and boosts own those),
-    each with the stems that count as a match (its own and its synonyms')."""
+    """A question's content words, each with the stems that count as a match (its own and
+    its synonyms'). Left out: years and words of time (the period filter and the recency
+    boosts own those), and ``names``, the words naming the company searched (its passages
+    say "the Company" or "we")."""
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, names: frozenset[str] = frozenset()) -> None:
         self.words = [
             frozenset(stem(w) for s in (t, *SYNONYMS.get(t, ())) for w in s.split())
             for t in terms(question)
-            if not _YEAR.match(t)
+            if not _YEAR.match(t) and t not in _WHEN and t not in names
         ]
         self.wants_figure = bool(QUANTITY.search(question))
 

@@ -201,6 +201,18 @@ class Catalog:
             newest[f.key] = max(newest.get(f.key, (f.day, f.accession)), (f.day, f.accession))
         return {f.accession: newest[f.key][1] == f.accession for f in best.values()}
 
+    def name_words(self, keys: Iterable[int] | None) -> frozenset[str]:
+        """The words of the names and tickers of the companies ``keys`` (none for None)."""
+        if keys is None:
+            return frozenset()
+        want = set(keys)
+        return frozenset(
+            w
+            for f in self.filings.values()
+            if f.key in want
+            for w in keyword.terms(f"{f.company or ''} {f.ticker or ''}")
+        )
+
     def period_matches(
         self,
         refs: Sequence[periods.PeriodRef],
@@ -445,7 +457,7 @@ class Retriever:
         pool = fused[: max(t.mmr_pool, t.rerank_candidates, req.top_k)]
         rows = q.citation_rows(conn, [c.chunk_id for c in pool])
         if t.focus_boost > 0:
-            pool = self._focus(req.query, pool, rows)
+            pool = self._focus(req.query, catalog.name_words(companies), pool, rows)
         t4 = time.perf_counter()
         if self.reranker is not None and t.rerank_candidates > 0 and pool:
             pool = self._rerank(req.query, pool[: t.rerank_candidates], rows)
@@ -473,10 +485,14 @@ class Retriever:
         return SearchResult(hits, plan, companies, timings=timings)
 
     def _focus(
-        self, query: str, pool: list[_Candidate], rows: dict[int, q.CitationRow]
+        self,
+        query: str,
+        names: frozenset[str],
+        pool: list[_Candidate],
+        rows: dict[int, q.CitationRow],
     ) -> list[_Candidate]:
         """Prefer the candidates holding the question in one sentence or row (rag.focus)."""
-        measure = QueryFocus(query)
+        measure = QueryFocus(query, names)
         boost = self.tuning.focus_boost
         out = [
             dataclasses.replace(c, score=c.score * (1.0 + boost * measure(rows[c.chunk_id].text)))
