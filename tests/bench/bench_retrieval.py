@@ -56,7 +56,7 @@ NO_BOOSTS = {
     "period_filter": False,
     "focus_boost": 0.0,
 }
-RERANK = Tuning(rerank_candidates=12, rerank_prior=8.0)  # the best on the tune split
+RERANK = Tuning(rerank_candidates=12, rerank_prior=32.0)  # the best on the tune split
 RUNS: dict[str, Tuning] = {
     "BM25 only": Tuning(dense_weight=0.0, rerank_candidates=0),
     "dense only": Tuning(keyword_weight=0.0, rerank_candidates=0),
