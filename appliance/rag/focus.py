@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from appliance.rag.chunking import split_units
-from appliance.rag.keyword import SYNONYMS, terms
+from appliance.rag.keyword import SYNONYMS, terms, word_set
 
 __all__ = ["FIGURE", "QUANTITY", "QueryFocus", "stem"]
 
@@ -30,8 +30,8 @@ QUANTITY = re.compile(
 )
 _YEAR = re.compile(r"^(19|20)\d\d$")
 # When the question is asked, not what it asks: the recency and period boosts own these.
-_WHEN = frozenset(
-    "latest recent recently current currently newest last now today fiscal year quarter".split()
+_WHEN = word_set(
+    "latest recent recently current currently newest last now today fiscal year quarter"
 )
 
 
