@@ -3,8 +3,8 @@
 Fusion ranks whole chunks, and the neighbours of the answering passage in the same Item
 share the question's words too, scattered over several sentences. The passage that answers
 tends to hold them together in one sentence or row, and for "how much" questions next to a
-figure. :func:`focus` measures that, and the retriever multiplies the fused score of its
-best candidates by ``1 + focus_boost x focus`` before choosing the top k.
+figure. :class:`QueryFocus` measures that share, and the retriever multiplies the fused
+score of its best candidates by ``1 + focus_boost x share`` before choosing the top k.
 """
 
 from __future__ import annotations

@@ -152,6 +152,7 @@ class Catalog:
     def __init__(self, metas: Sequence[q.FilingMeta], companies: Sequence[q.CompanyRow]) -> None:
         self.filings: dict[str, FilingInfo] = {}
         self.tickers: dict[str, int] = {}
+        self._names: dict[int, frozenset[str]] = {}  # company key -> words naming it
         year_ends = _year_ends(metas)
         for n, m in enumerate(metas):
             key = _company_key(m.cik, m.ticker, m.company)
@@ -175,6 +176,8 @@ class Catalog:
             )
             if m.ticker:
                 self.tickers.setdefault(m.ticker.upper(), key)
+            names = keyword.terms(f"{m.company or ''} {m.ticker or ''}")
+            self._names[key] = self._names.get(key, frozenset()) | frozenset(names)
         self.matcher = CompanyMatcher(companies)
 
     def latest(
@@ -205,13 +208,7 @@ class Catalog:
         """The words of the names and tickers of the companies ``keys`` (none for None)."""
         if keys is None:
             return frozenset()
-        want = set(keys)
-        return frozenset(
-            w
-            for f in self.filings.values()
-            if f.key in want
-            for w in keyword.terms(f"{f.company or ''} {f.ticker or ''}")
-        )
+        return frozenset(w for k in keys for w in self._names.get(k, ()))
 
     def period_matches(
         self,
