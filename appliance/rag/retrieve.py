@@ -92,9 +92,9 @@ class Tuning:
     # The reranking stage: the top ``rerank_candidates`` fused passages are reread by the
     # cross-encoder; 0 turns it off. Final order: reranker logit + rerank_prior x log of
     # the fused score relative to the best (keeps the query-analysis preferences in play).
-    # Off by default: the committed reranker lowered hit@5 on the blind tune split at every
-    # candidate count and prior tried (best 0.753 at 12 candidates, prior 8, against 0.776
-    # fused; README "Retrieval quality").
+    # Off by default: the committed reranker (1.1.0) lowers hit@5 on the blind tune split at
+    # every candidate count and prior tried (best 0.835 at 12 candidates, prior 32, against
+    # 0.847 fused; README "Retrieval quality").
     rerank_candidates: int = 0
     rerank_prior: float = 8.0
 
@@ -152,7 +152,7 @@ class Catalog:
     def __init__(self, metas: Sequence[q.FilingMeta], companies: Sequence[q.CompanyRow]) -> None:
         self.filings: dict[str, FilingInfo] = {}
         self.tickers: dict[str, int] = {}
-        self._names: dict[int, frozenset[str]] = {}  # company key -> words naming it
+        self._names: dict[int, set[str]] = {}  # company key -> words naming it
         year_ends = _year_ends(metas)
         for n, m in enumerate(metas):
             key = _company_key(m.cik, m.ticker, m.company)
@@ -176,8 +176,9 @@ class Catalog:
             )
             if m.ticker:
                 self.tickers.setdefault(m.ticker.upper(), key)
-            names = keyword.terms(f"{m.company or ''} {m.ticker or ''}")
-            self._names[key] = self._names.get(key, frozenset()) | frozenset(names)
+            self._names.setdefault(key, set()).update(
+                keyword.terms(f"{m.company or ''} {m.ticker or ''}")
+            )
         self.matcher = CompanyMatcher(companies)
 
     def latest(
@@ -199,10 +200,11 @@ class Catalog:
             cur = best.get((f.key, f.family))
             if cur is None or (f.day, f.accession) > (cur.day, cur.accession):
                 best[(f.key, f.family)] = f
-        newest: dict[int, tuple[int, str]] = {}
-        for f in best.values():
-            newest[f.key] = max(newest.get(f.key, (f.day, f.accession)), (f.day, f.accession))
-        return {f.accession: newest[f.key][1] == f.accession for f in best.values()}
+        # In date order, each company's last filing wins.
+        newest = {
+            f.key: f.accession for f in sorted(best.values(), key=lambda f: (f.day, f.accession))
+        }
+        return {f.accession: newest[f.key] == f.accession for f in best.values()}
 
     def name_words(self, keys: Iterable[int] | None) -> frozenset[str]:
         """The words of the names and tickers of the companies ``keys`` (none for None)."""
