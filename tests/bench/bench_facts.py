@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import qa_eval  # noqa: E402
-from bench_retrieval import build, shared_edgar  # noqa: E402
+from bench_retrieval import cached_corpus, shared_edgar  # noqa: E402
 
 from appliance.bootstrap import initialize  # noqa: E402
 from appliance.db.connection import Connection, connect  # noqa: E402
@@ -136,23 +136,13 @@ def _copy(cache: Path, dest: Path, with_facts: bool) -> Path:
 
 
 def bench_qa() -> None:
-    import hashlib
-
     from appliance.nlp.embedder import Embedder
     from appliance.nlp.paths import ModelPaths
     from appliance.rag.answer import answer
-    from appliance.rag.index import DEFAULT_POLICY
     from appliance.rag.retrieve import Retriever, SearchRequest
 
-    paths = ModelPaths.locate()
-    embedder = Embedder(paths.embedder, threads=2)
-    graph = hashlib.sha256((paths.embedder / "model.int8.onnx").read_bytes()).hexdigest()[:12]
-    cache = ROOT / ".bench-cache" / f"{DEFAULT_POLICY.version}-{graph}"
-    if not (cache / "appliance.sqlite3").exists():
-        tmp = cache.with_name(cache.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        build(tmp, embedder)
-        tmp.rename(cache)
+    embedder = Embedder(ModelPaths.locate().embedder, threads=2)
+    cache = cached_corpus(embedder)
     questions = load_numeric()
     general = qa_eval.load_questions()
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,8 @@ Then the misses of the default run on the blind test split by kind, and indexing
 new (:func:`compare_indexing`; ``--no-index`` skips it).
 
 The corpus (all of shared/data/edgar) is imported and indexed with the real int8 embedder
-once, then cached under ``.bench-cache/`` keyed by the chunking policy and the embedder graph.
+once, then cached under ``.bench-cache/`` keyed by the chunking policy, the embedder graph, the
+code that builds the index and the corpus's files (:func:`index_key`).
 
 Run: ``python tests/bench/bench_retrieval.py [--rebuild] [--verbose] [--no-index]``
 """
@@ -143,14 +144,37 @@ def evaluate(conn: Any, retriever: Retriever, questions: list[dict[str, Any]]) -
     return qa_eval.score(questions, ask)
 
 
-def cached_corpus(embedder: Any, *, rebuild: bool = False) -> Path:
-    """The data dir holding the whole shared corpus indexed, built once and cached."""
+# The code an index's content follows from: filing parsing and sectioning, the schema and its
+# migrations, chunking and indexing. An edit to any of these invalidates a cached index.
+INDEX_CODE = (
+    "appliance/edgar",
+    "appliance/db",
+    "appliance/rag/chunking.py",
+    "appliance/rag/index.py",
+)
+
+
+def index_key() -> str:
+    """What a cached index is valid for: the chunking policy, the embedder graph, the code
+    that builds the index and the shared corpus's file list (a cache keyed on the policy and
+    graph alone silently outlived importer changes, and its figures drifted from a fresh build)."""
     from appliance.nlp.paths import ModelPaths
 
-    # The cached index is only valid for the same chunking policy and the same embedder graph.
-    model = ModelPaths.locate().embedder / "model.int8.onnx"
-    graph = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
-    cache = ROOT / ".bench-cache" / f"{DEFAULT_POLICY.version}-{graph}"
+    h = hashlib.sha256((ModelPaths.locate().embedder / "model.int8.onnx").read_bytes())
+    for entry in INDEX_CODE:
+        path = ROOT / entry
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(ROOT).as_posix().encode() + f.read_bytes())
+    edgar = shared_edgar()
+    for f in sorted(edgar.rglob("*")):
+        if f.is_file():
+            h.update(f"{f.relative_to(edgar).as_posix()}:{f.stat().st_size}".encode())
+    return f"{DEFAULT_POLICY.version}-{h.hexdigest()[:12]}"
+
+
+def cached_corpus(embedder: Any, *, rebuild: bool = False) -> Path:
+    """The data dir holding the whole shared corpus indexed, built once and cached."""
+    cache = ROOT / ".bench-cache" / index_key()
     if rebuild and cache.exists():
         shutil.rmtree(cache)
     if not (cache / "appliance.sqlite3").exists():
