@@ -68,14 +68,14 @@ postgres:
 	fi
 
 check: install
-	$(VENV)/bin/ruff format --check appliance tests
-	$(VENV)/bin/ruff check appliance tests
+	$(VENV)/bin/ruff format --check appliance tests models packaging
+	$(VENV)/bin/ruff check appliance tests models packaging
 	$(VENV)/bin/mypy appliance
 	$(VENV)/bin/lint-imports --no-cache
 
 format: install
-	$(VENV)/bin/ruff format appliance tests
-	$(VENV)/bin/ruff check --fix appliance tests
+	$(VENV)/bin/ruff format appliance tests models packaging
+	$(VENV)/bin/ruff check --fix appliance tests models packaging
 
 bench: install
 	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

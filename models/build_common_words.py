@@ -51,7 +51,7 @@ def stems(word: str) -> list[str]:
 
 def load_web2(path: Path) -> set[str]:
     if path.suffix == ".pickle":
-        words = pickle.loads(path.read_bytes())  # noqa: S301 - a local file the user names
+        words = pickle.loads(path.read_bytes())  # a local file the user names
         return {w.lower() for w in words}
     return {line.strip().lower() for line in path.read_text(encoding="utf-8").splitlines()}
 

@@ -32,8 +32,9 @@ def time_to_ready(exe: str, data_dir: Path, timeout: float = 120) -> float:
     env.update(APPLIANCE_DATA_DIR=str(data_dir), APPLIANCE_PORT=str(port))
     env["APPLIANCE_ACCESS_LOG"] = "false"
     started = time.perf_counter()
-    proc = subprocess.Popen([exe, "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [exe, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while time.perf_counter() - started < timeout:
             try:
@@ -58,9 +59,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             first.append(time_to_ready(args.executable, Path(tmp) / "data"))
             again.append(time_to_ready(args.executable, Path(tmp) / "data"))
-    print(f"{args.executable}: first start to /readyz median {statistics.median(first):.2f} s "
-          f"(runs {', '.join(f'{t:.2f}' for t in first)}); restart median "
-          f"{statistics.median(again):.2f} s")
+    print(
+        f"{args.executable}: first start to /readyz median {statistics.median(first):.2f} s "
+        f"(runs {', '.join(f'{t:.2f}' for t in first)}); restart median "
+        f"{statistics.median(again):.2f} s"
+    )
 
 
 if __name__ == "__main__":
