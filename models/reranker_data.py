@@ -16,6 +16,11 @@ with a passage that answers it and hard negatives from the same filing:
 - ``figure``: a sentence reporting a figure ("Mac net sales decreased 27% ...") -> a question
   built from its subject ("How much did Mac net sales change in 2023?") -> its passage.
 - ``row``: a table row label under its table's caption -> the passage holding the row.
+- ``question``: the repo's analyst questions about the tune companies (the blind set's tune
+  split, the regression and numeric sets' tune-company entries) -> a passage holding one of
+  the question's evidence phrases in a filing it names. These are the only queries phrased
+  the way users ask ("capex", "the latest on", "headcount"), which the synthetic kinds do
+  not teach; each question is repeated with several sets of hard negatives.
 
 Hard negatives: the passages of the same filing sharing most words with the query, minus the
 positive's neighbours (chunks overlap, a neighbour may hold the same sentence).
@@ -23,11 +28,13 @@ positive's neighbours (chunks overlap, a neighbour may hold the same sentence).
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from appliance.rag.chunking import ChunkPolicy, chunk_text, split_units
 from appliance.rag.keyword import terms
@@ -49,6 +56,13 @@ _BARE = re.compile(r"^[\W\d_]+$")
 class Passage:
     key: tuple[str, str, int]  # accession, item, ordinal
     text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    query: str
+    evidence: tuple[str, ...]  # phrases, any one of which answers it
+    accessions: tuple[str, ...]  # the filings that hold the answer
 
 
 @dataclass(frozen=True)
@@ -203,6 +217,72 @@ def build_groups(all_passages: list[Passage], limit_per_kind: int) -> list[Group
     groups = [g for kind in made.values() for g in kind]
     rng.shuffle(groups)
     return groups
+
+
+def load_questions(
+    filings: dict[str, int], ciks: set[int]
+) -> tuple[list[Question], list[Question]]:
+    """The repo's questions about the tune filings, split into (train, held out): a question
+    trains when every filing it names belongs to one of ``ciks``. Blind questions of the test
+    split and the numeric set's held-out entries are never read."""
+    data = Path(__file__).resolve().parents[1] / "tests" / "data"
+    rows: list[tuple[str, list[str], list[str]]] = []
+    for line in (data / "blind" / "qa_blind.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["split"] == "tune" and r.get("evidence"):
+            rows.append((r["question"], r["evidence"], [e["accession"] for e in r["evidence_at"]]))
+    for name in ("qa_dev.jsonl", "qa_numeric_dev.jsonl"):
+        for line in (data / name).read_text().splitlines():
+            r = json.loads(line)
+            if r.get("split", "tune") == "tune" and r.get("evidence"):
+                ev = r["evidence"] if isinstance(r["evidence"], list) else [r["evidence"]]
+                rows.append((r["query"], ev, [e["accession"] for e in r["expect"]]))
+    train: list[Question] = []
+    held: list[Question] = []
+    for query, evidence, accessions in rows:
+        own = tuple(a for a in accessions if a in filings)
+        if not own or len(own) < len(accessions):
+            continue  # names a filing of a company outside the tune split
+        question = Question(query, tuple(evidence), own)
+        (train if all(filings[a] in ciks for a in own) else held).append(question)
+    return train, held
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def question_groups(
+    all_passages: list[Passage], questions: Iterable[Question], sets_per_question: int
+) -> list[Group]:
+    """Groups for real questions: each passage holding an evidence phrase (at most two per
+    question) with up to ``sets_per_question`` disjoint triples of hard negatives, the
+    passages of the same filing sharing most words with the question that hold none."""
+    rng = random.Random(SEED + 1)
+    by_filing: dict[str, list[int]] = {}
+    for i, p in enumerate(all_passages):
+        by_filing.setdefault(p.key[0], []).append(i)
+    normed = [_norm(p.text) for p in all_passages]
+    out: list[Group] = []
+    for question in questions:
+        phrases = [_norm(e) for e in question.evidence if e.strip()]
+        q = set(terms(question.query))
+        for acc in question.accessions:
+            ids = by_filing.get(acc, [])
+            answers = [i for i in ids if any(e in normed[i] for e in phrases)]
+            others = [i for i in ids if i not in answers]
+            if not answers or len(others) < NEGATIVES:
+                continue
+            others.sort(key=lambda i: -len(q & set(terms(all_passages[i].text))))
+            for pos in answers[:2]:
+                for k in range(sets_per_question):
+                    neg = others[k * NEGATIVES : (k + 1) * NEGATIVES]
+                    if len(neg) < NEGATIVES:
+                        break
+                    texts = tuple(all_passages[i].text for i in neg)
+                    out.append(Group("question", question.query, all_passages[pos].text, texts))
+    rng.shuffle(out)
+    return out
 
 
 def kind_counts(groups: Iterable[Group]) -> dict[str, int]:

