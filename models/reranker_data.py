@@ -28,16 +28,15 @@ positive's neighbours (chunks overlap, a neighbour may hold the same sentence).
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from appliance.rag.chunking import ChunkPolicy, chunk_text, split_units
 from appliance.rag.keyword import terms
+from tests.bench import qa_eval  # what "holds the evidence" means, as the bench scores it
 
 TUNE_CIKS = (320193, 1045810)  # Apple, NVIDIA: the blind set's tune split
 SEED = 11
@@ -224,32 +223,26 @@ def load_questions(
 ) -> tuple[list[Question], list[Question]]:
     """The repo's questions about the tune filings, split into (train, held out): a question
     trains when every filing it names belongs to one of ``ciks``. Blind questions of the test
-    split and the numeric set's held-out entries are never read."""
-    data = Path(__file__).resolve().parents[1] / "tests" / "data"
-    rows: list[tuple[str, list[str], list[str]]] = []
-    for line in (data / "blind" / "qa_blind.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        if r["split"] == "tune" and r.get("evidence"):
-            rows.append((r["question"], r["evidence"], [e["accession"] for e in r["evidence_at"]]))
-    for name in ("qa_dev.jsonl", "qa_numeric_dev.jsonl"):
-        for line in (data / name).read_text().splitlines():
-            r = json.loads(line)
-            if r.get("split", "tune") == "tune" and r.get("evidence"):
-                ev = r["evidence"] if isinstance(r["evidence"], list) else [r["evidence"]]
-                rows.append((r["query"], ev, [e["accession"] for e in r["expect"]]))
+    split and the numeric set's held-out entries are never read; questions naming a filing
+    outside ``filings`` (another company's) are skipped."""
+    numeric = qa_eval.load_questions(qa_eval.DATA / "qa_numeric_dev.jsonl")
+    rows = [q for q in qa_eval.load_blind() if q["split"] == "tune"] + [
+        q
+        for q in qa_eval.load_questions() + numeric
+        if q.get("split", "tune") == "tune" and q.get("evidence")
+    ]
     train: list[Question] = []
     held: list[Question] = []
-    for query, evidence, accessions in rows:
-        own = tuple(a for a in accessions if a in filings)
-        if not own or len(own) < len(accessions):
-            continue  # names a filing of a company outside the tune split
-        question = Question(query, tuple(evidence), own)
-        (train if all(filings[a] in ciks for a in own) else held).append(question)
+    for q in rows:
+        accessions = tuple(e["accession"] for e in q["expect"])
+        if not accessions or any(a not in filings for a in accessions):
+            continue
+        evidence = q["evidence"]
+        question = Question(
+            q["query"], tuple(evidence) if isinstance(evidence, list) else (evidence,), accessions
+        )
+        (train if all(filings[a] in ciks for a in accessions) else held).append(question)
     return train, held
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
 
 
 def question_groups(
@@ -262,18 +255,26 @@ def question_groups(
     by_filing: dict[str, list[int]] = {}
     for i, p in enumerate(all_passages):
         by_filing.setdefault(p.key[0], []).append(i)
-    normed = [_norm(p.text) for p in all_passages]
+    normed = [qa_eval.normalize(p.text) for p in all_passages]
+    term_sets: dict[int, set[str]] = {}  # filled for the filings questions name
+
+    def words(i: int) -> set[str]:
+        if i not in term_sets:
+            term_sets[i] = set(terms(all_passages[i].text))
+        return term_sets[i]
+
     out: list[Group] = []
     for question in questions:
-        phrases = [_norm(e) for e in question.evidence if e.strip()]
+        phrases = [qa_eval.normalize(e) for e in question.evidence if e.strip()]
         q = set(terms(question.query))
         for acc in question.accessions:
             ids = by_filing.get(acc, [])
             answers = [i for i in ids if any(e in normed[i] for e in phrases)]
-            others = [i for i in ids if i not in answers]
+            holding = set(answers)
+            others = [i for i in ids if i not in holding]
             if not answers or len(others) < NEGATIVES:
                 continue
-            others.sort(key=lambda i: -len(q & set(terms(all_passages[i].text))))
+            others.sort(key=lambda i: -len(q & words(i)))
             for pos in answers[:2]:
                 for k in range(sets_per_question):
                     neg = others[k * NEGATIVES : (k + 1) * NEGATIVES]

@@ -44,7 +44,8 @@ def load_blind(path: Path = BLIND_SET) -> list[dict[str, Any]]:
     ]
 
 
-def _norm(text: str) -> str:
+def normalize(text: str) -> str:
+    """How evidence phrases and passages are compared: whitespace and case folded."""
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
@@ -107,9 +108,10 @@ def score(
         else:
             ok = {e["accession"]: set(e["sections"]) for e in expect}
             ev = q["evidence"]
-            phrases = [_norm(p) for p in ([ev] if isinstance(ev, str) else ev)]
+            phrases = [normalize(p) for p in ([ev] if isinstance(ev, str) else ev)]
             hit = any(
-                c["accession"] in ok and any(p in _norm(c["text"]) for p in phrases) for c in cites
+                c["accession"] in ok and any(p in normalize(c["text"]) for p in phrases)
+                for c in cites
             )
             section_ok = bool(cites) and cites[0]["section"] in ok.get(cites[0]["accession"], ())
         first = f"{cites[0]['accession']}/{cites[0]['section']}" if cites else "-"
