@@ -33,7 +33,7 @@ install: $(STAMP)
 run: install models
 	$(PY) -m appliance serve
 
-test: install models postgres browser
+test: install models reader-model postgres browser
 	$(PY) -m pytest -q
 
 # The browser tests drive Debian's chromium (browsers are never downloaded). Installed here
@@ -77,7 +77,7 @@ format: install
 	$(VENV)/bin/ruff format appliance tests models packaging
 	$(VENV)/bin/ruff check --fix appliance tests models packaging
 
-bench: install
+bench: install models reader-model
 	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 binary: models

@@ -11,11 +11,15 @@ Outputs: ``embedding`` ``(batch, hidden)`` (mean-pooled over the mask, L2-normal
 ``normalize``), and, with a classifier head, ``logits`` and ``probs`` ``(batch, labels)``.
 
 Weight names follow the Hugging Face ``BertModel`` state dict (``embeddings.*``,
-``encoder.layer.N.*``), which is what the published safetensors file holds.
+``encoder.layer.N.*``), which is what the published safetensors file holds. ``MPNET_BASE``
+builds an ``MPNetModel`` (all-mpnet-base-v2) from the same code: the same post-norm layer under
+other weight names, positions counted from after the padding index, no token types, and one
+relative-position attention bias (T5-style buckets) shared by every layer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,11 +31,68 @@ MS = "com.microsoft"
 
 
 @dataclass(frozen=True)
+class LayerNames:
+    """Where one layer's weights live, relative to ``encoder.layer.N.`` (BERT's names)."""
+
+    query: str = "attention.self.query"
+    key: str = "attention.self.key"
+    value: str = "attention.self.value"
+    attn_out: str = "attention.output.dense"
+    attn_norm: str = "attention.output.LayerNorm"
+    up: str = "intermediate.dense"
+    down: str = "output.dense"
+    out_norm: str = "output.LayerNorm"
+
+
+@dataclass(frozen=True)
 class BertShape:
     layers: int = 6
     hidden: int = 384
     heads: int = 12
     layer_norm_eps: float = 1e-12
+    names: LayerNames = LayerNames()
+    position_offset: int = 0  # the first token's position id (MPNet: after the padding index)
+    token_types: bool = True  # BERT folds the type-0 embedding into the position table
+    relative_buckets: int = 0  # MPNet's relative-position bias; 0: none
+    relative_max_distance: int = 128
+    max_tokens: int = 512  # the longest input the relative-bias table covers
+
+
+MPNET_BASE = BertShape(
+    layers=12,
+    hidden=768,
+    heads=12,
+    layer_norm_eps=1e-5,
+    names=LayerNames(
+        query="attention.attn.q",
+        key="attention.attn.k",
+        value="attention.attn.v",
+        attn_out="attention.attn.o",
+        attn_norm="attention.LayerNorm",
+    ),
+    position_offset=2,
+    token_types=False,
+    relative_buckets=32,
+    max_tokens=512,
+)
+
+
+def relative_buckets(length: int, buckets: int, max_distance: int) -> np.ndarray:
+    """``(length, length)`` bucket of key position minus query position, as MPNet computes it
+    (in float32, so the bucket edges fall where the published model's do)."""
+    pos = np.arange(length)
+    n = pos[:, None] - pos[None, :]  # query minus key
+    half = buckets // 2
+    ret = (n < 0).astype(np.int64) * half
+    n = np.abs(n)
+    exact = half // 2
+    scaled = (
+        np.log(np.maximum(n, 1).astype(np.float32) / np.float32(exact))
+        / np.float32(np.log(max_distance / exact))
+        * np.float32(half - exact)
+    )
+    large = np.minimum(exact + scaled.astype(np.int64), half - 1)
+    return ret + np.where(n < exact, n, large)
 
 
 class _Graph:
@@ -61,7 +122,9 @@ class _Graph:
         return out
 
 
-def _attention(g: _Graph, qkvb: list[str], mask: str, no_pad: str, heads: int) -> str:
+def _attention(
+    g: _Graph, qkvb: list[str], mask: str, no_pad: str, heads: int, rel_bias: str | None
+) -> str:
     """MultiHeadAttention, without the padding mask when the batch has no padding.
 
     onnxruntime's CPU kernel takes a much faster (flash) path when it gets no mask: about a
@@ -92,8 +155,8 @@ def _attention(g: _Graph, qkvb: list[str], mask: str, no_pad: str, heads: int) -
             [no_pad],
             [out],
             name=out + "_if",
-            then_branch=branch(qkvb, "_full"),
-            else_branch=branch([*qkvb, mask], "_masked"),
+            then_branch=branch(qkvb + (["", rel_bias] if rel_bias else []), "_full"),
+            else_branch=branch([*qkvb, mask] + ([rel_bias] if rel_bias else []), "_masked"),
         )
     )
     return out
@@ -124,9 +187,9 @@ def build_bert(
 
     # Embeddings: word + (position + token-type 0), then LayerNorm.
     word = g.const("word_emb", w("embeddings.word_embeddings.weight"))
-    pos_table = (
-        w("embeddings.position_embeddings.weight") + w("embeddings.token_type_embeddings.weight")[0]
-    )
+    pos_table = w("embeddings.position_embeddings.weight")[shape.position_offset :]
+    if shape.token_types:
+        pos_table = pos_table + w("embeddings.token_type_embeddings.weight")[0]
     pos = g.const("pos_emb", pos_table)
     tok = g.op("Gather", [word, "input_ids"], "tok_emb")
     ids_shape = g.op("Shape", ["input_ids"], "ids_shape")
@@ -173,6 +236,8 @@ def build_bert(
         "no_pad",
     )
 
+    rel_bias = _relative_bias(g, w, shape, seq) if shape.relative_buckets else None
+    names = shape.names
     for i in range(shape.layers):
         p = f"encoder.layer.{i}."
         # Separate Q, K and V GEMMs rather than one fused GEMM + Split: the Split copies the
@@ -180,18 +245,18 @@ def build_bert(
         q, k, v = (
             g.op(
                 "MatMul",
-                [x, g.const(f"l{i}_{n}_w", w(p + f"attention.self.{n}.weight").T)],
+                [x, g.const(f"l{i}_{n}_w", w(p + f"{name}.weight").T)],
                 f"l{i}_{n}",
             )
-            for n in ("query", "key", "value")
+            for n, name in (("query", names.query), ("key", names.key), ("value", names.value))
         )
-        qkv_b = np.concatenate(
-            [w(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")]
+        qkv_b = np.concatenate([w(p + f"{n}.bias") for n in (names.query, names.key, names.value)])
+        ctx = _attention(
+            g, [q, k, v, g.const(f"l{i}_qkv_b", qkv_b)], mask_i32, no_pad, shape.heads, rel_bias
         )
-        ctx = _attention(g, [q, k, v, g.const(f"l{i}_qkv_b", qkv_b)], mask_i32, no_pad, shape.heads)
         attn = g.op(
             "MatMul",
-            [ctx, g.const(f"l{i}_ao_w", w(p + "attention.output.dense.weight").T)],
+            [ctx, g.const(f"l{i}_ao_w", w(p + f"{names.attn_out}.weight").T)],
             f"l{i}_ao",
         )
         x = g.op(
@@ -199,34 +264,32 @@ def build_bert(
             [
                 attn,
                 x,
-                g.const(f"l{i}_ln1_g", w(p + "attention.output.LayerNorm.weight")),
-                g.const(f"l{i}_ln1_b", w(p + "attention.output.LayerNorm.bias")),
-                g.const(f"l{i}_ao_b", w(p + "attention.output.dense.bias")),
+                g.const(f"l{i}_ln1_g", w(p + f"{names.attn_norm}.weight")),
+                g.const(f"l{i}_ln1_b", w(p + f"{names.attn_norm}.bias")),
+                g.const(f"l{i}_ao_b", w(p + f"{names.attn_out}.bias")),
             ],
             f"l{i}_ln1",
             domain=MS,
             epsilon=eps,
         )
-        up = g.op(
-            "MatMul", [x, g.const(f"l{i}_up_w", w(p + "intermediate.dense.weight").T)], f"l{i}_up"
-        )
+        up = g.op("MatMul", [x, g.const(f"l{i}_up_w", w(p + f"{names.up}.weight").T)], f"l{i}_up")
         act = g.op(
             "BiasGelu",
-            [up, g.const(f"l{i}_up_b", w(p + "intermediate.dense.bias"))],
+            [up, g.const(f"l{i}_up_b", w(p + f"{names.up}.bias"))],
             f"l{i}_gelu",
             domain=MS,
         )
         down = g.op(
-            "MatMul", [act, g.const(f"l{i}_down_w", w(p + "output.dense.weight").T)], f"l{i}_down"
+            "MatMul", [act, g.const(f"l{i}_down_w", w(p + f"{names.down}.weight").T)], f"l{i}_down"
         )
         x = g.op(
             "SkipLayerNormalization",
             [
                 down,
                 x,
-                g.const(f"l{i}_ln2_g", w(p + "output.LayerNorm.weight")),
-                g.const(f"l{i}_ln2_b", w(p + "output.LayerNorm.bias")),
-                g.const(f"l{i}_down_b", w(p + "output.dense.bias")),
+                g.const(f"l{i}_ln2_g", w(p + f"{names.out_norm}.weight")),
+                g.const(f"l{i}_ln2_b", w(p + f"{names.out_norm}.bias")),
+                g.const(f"l{i}_down_b", w(p + f"{names.down}.bias")),
             ],
             f"l{i}_ln2",
             domain=MS,
@@ -288,6 +351,20 @@ def build_bert(
         )
 
     return _model(g, outputs)
+
+
+def _relative_bias(g: _Graph, w: Callable[[str], np.ndarray], shape: BertShape, seq: str) -> str:
+    """MPNet's ``(1, heads, seq, seq)`` attention bias: a learned value per head and bucket of
+    relative distance, looked up through a constant bucket table cut to the input's length."""
+    table = relative_buckets(shape.max_tokens, shape.relative_buckets, shape.relative_max_distance)
+    zero2 = g.const("rel_zero", np.array([0, 0], np.int64))
+    ends = g.op("Concat", [seq, seq], "rel_ends", axis=0)
+    idx = g.op("Slice", [g.const("rel_idx", table), zero2, ends], "rel_idx_s")
+    per_pair = g.op(
+        "Gather", [g.const("rel_w", w("encoder.relative_attention_bias.weight")), idx], "rel_g"
+    )  # (seq, seq, heads)
+    heads_first = g.op("Transpose", [per_pair], "rel_t", perm=[2, 0, 1])
+    return g.op("Unsqueeze", [heads_first, g.const("rel_ax0", np.array([0], np.int64))], "rel_bias")
 
 
 def _model(g: _Graph, outputs: list[onnx.ValueInfoProto]) -> onnx.ModelProto:

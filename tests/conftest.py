@@ -96,6 +96,15 @@ def reranker() -> Any:
 
 
 @pytest.fixture(scope="session")
+def reader() -> Any:
+    """The real int8 all-mpnet-base-v2 passage reader (built by ``make reader-model``)."""
+    from appliance.nlp.paths import ModelPaths
+    from appliance.nlp.reader import PassageReader
+
+    return PassageReader(ModelPaths.locate().reader, threads=2)
+
+
+@pytest.fixture(scope="session")
 def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
     """A data dir with the Apple sample imported and a few Items indexed (built once)."""
     from tests.support.rag import build_index

@@ -1,5 +1,6 @@
-"""The reranking stage on real Apple filings: the real int8 cross-encoder rereads the fused
-candidates, and point-in-time holds at every ranking stage."""
+"""The reranking stage on real Apple filings: the real int8 models (the all-mpnet-base-v2
+reader and the cross-encoder) reread the fused candidates, and point-in-time holds at every
+ranking stage."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from typing import Any
 import pytest
 
 from appliance.db.connection import Connection
-from appliance.rag.retrieve import Retriever, SearchRequest, Tuning, rerank_scores
+from appliance.rag.retrieve import (
+    CROSS_ENCODER_PRIOR,
+    READER_PRIOR,
+    Retriever,
+    SearchRequest,
+    Tuning,
+    rerank_scores,
+)
+from appliance.rag.service import load_reranker, rerank_tuning
+from appliance.settings import load_settings
 
 EMPLOYEES = "How many employees does Apple have?"
 
@@ -22,7 +32,8 @@ STAGES = {
     "bm25": Tuning(dense_weight=0.0, rerank_candidates=0),
     "dense": Tuning(keyword_weight=0.0, rerank_candidates=0),
     "fused": Tuning(rerank_candidates=0),
-    "fused+rerank": Tuning(rerank_candidates=12, rerank_prior=8.0),
+    "fused+rerank": Tuning(rerank_candidates=12, rerank_prior=CROSS_ENCODER_PRIOR),
+    "fused+reader": Tuning(rerank_candidates=8, rerank_prior=READER_PRIOR),
     "dense top-5": Tuning(
         keyword_weight=0.0,
         mmr_lambda=1.0,
@@ -40,9 +51,9 @@ STAGES = {
 
 @pytest.mark.parametrize("stage", list(STAGES))
 def test_no_ranking_stage_ever_cites_a_filing_after_the_cutoff(
-    conn: Connection, embedder: Any, reranker: Any, stage: str
+    conn: Connection, embedder: Any, reranker: Any, reader: Any, stage: str
 ) -> None:
-    r = Retriever(embedder, STAGES[stage], reranker)
+    r = Retriever(embedder, STAGES[stage], reader if stage == "fused+reader" else reranker)
     r.load(conn)
     for cutoff in ("2024-08-02", "2025-05-01", "2025-08-01"):
         for query in (EMPLOYEES, "latest legal proceedings", "fiscal 2025 legal proceedings"):
@@ -50,13 +61,23 @@ def test_no_ranking_stage_ever_cites_a_filing_after_the_cutoff(
             assert result.hits, (stage, cutoff, query)
             assert all(h.citation.filing_date <= cutoff for h in result.hits)
             reranked = [h.rerank is not None for h in result.hits]
-            assert all(reranked) if stage == "fused+rerank" else not any(reranked)
+            assert all(reranked) if stage.startswith("fused+") else not any(reranked)
 
 
-def test_rerank_scores_are_the_hits_logits_best_first(
-    conn: Connection, embedder: Any, reranker: Any
+@pytest.mark.parametrize(
+    ("scorer", "tuning"),
+    [
+        (
+            "reranker",
+            Tuning(mmr_lambda=1.0, rerank_candidates=12, rerank_prior=CROSS_ENCODER_PRIOR),
+        ),
+        ("reader", Tuning(mmr_lambda=1.0, rerank_candidates=8, rerank_prior=READER_PRIOR)),
+    ],
+)
+def test_rerank_scores_are_the_hits_logits_and_the_answer_comes_first(
+    conn: Connection, embedder: Any, request: pytest.FixtureRequest, scorer: str, tuning: Tuning
 ) -> None:
-    r = Retriever(embedder, Tuning(mmr_lambda=1.0, rerank_candidates=12), reranker)
+    r = Retriever(embedder, tuning, request.getfixturevalue(scorer))
     r.load(conn)
     result = r.search(conn, SearchRequest(query=EMPLOYEES))
     scores = rerank_scores(result)
@@ -69,3 +90,24 @@ def retriever_search_without_reranker(conn: Connection, embedder: Any) -> Any:
     r = Retriever(embedder, Tuning())
     r.load(conn)
     return r.search(conn, SearchRequest(query=EMPLOYEES))
+
+
+@pytest.mark.parametrize(
+    ("model", "kind", "prior"),
+    [("reader", "PassageReader", READER_PRIOR), ("cross-encoder", "Reranker", CROSS_ENCODER_PRIOR)],
+)
+def test_settings_pick_the_reranking_model_and_its_prior(
+    tmp_path: Any, model: str, kind: str, prior: float
+) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, rerank_candidates=8, rerank_model=model, access_log=False
+    )
+    assert type(load_reranker(settings)).__name__ == kind
+    assert rerank_tuning(settings) == Tuning(rerank_candidates=8, rerank_prior=prior)
+
+
+def test_a_missing_reader_keeps_the_fused_order(tmp_path: Any) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, models_dir=tmp_path / "models", rerank_candidates=8, access_log=False
+    )
+    assert load_reranker(settings) is None

@@ -32,8 +32,9 @@ class Embedder:
         max_batch: int = 32,
         max_batch_tokens: int = 32 * 256,
         spin: bool = False,
+        hint: str = BUILD_HINT,
     ) -> None:
-        manifest = read_json(model_dir / "manifest.json", BUILD_HINT)
+        manifest = read_json(model_dir / "manifest.json", hint)
         self.dims: int = int(manifest["dims"])
         self.max_tokens: int = int(manifest["max_tokens"])
         self.variant = "int8" if quantized else "fp32"
@@ -42,8 +43,8 @@ class Embedder:
         files = manifest.get("files", {})
         graph = files.get(f"model.{self.variant}.onnx", {}).get("sha256", "")
         self.fingerprint = f"{self.name}:{graph}"
-        model = require(model_dir / f"model.{self.variant}.onnx", BUILD_HINT)
-        tok_path = require(model_dir / "tokenizer.json", BUILD_HINT)
+        model = require(model_dir / f"model.{self.variant}.onnx", hint)
+        tok_path = require(model_dir / "tokenizer.json", hint)
         self._session = create_session(model, threads, spin=spin)
         self._tokenizer = load_tokenizer(tok_path, self.max_tokens)
         self._counter = untruncated(tok_path)

@@ -13,6 +13,7 @@ from appliance.paths import default_models_dir
 EMBEDDER_DIR = "minilm-l6-v2"
 SENTIMENT_DIR = "sentiment"
 RERANKER_DIR = "reranker"
+READER_DIR = "all-mpnet-base-v2"
 
 
 class ModelMissing(NotReady):
@@ -42,6 +43,10 @@ class ModelPaths:
     @property
     def reranker(self) -> Path:
         return self.root / RERANKER_DIR
+
+    @property
+    def reader(self) -> Path:
+        return self.root / READER_DIR
 
 
 def require(path: Path, hint: str) -> Path:

@@ -24,7 +24,13 @@ from appliance.rag.feed import ChunkFeed
 from appliance.rag.index import DEFAULT_POLICY, Indexer
 from appliance.rag.progress import StateBook
 from appliance.rag.qa import Reply, answer_question
-from appliance.rag.retrieve import Retriever, SearchRequest, Tuning
+from appliance.rag.retrieve import (
+    CROSS_ENCODER_PRIOR,
+    READER_PRIOR,
+    Retriever,
+    SearchRequest,
+    Tuning,
+)
 from appliance.rag.sources import acquire_for, inbox_dir
 from appliance.rag.worker import Acquire, IndexWorker
 from appliance.settings import Settings
@@ -97,20 +103,32 @@ def rag_service(ctx: AppContext) -> RagService:
 
 
 def load_reranker(settings: Settings) -> PassageScorer | None:
-    """The passage reranker, or None (models off, reranking off, or the artifact missing:
-    search then keeps the fused order rather than refusing to start)."""
+    """The passage reranker ``settings.rerank_model`` names, or None (models off, reranking
+    off, or the artifact missing: search then keeps the fused order rather than refusing to
+    start)."""
     if not settings.load_models or settings.rerank_candidates <= 0:
         return None
     from appliance.nlp.paths import ModelMissing, ModelPaths
-    from appliance.nlp.reranker import Reranker
 
+    paths = ModelPaths.locate(settings.models_dir)
     try:
-        return Reranker(
-            ModelPaths.locate(settings.models_dir).reranker, threads=settings.model_threads
-        )
+        if settings.rerank_model == "reader":
+            from appliance.nlp.reader import PassageReader
+
+            return PassageReader(paths.reader, threads=settings.model_threads)
+        from appliance.nlp.reranker import Reranker
+
+        return Reranker(paths.reranker, threads=settings.model_threads)
     except ModelMissing as exc:
         log.error("reranker not available, search keeps the fused order: %s", exc.message)
         return None
+
+
+def rerank_tuning(settings: Settings) -> Tuning:
+    """The search knobs for the configured reranking stage (the fused-score prior that suited
+    each model on the blind tune split)."""
+    prior = READER_PRIOR if settings.rerank_model == "reader" else CROSS_ENCODER_PRIOR
+    return Tuning(rerank_candidates=settings.rerank_candidates, rerank_prior=prior)
 
 
 def start_rag(
@@ -132,7 +150,7 @@ def start_rag(
     if embedder is None:
         log.info("models not loaded: filings search is keyword-only and indexing is paused")
     components.starting(COMPONENT, "loading the vector index")
-    retriever = Retriever(embedder, Tuning(rerank_candidates=settings.rerank_candidates), reranker)
+    retriever = Retriever(embedder, rerank_tuning(settings), reranker)
     indexer = Indexer(embedder) if embedder is not None else None
 
     def report() -> None:
