@@ -49,7 +49,7 @@ from appliance.rag.companies import CompanyBook, CompanyDirectory, Lexicon  # no
 from appliance.rag.confidence import FITTED, Features, Judge, Model  # noqa: E402
 from appliance.rag.progress import StateBook  # noqa: E402
 from appliance.rag.qa import ANSWERED, Reply, answer_question  # noqa: E402
-from appliance.rag.retrieve import Retriever, SearchRequest  # noqa: E402
+from appliance.rag.retrieve import Retriever, SearchRequest, Tuning  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 BLIND = DATA / "blind"
@@ -300,6 +300,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--rerank",
+        action="store_true",
+        help="with the reranking stage a site can turn on (the reader, 8 candidates)",
+    )
     args = parser.parse_args()
     from appliance.nlp.embedder import Embedder
     from appliance.nlp.paths import ModelPaths
@@ -309,7 +314,13 @@ def main() -> None:
     # The cached corpus, migrated and with its inline-XBRL facts, as an appliance holds it.
     data_dir = bench_facts._copy(bench_retrieval.cached_corpus(embedder), work / "data", True)
     conn = connect(data_dir / "appliance.sqlite3", readonly=True)
-    retriever = Retriever(embedder)
+    if args.rerank:
+        from appliance.nlp.reader import PassageReader
+
+        reader = PassageReader(ModelPaths.locate().reader, threads=2)
+        retriever = Retriever(embedder, Tuning(rerank_candidates=8), reader)
+    else:
+        retriever = Retriever(embedder)
     retriever.load(conn)
     book = CompanyBook(Lexicon.load())
     from appliance.settings import Settings
