@@ -17,7 +17,7 @@ from appliance.rag.retrieve import (
     Tuning,
     rerank_scores,
 )
-from appliance.rag.service import load_reranker, rerank_tuning
+from appliance.rag.service import load_reranker, rerank_line, rerank_tuning
 from appliance.settings import load_settings
 
 EMPLOYEES = "How many employees does Apple have?"
@@ -111,3 +111,11 @@ def test_a_missing_reader_keeps_the_fused_order(tmp_path: Any) -> None:
         data_dir=tmp_path, models_dir=tmp_path / "models", rerank_candidates=8, access_log=False
     )
     assert load_reranker(settings) is None
+
+
+def test_readyz_says_whether_the_reranking_stage_runs(tmp_path: Any, reader: Any) -> None:
+    off = load_settings(data_dir=tmp_path, access_log=False)
+    on = load_settings(data_dir=tmp_path, rerank_candidates=8, access_log=False)
+    assert rerank_line(off, reader) == ""
+    assert rerank_line(on, reader) == "; reranking the top 8 with all-mpnet-base-v2@int8"
+    assert rerank_line(on, None).startswith("; reranking off: the reader model is not loaded")

@@ -22,4 +22,6 @@ class TextEmbedder(Protocol):
 class PassageScorer(Protocol):
     """A model that reads a question with each passage: higher scores are more relevant."""
 
+    name: str  # model and version, as /readyz shows it
+
     def score(self, question: str, passages: Sequence[str]) -> npt.NDArray[np.float32]: ...

@@ -71,7 +71,7 @@ class RagService:
         line = self.progress.get(conn).summary()
         if self.indexer is None:
             line += " (models not loaded: keyword search only, indexing paused)"
-        return line
+        return line + rerank_line(self.settings, self.retriever.reranker)
 
     async def enqueue(self, ticker: str, requested_by: int | None) -> tuple[jq.Job, bool]:
         """Queue "get this ticker's filings and index them" (or find the live job for it) and
@@ -122,6 +122,16 @@ def load_reranker(settings: Settings) -> PassageScorer | None:
     except ModelMissing as exc:
         log.error("reranker not available, search keeps the fused order: %s", exc.message)
         return None
+
+
+def rerank_line(settings: Settings, scorer: PassageScorer | None) -> str:
+    """What ``/readyz`` adds about the reranking stage: nothing when it is off, and a plain
+    word when it was asked for but its model did not load (search keeps the fused order)."""
+    if settings.rerank_candidates <= 0:
+        return ""
+    if scorer is None:
+        return f"; reranking off: the {settings.rerank_model} model is not loaded (see the log)"
+    return f"; reranking the top {settings.rerank_candidates} with {scorer.name}"
 
 
 def rerank_tuning(settings: Settings) -> Tuning:
