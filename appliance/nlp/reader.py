@@ -4,7 +4,7 @@ It embeds the question and each candidate passage (whole: passages are at most 2
 tokens, within its 384) and scores them by cosine. A sentence encoder and not a cross-encoder,
 but one trained on about a billion question/answer pairs: on the blind tune split it orders
 the fused candidates better than the cross-encoder trained here on synthetic filing pairs
-(README "Retrieval quality"). Built by ``make models`` (``models/build_mpnet.py``).
+(README "Retrieval quality"). Built by ``make reader-model`` (``models/build_mpnet.py``).
 """
 
 from __future__ import annotations
