@@ -138,10 +138,10 @@ def check_config(src: dict[str, bytes]) -> BertShape:
     )
 
 
-def serving_tokenizer(raw: bytes) -> Tokenizer:
+def serving_tokenizer(raw: bytes, max_tokens: int = MAX_TOKENS) -> Tokenizer:
     """The shipped tokenizer hard-codes truncation and fixed padding at 128: replace both."""
     tok = Tokenizer.from_str(raw.decode("utf-8"))
-    tok.enable_truncation(MAX_TOKENS)
+    tok.enable_truncation(max_tokens)
     tok.no_padding()
     return tok
 

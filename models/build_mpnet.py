@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import onnx
 from safetensors.numpy import load
-from tokenizers import Tokenizer
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -41,6 +39,7 @@ from build_embedder import (  # noqa: E402
     built_record,
     embed,
     graphs,
+    serving_tokenizer,
     session,
     step,
 )
@@ -50,20 +49,12 @@ NAME = "all-mpnet-base-v2"
 MAX_TOKENS = 384  # sentence-transformers' max_seq_length for this model
 
 
-def serving_tokenizer(raw: bytes) -> Tokenizer:
-    """The shipped tokenizer truncates at 128 with fixed padding: replace both."""
-    tok = Tokenizer.from_str(raw.decode("utf-8"))
-    tok.enable_truncation(MAX_TOKENS)
-    tok.no_padding()
-    return tok
-
-
 def build(out: Path, cache: Path) -> dict[str, object]:
     t0 = time.perf_counter()
     step(f"building the {NAME} passage reader into {out} (a few minutes on 2 cores)")
     src = teacher_sources(cache)
     weights = load(src["model.safetensors"])
-    tok = serving_tokenizer(src["tokenizer.json"])
+    tok = serving_tokenizer(src["tokenizer.json"], MAX_TOKENS)
     shape = MPNET_BASE
     if weights["embeddings.word_embeddings.weight"].shape[1] != shape.hidden:
         raise SystemExit("unexpected hidden size in the source model")
@@ -76,11 +67,9 @@ def build(out: Path, cache: Path) -> dict[str, object]:
     tok.save(str(paths["tokenizer.json"]))
 
     # Acceptance check on the held-out half: fail the build rather than ship a bad model.
-    # The fp32 graph (440 MB) is only a reference: written to a temporary file, not shipped.
+    # The fp32 graph (440 MB) is only a reference, run from memory: not written, not shipped.
     step(f"checking int8 against fp32 on {len(check)} held-out texts")
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx.save(fp32, Path(tmp) / "fp32.onnx")
-        ref = embed(session(Path(tmp) / "fp32.onnx"), tok, check)
+    ref = embed(session(fp32), tok, check)
     q = embed(session(paths["model.int8.onnx"]), tok, check)
     cos = (ref * q).sum(axis=1)
     if cos.mean() < 0.98:

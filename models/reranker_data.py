@@ -237,10 +237,7 @@ def load_questions(
         accessions = tuple(e["accession"] for e in q["expect"])
         if not accessions or any(a not in filings for a in accessions):
             continue
-        evidence = q["evidence"]
-        question = Question(
-            q["query"], tuple(evidence) if isinstance(evidence, list) else (evidence,), accessions
-        )
+        question = Question(q["query"], tuple(qa_eval.evidence_phrases(q)), accessions)
         (train if all(filings[a] in ciks for a in accessions) else held).append(question)
     return train, held
 

@@ -49,7 +49,9 @@ from appliance.rag.companies import CompanyBook, CompanyDirectory, Lexicon  # no
 from appliance.rag.confidence import FITTED, Features, Judge, Model  # noqa: E402
 from appliance.rag.progress import StateBook  # noqa: E402
 from appliance.rag.qa import ANSWERED, Reply, answer_question  # noqa: E402
-from appliance.rag.retrieve import Retriever, SearchRequest, Tuning  # noqa: E402
+from appliance.rag.retrieve import Retriever, SearchRequest  # noqa: E402
+from appliance.rag.service import load_reranker, rerank_tuning  # noqa: E402
+from appliance.settings import load_settings  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 BLIND = DATA / "blind"
@@ -314,13 +316,9 @@ def main() -> None:
     # The cached corpus, migrated and with its inline-XBRL facts, as an appliance holds it.
     data_dir = bench_facts._copy(bench_retrieval.cached_corpus(embedder), work / "data", True)
     conn = connect(data_dir / "appliance.sqlite3", readonly=True)
-    if args.rerank:
-        from appliance.nlp.reader import PassageReader
-
-        reader = PassageReader(ModelPaths.locate().reader, threads=2)
-        retriever = Retriever(embedder, Tuning(rerank_candidates=8), reader)
-    else:
-        retriever = Retriever(embedder)
+    # The retriever a site runs: with --rerank, as `rerank_candidates = 8` configures it.
+    site = load_settings(rerank_candidates=8 if args.rerank else 0, access_log=False)
+    retriever = Retriever(embedder, rerank_tuning(site), load_reranker(site))
     retriever.load(conn)
     book = CompanyBook(Lexicon.load())
     from appliance.settings import Settings

@@ -49,6 +49,12 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+def evidence_phrases(question: dict[str, Any]) -> list[str]:
+    """A question's evidence phrases as written (one string or a list; any one answers)."""
+    ev = question["evidence"]
+    return [ev] if isinstance(ev, str) else list(ev)
+
+
 @dataclass
 class Outcome:
     id: str
@@ -107,8 +113,7 @@ def score(
             hit = section_ok = not cites
         else:
             ok = {e["accession"]: set(e["sections"]) for e in expect}
-            ev = q["evidence"]
-            phrases = [normalize(p) for p in ([ev] if isinstance(ev, str) else ev)]
+            phrases = [normalize(p) for p in evidence_phrases(q)]
             hit = any(
                 c["accession"] in ok and any(p in normalize(c["text"]) for p in phrases)
                 for c in cites
