@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install models
+run: install models reader-model
 	$(PY) -m appliance serve
 
 test: install models reader-model postgres browser

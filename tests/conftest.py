@@ -105,12 +105,14 @@ def reader() -> Any:
 
 
 @pytest.fixture(scope="session")
-def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Path:
-    """A data dir with the Apple sample imported and a few Items indexed (built once)."""
+def rag_template(tmp_path_factory: pytest.TempPathFactory, embedder: Any, reader: Any) -> Path:
+    """A data dir with the Apple sample imported, a few Items indexed and the reader's
+    passage vectors read ahead, as the worker leaves them (built once: apps started on a copy
+    find nothing left to read)."""
     from tests.support.rag import build_index
 
     data_dir = tmp_path_factory.mktemp("rag") / "data"
-    build_index(data_dir, embedder)
+    build_index(data_dir, embedder, reader)
     return data_dir
 
 

@@ -36,7 +36,9 @@ from appliance.db.queries import symbols as sq
 from appliance.db.queries import users as uq
 from appliance.db.queries.billing import Charge
 from appliance.paths import migrations_dir
+from appliance.rag.reading import PassageVectors
 from appliance.settings import CreditPack, Settings
+from tests.support.rag import CountingEncoder
 
 PERIOD = "2025-06"
 
@@ -259,6 +261,46 @@ def test_filings_sections_chunks_vectors_and_keyword_search(engine_conn: Connect
         conn.execute("DELETE FROM filings")
     assert rq.chunk_count(conn) == 0 and list(rq.index_rows(conn)) == []
     assert rq.keyword_search(conn, '"anvils"', 5) == []
+
+
+class _Session:
+    """The synchronous mode over the test's connection, on either engine."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+
+    def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(self.conn, *args)
+
+    def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with transaction(self.conn):
+            return fn(self.conn, *args)
+
+
+def test_the_readers_passage_vectors_are_walked_stored_and_read(engine_conn: Connection) -> None:
+    conn = engine_conn
+    _filing(conn)
+    with transaction(conn):
+        for t in rq.pending_sections(conn, "p1"):
+            chunks = [
+                rq.NewChunk(i, 0, 10, 5, "h", f"{t.item} passage {i}", bytes(384)) for i in range(3)
+            ]
+            rq.store_section(conn, t.section_id, t.accession, "p1", chunks)
+    texts = [text for _, text in rq.chunk_texts_after(conn, 0, 100)]
+    assert len(texts) == 6
+    ids = [i for i, _ in rq.chunk_texts_after(conn, 0, 100)]
+    assert ids == sorted(ids) and rq.chunk_texts_after(conn, ids[3], 2) == list(
+        zip(ids[4:6], texts[4:6], strict=True)
+    )
+    encoder = CountingEncoder()
+    vectors = PassageVectors(encoder, page=4)
+    assert vectors.fill_all(_Session(conn)) == 6 and vectors.caught_up
+    stored = vectors.stored(conn, texts)
+    assert set(stored) == set(texts)
+    for text, v in zip(texts, encoder.encode(texts), strict=True):
+        assert float(stored[text] @ v) > 0.999  # 768 int8 bytes each, on both engines
+    assert PassageVectors(encoder).fill_all(_Session(conn)) == 0
 
 
 def test_one_live_job_per_ticker_and_claims_with_a_lease(engine_conn: Connection) -> None:

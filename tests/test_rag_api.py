@@ -220,11 +220,14 @@ def test_ops_index_from_inbox_auth_idempotency_and_progress(
     # Done: a new request makes a new job; and the new filing is searchable right away.
     third = app_client.post("/ops/index?ticker=MRX", headers=auth(admin)).json()
     assert third["job_id"] != job["job_id"]
+    # (While it is queued or running, a question about MRX answers 503 index_building.)
+    assert _wait_job(app_client, admin, third["job_id"], {"done"})["status"] == "done"
     r = app_client.post(
         "/v1/qa/filings",
         json={"query": "How many full-time employees did Medicis have?"},
         headers=auth(admin),
     )
+    assert r.status_code == 200, r.text
     top = r.json()["citations"][0]
     assert top["accession"] == "0000950153-99-001234" and "144 full-time" in r.json()["answer"]
 

@@ -47,7 +47,9 @@ def test_first_start_race_then_the_first_question_answered_offline(tmp_path: Pat
         assert job["status"] == "done" and job["progress"]["chunks"] > 500, job
         _, ready, _ = srv.request("GET", "/readyz")
         detail = ready["components"]["retrieval"]["detail"]
-        assert detail == f"{job['progress']['chunks']} chunks indexed", detail
+        index, rerank = detail.split("; ", 1)  # the index, then the reranking stage
+        assert index == f"{job['progress']['chunks']} chunks indexed", detail
+        assert rerank.startswith("reranking the top 8 with all-mpnet-base-v2@int8"), detail
         assert chunks == sorted(chunks)  # never the start-up count again
         status, body, got = srv.request("POST", "/v1/qa/filings", QUESTION, key=key)
         headers = {k.lower(): v for k, v in got.items()}

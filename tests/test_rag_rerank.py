@@ -114,8 +114,9 @@ def test_a_missing_reader_keeps_the_fused_order(tmp_path: Any) -> None:
 
 
 def test_readyz_says_whether_the_reranking_stage_runs(tmp_path: Any, reader: Any) -> None:
-    off = load_settings(data_dir=tmp_path, access_log=False)
-    on = load_settings(data_dir=tmp_path, rerank_candidates=8, access_log=False)
+    off = load_settings(data_dir=tmp_path, rerank_candidates=0, access_log=False)
+    on = load_settings(data_dir=tmp_path, access_log=False)  # on by default
     assert rerank_line(off, reader) == ""
     assert rerank_line(on, reader) == "; reranking the top 8 with all-mpnet-base-v2@int8"
     assert rerank_line(on, None).startswith("; reranking off: the reader model is not loaded")
+    assert rerank_line(on, reader, 40).endswith("@int8 (reading passages ahead: 40 read)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,10 @@ LOGIT_SCALE = 20.0
 class PassageReader:
     """``score(question, passages)`` -> float32 logits (20 x cosine), one per passage.
 
-    A passage's vector does not depend on the question, and the same passages of a company
-    come back as candidates for question after question: the last ``cache_size`` of them are
-    kept (3 KB each), so only the question and passages not read lately go through the model.
+    A passage's vector does not depend on the question. The indexer's worker stores every
+    indexed passage's vector (:mod:`appliance.rag.reading`) and a search passes the stored
+    ones as ``known``; of the rest (passages not read yet), the last ``cache_size`` are kept
+    (3 KB each), so only the question and passages not read lately go through the model.
     """
 
     def __init__(
@@ -38,17 +39,31 @@ class PassageReader:
     ) -> None:
         self._encoder = Embedder(model_dir, threads=threads, spin=spin, hint=BUILD_HINT)
         self.name = self._encoder.name
+        self.fingerprint = self._encoder.fingerprint
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()  # searches run on several threads
 
-    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
+    def encode(self, passages: Sequence[str]) -> np.ndarray:
+        """Unit vectors of passages, one row each (what the indexer's worker stores)."""
+        return self._encoder.embed(passages)
+
+    def score(
+        self,
+        question: str,
+        passages: Sequence[str],
+        known: Mapping[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Logits of ``passages`` for ``question``; ``known``: passage vectors already at hand
+        (stored at indexing), used instead of the model."""
         if not passages:
             return np.zeros(0, np.float32)
+        known = dict(known or {})
         with self._lock:
-            known = {p: self._cache[p] for p in passages if p in self._cache}
-            for p in known:
-                self._cache.move_to_end(p)
+            for p in passages:
+                if p not in known and p in self._cache:
+                    known[p] = self._cache[p]
+                    self._cache.move_to_end(p)
         unread = [p for p in dict.fromkeys(passages) if p not in known]
         vectors = self._encoder.embed([question, *unread])
         fresh = dict(zip(unread, vectors[1:], strict=True))

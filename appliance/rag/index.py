@@ -22,7 +22,6 @@ the stored vector instead of running the model.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +35,7 @@ from appliance.db.database import SyncDatabase
 from appliance.db.queries import rag as q
 from appliance.edgar.vocabulary import form_family, item_label
 from appliance.rag.chunking import ChunkPolicy, chunk_text
-from appliance.rag.embedding import TextEmbedder
+from appliance.rag.embedding import TextEmbedder, content_key
 from appliance.rag.vectors import quantize
 
 __all__ = [
@@ -149,7 +148,7 @@ class Indexer:
         self.reuse = reuse
         self.short_header = short_header
         self._specials = embedder.count_tokens("")
-        self._identity = str(getattr(embedder, "fingerprint", type(embedder).__name__)).encode()
+        self._identity = str(getattr(embedder, "fingerprint", type(embedder).__name__))
         self.reused = 0  # vectors taken from the cache instead of the model (last run)
 
     def count(self, text: str) -> int:
@@ -208,16 +207,13 @@ class Indexer:
         result.seconds = time.perf_counter() - started
         return result
 
-    def _key(self, text: str) -> bytes:
-        return hashlib.sha256(self._identity + b"\0" + text.encode()).digest()[:16]
-
     def _vectors(
         self, texts: list[str], db: SyncDatabase
     ) -> tuple[np.ndarray, list[tuple[bytes, bytes]]]:
         """int8 codes for ``texts``: from the cache where present, else from the model (each
         distinct text embedded once). Returns the codes and the new ``(key, code)`` rows."""
         codes = np.zeros((len(texts), 384), dtype=np.int8)
-        keys = [self._key(t) for t in texts] if self.reuse else []
+        keys = [content_key(self._identity, t) for t in texts] if self.reuse else []
         cached = db.read(q.cached_embeddings, keys) if self.reuse else {}
         todo: dict[str, list[int]] = {}
         for i, t in enumerate(texts):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from appliance.components import Components
@@ -71,7 +72,9 @@ class RagService:
         line = self.progress.get(conn).summary()
         if self.indexer is None:
             line += " (models not loaded: keyword search only, indexing paused)"
-        return line + rerank_line(self.settings, self.retriever.reranker)
+        passages = self.retriever.passages
+        reading = passages.read if passages and self.indexer and not passages.caught_up else None
+        return line + rerank_line(self.settings, self.retriever.reranker, reading)
 
     async def enqueue(self, ticker: str, requested_by: int | None) -> tuple[jq.Job, bool]:
         """Queue "get this ticker's filings and index them" (or find the live job for it) and
@@ -120,18 +123,25 @@ def load_reranker(settings: Settings) -> PassageScorer | None:
 
         return Reranker(paths.reranker, threads=settings.model_threads)
     except ModelMissing as exc:
-        log.error("reranker not available, search keeps the fused order: %s", exc.message)
+        log.warning("reranker not available, search keeps the fused order: %s", exc.message)
         return None
 
 
-def rerank_line(settings: Settings, scorer: PassageScorer | None) -> str:
-    """What ``/readyz`` adds about the reranking stage: nothing when it is off, and a plain
-    word when it was asked for but its model did not load (search keeps the fused order)."""
+def rerank_line(
+    settings: Settings, scorer: PassageScorer | None, reading: int | None = None
+) -> str:
+    """What ``/readyz`` adds about the reranking stage: nothing when it is off, a plain word
+    when it was asked for but its model did not load (search keeps the fused order), and
+    while the worker reads passages ahead (``reading``: how many so far), that it does
+    (answers are slower until it is done)."""
     if settings.rerank_candidates <= 0:
         return ""
     if scorer is None:
         return f"; reranking off: the {settings.rerank_model} model is not loaded (see the log)"
-    return f"; reranking the top {settings.rerank_candidates} with {scorer.name}"
+    line = f"; reranking the top {settings.rerank_candidates} with {scorer.name}"
+    if reading is not None:
+        line += f" (reading passages ahead: {reading} read)"
+    return line
 
 
 def rerank_tuning(settings: Settings) -> Tuning:
@@ -173,6 +183,9 @@ def start_rag(
     def will_index() -> bool:
         return indexes_unasked(settings, indexer is not None, worker.alive)
 
+    # The reader's passage vectors are read ahead while the worker is idle (rag.reading).
+    passages = retriever.passages
+    background = partial(passages.fill, db.sync) if passages and indexer else None
     worker = IndexWorker(
         db,
         retriever,
@@ -185,6 +198,7 @@ def start_rag(
         index_new_imports=settings.index_new_imports,
         paused=settings.index_paused,
         on_change=report,
+        background=background,
     )
     policy = (indexer.policy if indexer else DEFAULT_POLICY).version
     service = RagService(

@@ -85,6 +85,7 @@ class IndexWorker:
         paused: bool = False,
         on_change: Callable[[], None] | None = None,
         lease_seconds: float = 60.0,
+        background: Callable[[], int] | None = None,
     ) -> None:
         self.db = db
         self.retriever = retriever
@@ -98,6 +99,12 @@ class IndexWorker:
         self.paused = paused  # jobs are queued but not run (setting index_paused)
         self.on_change = on_change
         self.lease_seconds = lease_seconds
+        # Work done a small step at a time while no job waits (the reader's passage vectors,
+        # rag.reading): returns how much it did, 0 when there is nothing left to do.
+        self.background = background
+        self._background_failed = False
+        self._background_busy = False
+        self._followed_at = 0.0
         self._filings = 0  # imported filings last seen (imports by other processes show here)
         self._changed_at = 0.0
         self._stop = threading.Event()
@@ -174,12 +181,35 @@ class IndexWorker:
                 self._stop.wait(self.poll_seconds)
                 continue
             if job is None:
+                if self._background_step():
+                    if time.monotonic() - self._followed_at >= self.poll_seconds:
+                        self._follow_other_writers()
+                    continue  # look at the queue again before the next step
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 self._follow_other_writers()
                 continue
             self._run(job)
             self._changed(force=True)
+
+    def _background_step(self) -> bool:
+        """One step of the background work, unless paused; whether it did anything."""
+        if self.background is None or self.paused:
+            return False
+        try:
+            did = self.background() > 0
+            if did or self._background_busy:
+                self._changed(force=not did)  # /readyz says when it is done
+            self._background_busy = did
+        except Exception:
+            if not self._stop.is_set():
+                # The traceback once; a step that keeps failing is not logged every poll.
+                if not self._background_failed:
+                    log.exception("background step failed; retrying at each poll")
+                self._background_failed = True
+            return False
+        self._background_failed = False
+        return did
 
     def _queue_pending(self) -> bool:
         """Queue an "index everything not indexed yet" job when anything is waiting."""
@@ -193,6 +223,7 @@ class IndexWorker:
         """Work done by other processes shows here too, while idle: chunks indexed by
         ``appliance index`` become searchable (re-sync when the counts differ), and filings
         imported by ``appliance filings import|fetch`` are queued for indexing."""
+        self._followed_at = time.monotonic()
         try:
             stored = self.db.sync.read(_chunk_count)
             changed = stored != len(self.retriever.index)

@@ -46,6 +46,7 @@ from appliance.db.sqlite import SqliteSession  # noqa: E402
 from appliance.edgar.importer import import_paths  # noqa: E402
 from appliance.edgar.symbols import parse_ticker_file, store_symbols  # noqa: E402
 from appliance.rag.index import DEFAULT_POLICY, Indexer  # noqa: E402
+from appliance.rag.reading import PassageVectors  # noqa: E402
 from appliance.rag.retrieve import (  # noqa: E402
     CROSS_ENCODER_PRIOR,
     READER_PRIOR,
@@ -75,7 +76,6 @@ RUNS: dict[str, Tuning] = {
     "dense top-5": Tuning(keyword_weight=0.0, mmr_lambda=1.0, rerank_candidates=0, **NO_BOOSTS),
 }
 CROSS_ENCODER_RUNS = frozenset({"fused + x-enc"})  # the others rerank with the reader
-DEFAULT_RUN = "fused"
 
 
 def shared_edgar() -> Path:
@@ -117,13 +117,39 @@ def index_corpus(conn: Any, indexer: Indexer) -> tuple[float, int]:
 def build(data_dir: Path, embedder: Any) -> None:
     conn = import_corpus(data_dir)
     try:
-        secs, chunks = index_corpus(conn, Indexer(embedder))
+        seeded = seed_vectors(conn, data_dir.parent)
+        indexer = Indexer(embedder)
+        secs, chunks = index_corpus(conn, indexer)
+        reused = f", {indexer.reused} vectors reused from {seeded}" if seeded else ""
         print(
             f"indexed: {chunks} chunks in {secs:.0f}s ({chunks / secs:.1f} chunks/s,"
-            f" policy {DEFAULT_POLICY.version})"
+            f" policy {DEFAULT_POLICY.version}{reused})"
         )
     finally:
         conn.close()
+
+
+def seed_vectors(conn: Any, caches: Path) -> str | None:
+    """Copy the vectors of the newest earlier cached index into a new one: they are keyed by
+    the model's graph and the exact text, so they hold for any index code (as on a site
+    that re-indexes), and a change to chunking does not cost a full pass of the reader.
+    Returns the earlier cache's name. (compare_indexing times fresh data dirs: no seed.)"""
+    earlier = sorted(
+        (p for p in caches.glob("*/appliance.sqlite3") if ".tmp" not in p.parent.name),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not earlier:
+        return None
+    conn.execute("ATTACH DATABASE ? AS earlier", (str(earlier[-1]),))
+    try:
+        with transaction(conn):
+            conn.execute(
+                "INSERT INTO embedding_cache SELECT * FROM earlier.embedding_cache"
+                " WHERE true ON CONFLICT (key) DO NOTHING"
+            )
+    finally:
+        conn.execute("DETACH DATABASE earlier")
+    return earlier[-1].parent.name
 
 
 def _day(text: str) -> Any:
@@ -195,6 +221,20 @@ def cached_corpus(embedder: Any, *, rebuild: bool = False) -> Path:
     return cache
 
 
+def read_ahead(cache: Path, reader: Any) -> None:
+    """Store the reader's vector of every passage in the cached index, as the server's worker
+    does in the background (only passages without one are read: quick once done)."""
+    conn = connect(cache / "appliance.sqlite3")
+    try:
+        started = time.perf_counter()
+        read = PassageVectors(reader).fill_all(SqliteSession(conn))
+        secs = time.perf_counter() - started
+        if read:
+            print(f"reader: {read} passages read ahead in {secs:.0f}s ({read / secs:.1f}/s)")
+    finally:
+        conn.close()
+
+
 def compare_indexing(embedder: Any, sample: bool) -> None:
     """Index the whole shared corpus (or the bundled sample) twice in this run: with the
     previous indexer settings, then the current ones, each into a fresh data dir, and print
@@ -241,8 +281,13 @@ def main() -> None:
         "--reader-cache",
         type=int,
         default=0,
-        help="passages the reader keeps vectors of (0, the default: every question reads all its"
-        " candidates, the cold figure; the server keeps 4096)",
+        help="passages the reader keeps vectors of in memory (the server keeps 4096)",
+    )
+    parser.add_argument(
+        "--unread",
+        action="store_true",
+        help="the reader reads its candidates at query time instead of their stored vectors"
+        " (a passage the worker has not read ahead yet: the cold figure)",
     )
     args = parser.parse_args()
     from appliance.nlp.embedder import Embedder
@@ -260,6 +305,8 @@ def main() -> None:
         else None
     )
     cache = cached_corpus(embedder, rebuild=args.rebuild)
+    if reader is not None:
+        read_ahead(cache, reader)
     conn = connect(cache / "appliance.sqlite3", readonly=True)
     blind = qa_eval.load_blind()
     sets = {
@@ -277,6 +324,8 @@ def main() -> None:
         tuning = RUNS[name]
         scorer = cross if name in CROSS_ENCODER_RUNS else reader
         retriever = Retriever(embedder, tuning, scorer if tuning.rerank_candidates else None)
+        if args.unread:
+            retriever.passages = None
         retriever.load(conn)
         for set_name, questions in sets.items():
             report = evaluate(conn, retriever, questions)
@@ -287,7 +336,7 @@ def main() -> None:
                 f"  {report.violations:3d}  {p50:6.1f}  {p95:6.1f}"
             )
     for run, set_name in itertools.product(
-        (DEFAULT_RUN, "fused + rerank"), ("blind test", "blind tune")
+        ("fused", "fused + rerank"), ("blind test", "blind tune")
     ):
         report = reports.get((run, set_name))
         if report is None:

@@ -218,6 +218,14 @@ def live_chunk_ids(conn: Connection) -> set[int]:
     return {int(r[0]) for r in conn.execute("SELECT id FROM chunks")}
 
 
+def chunk_texts_after(conn: Connection, after_id: int, limit: int) -> list[tuple[int, str]]:
+    """``(id, text)`` of the next ``limit`` chunks after ``after_id``, in id order."""
+    rows = conn.execute(
+        "SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+    )
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
 def chunk_count(conn: Connection) -> int:
     return int(scalar(conn, "SELECT count(*) FROM chunks"))
 
