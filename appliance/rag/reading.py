@@ -14,7 +14,6 @@ time, as before.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Sequence
 
@@ -29,7 +28,6 @@ from appliance.rag.vectors import dequantize, quantize
 
 __all__ = ["PassageVectors"]
 
-log = logging.getLogger("appliance.rag")
 F32 = npt.NDArray[np.float32]
 
 
@@ -92,8 +90,8 @@ class PassageVectors:
             return len(rows)
 
     def fill_all(self, db: SyncDatabase) -> int:
-        """Fill until every indexed passage has a vector (the CLI and the benchmark); returns
-        the passages read by the model."""
+        """Fill until every indexed passage has a vector (the benchmarks, the tests' template
+        index); returns the passages read by the model."""
         before = self.read
         while self.fill(db):
             pass

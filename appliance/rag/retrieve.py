@@ -103,7 +103,7 @@ class Tuning:
     # passage scorer (the all-mpnet-base-v2 reader, or the cross-encoder); 0 turns it off.
     # Final order: the scorer's logit + rerank_prior x log of the fused score relative to the
     # best (keeps the query-analysis preferences in play). The reader at 8 candidates: blind
-    # tune hit@5 0.800 -> 0.847; 6-15 candidates did no better (README "Retrieval quality").
+    # tune hit@5 0.800 -> 0.847; 6-30 candidates did no better (README "Retrieval quality").
     rerank_candidates: int = 8
     rerank_prior: float = READER_PRIOR
 
