@@ -10,7 +10,7 @@ the handlers validate and return.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -214,7 +214,30 @@ def _header_refs(names: tuple[str, ...]) -> dict[str, Any]:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _operation(route: Route, method: str, es: EndpointSpec, schemas: _Schemas) -> dict[str, Any]:
+def billable_cost(cost_doc: str | None, costs: Mapping[str, int]) -> dict[str, Any]:
+    """The ``x-billable`` cost fields of a billable declaration, priced by this site's settings.
+
+    A declaration says its cost as ``"<setting> credits per <unit>"`` (``cost_sentiment credits
+    per text``): with the settings' value the document says what a call costs here ("2 credits
+    per text") and names the setting that changes it, instead of showing the setting's name as
+    if it were the price.
+    """
+    text = cost_doc or "credits"
+    setting, _, rest = text.partition(" ")
+    if setting not in costs:
+        return {"cost": text}
+    n = costs[setting]
+    unit = re.sub(r"^credits\b", "credit" if n == 1 else "credits", rest)
+    return {"cost": f"{n} {unit}", "credits": n, "setting": setting}
+
+
+def _operation(
+    route: Route,
+    method: str,
+    es: EndpointSpec,
+    schemas: _Schemas,
+    costs: Mapping[str, int],
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": es.summary,
         "operationId": f"{method.lower()}_{route.name}",
@@ -247,10 +270,12 @@ def _operation(route: Route, method: str, es: EndpointSpec, schemas: _Schemas) -
         statuses |= {*BILLING_STATUSES, 503}
         op["parameters"].append(IDEMPOTENCY_KEY)
         # Machine-readable for clients and the /docs page, from the same declaration.
-        op["x-billable"] = {"meter": es.billable, "cost": es.cost or "credits"}
+        priced = billable_cost(es.cost, costs)
+        op["x-billable"] = {"meter": es.billable, **priced}
         success_headers += ("X-Credits-Remaining", "Idempotent-Replayed", *_RATE_HEADERS)
+        where = f", set by `{priced['setting']}`" if "setting" in priced else ""
         description.append(
-            f"**Billable** ({es.cost or 'credits'}): metered as `{es.billable}` in usage"
+            f"**Billable** ({priced['cost']}{where}): metered as `{es.billable}` in usage"
             " events. Answered before anything is spent: 400, 401, 429. A failure after the"
             " spend is refunded."
         )
@@ -294,7 +319,12 @@ def _success_schema(es: EndpointSpec, schemas: _Schemas) -> dict[str, Any]:
     return {"type": "object"}
 
 
-def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
+def build_document(
+    routes: list[BaseRoute], costs: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """The document for ``routes``; ``costs`` (settings name -> credits, e.g. ``cost_qa``) prices
+    the billable operations as this site charges them."""
+    costs = costs or {}
     schemas = _Schemas()
     paths: dict[str, Any] = {}
     for route in routes:
@@ -303,7 +333,9 @@ def build_document(routes: list[BaseRoute]) -> dict[str, Any]:
             continue
         path = re.sub(r"{([a-zA-Z_]+):[a-z]+}", r"{\1}", route.path)
         for method in sorted((route.methods or set()) - {"HEAD"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(route, method, es, schemas)
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                route, method, es, schemas, costs
+            )
     return {
         "openapi": "3.1.0",
         "info": {

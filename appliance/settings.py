@@ -345,6 +345,16 @@ class Settings(BaseSettings):
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
+    @property
+    def credit_costs(self) -> dict[str, int]:
+        """Credits per billable unit by setting name (``cost_qa``: 1): what the API document
+        quotes as this site's prices."""
+        return {
+            name: int(getattr(self, name))
+            for name in type(self).model_fields
+            if name.startswith("cost_")
+        }
+
     def source_of(self, name: str) -> Source:
         """Where the effective value of setting ``name`` came from."""
         return self._sources.get(name, DEFAULT)

@@ -228,8 +228,35 @@ def test_a_handler_that_spends_without_the_declaration_is_caught(
     assert spent == {"POST /v1/rogue"} and spent != declared
 
 
-def test_the_document_is_built_from_the_routes(client: TestClient) -> None:
-    assert client.get("/openapi.json").json() == build_document(build_routes())
+def test_the_document_is_built_from_the_routes(client: TestClient, settings: Settings) -> None:
+    assert client.get("/openapi.json").json() == build_document(
+        build_routes(), settings.credit_costs
+    )
+
+
+def test_billable_operations_quote_this_sites_prices(settings: Settings, admin_key: str) -> None:
+    """/docs says what a call costs here and which setting changes it, not the setting's name."""
+    priced = settings.model_copy(update={"cost_sentiment": 3, "cost_qa": 1})
+    with TestClient(create_app(priced)) as c:
+        doc = c.get("/openapi.json").json()
+    sentiment = doc["paths"]["/v1/nlp/sentiment"]["post"]
+    assert sentiment["x-billable"] == {
+        "meter": sentiment["x-billable"]["meter"],
+        "cost": "3 credits per text",
+        "credits": 3,
+        "setting": "cost_sentiment",
+    }
+    assert "(3 credits per text, set by `cost_sentiment`)" in sentiment["description"]
+    qa = doc["paths"]["/v1/qa/filings"]["post"]["x-billable"]
+    assert (qa["cost"], qa["credits"]) == ("1 credit per question", 1)
+    every = [
+        op["x-billable"]
+        for ops in doc["paths"].values()
+        for op in ops.values()
+        if "x-billable" in op
+    ]
+    assert every and all(b["setting"] in priced.credit_costs for b in every)
+    assert not any(b["cost"].startswith("cost_") for b in every)
 
 
 def test_the_hardening_and_one_balance_answers_are_documented(client: TestClient) -> None:

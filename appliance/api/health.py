@@ -112,7 +112,7 @@ async def metrics(request: Request) -> Response:
 async def openapi_json(request: Request) -> Response:
     ctx = get_ctx(request)
     if ctx.openapi is None:
-        ctx.openapi = build_document(ctx.routes)
+        ctx.openapi = build_document(ctx.routes, ctx.settings.credit_costs)
     return JSON(ctx.openapi)
 
 
