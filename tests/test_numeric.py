@@ -100,6 +100,39 @@ def test_a_quarter_named_by_its_months_or_its_end_month_is_that_quarter(conn: Co
         assert "third quarter of fiscal 2025" in found.answer and "$23,434 million" in found.answer
 
 
+_Q3_25 = ("third quarter of fiscal 2025", "$23,434 million")
+_FY24 = ("fiscal 2024 (October 1, 2023", "$391,035 million")
+
+
+@pytest.mark.parametrize(
+    ("question", "said", "figure"),
+    [
+        # The period written before the metric was read as a segment's name ("third-quarter
+        # net income" as the net income of a segment called "third-quarter"): no answer.
+        ("What was Apple's third-quarter net income in fiscal 2025?", *_Q3_25),
+        ("What was Apple's Q3 2025 net income?", *_Q3_25),
+        ("What was Apple's fiscal 2024 revenue?", *_FY24),
+        ("What was Apple's full-year 2024 revenue?", *_FY24),
+        ("What was Apple's 2025 net income?", "fiscal 2025 (September 29, 2024", "$112,010"),
+        # ... and hyphenated spans were not spans: "first-half" answered the whole year.
+        ("What were Apple's first-half fiscal 2025 net sales?", "first six months", "$219,6"),
+        ("What was Apple's nine-month net income in fiscal 2025?", "first nine months", "$84,544"),
+    ],
+)
+def test_a_period_written_before_the_metric_is_the_period(
+    conn: Connection, question: str, said: str, figure: str
+) -> None:
+    found = ask(conn, APPLE, question)
+    assert found is not None, question
+    assert said in found.answer and figure in found.answer, found.answer
+
+
+def test_a_segment_before_the_metric_is_still_a_segment(conn: Connection) -> None:
+    found = ask(conn, NVIDIA, "What was Nvidia's fiscal 2024 data center revenue?")
+    assert found is not None and "data center revenue for fiscal 2024" in found.answer
+    assert "$47,525 million" in found.answer
+
+
 def test_questions_left_to_the_text_search(conn: Connection) -> None:
     for question in (
         "Why did Apple's gross margin change in fiscal 2025?",
@@ -119,6 +152,8 @@ def test_questions_left_to_the_text_search(conn: Connection) -> None:
         ("the third quarter of fiscal 2024", AskedPeriod(fy=2024, fp="Q3", quarterly=True)),
         ("Q1 2025 sales", AskedPeriod(fy=2025, fp="Q1", quarterly=True)),
         ("the first half of fiscal 2026", AskedPeriod(fy=2026, fp="6M")),
+        ("first-half revenue in fiscal 2026", AskedPeriod(fy=2026, fp="6M")),
+        ("nine-month net income in fiscal 2025", AskedPeriod(fy=2025, fp="9M")),
         ("in the nine months of fiscal 2025", AskedPeriod(fy=2025, fp="9M")),
         (
             "the quarter ended March 29, 2025",

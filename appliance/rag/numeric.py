@@ -112,6 +112,14 @@ _PLAIN_WORDS = (
     " for in on at what was were is are how much did does do many large big fast"
 )
 _PLAIN = frozenset(_PLAIN_WORDS.split(" "))
+# Words that say when, not what part ("third-quarter", "fiscal 2024", "FY24", "Q3", "full-year"):
+# the period parser reads them, so before a metric they end its qualifier like a plain word.
+_PERIOD_WORDS_TEXT = (
+    "first second third fourth 1st 2nd 3rd 4th quarter quarters half month months year years"
+    " full fiscal annual quarterly year-end ytd year-to-date twelve nine six three"
+)
+_PERIOD_WORDS = frozenset(_PERIOD_WORDS_TEXT.split(" "))
+_PERIOD_TOKEN = re.compile(r"^(?:fy|cy)?'?\d{2,4}s?$|^q[1-4]$|^h[12]$|^[1-9]m$|^fy$")
 _WORD = re.compile(r"[A-Za-z0-9&.'\u2019-]+")
 _GROWTH_DAYS = (350, 380)  # a prior period one year earlier
 
@@ -147,6 +155,10 @@ def _qualifier(question: str, match: re.Match[str], company_words: set[str]) -> 
         w = word.lower().replace("\u2019", "'")
         bare = w.removesuffix("'s").removesuffix("'")
         if w.endswith(("'s", "'")) or bare in company_words or bare in _PLAIN:
+            break
+        if bare in _PERIOD_WORDS or all(
+            p in _PERIOD_WORDS or _PERIOD_TOKEN.match(p) for p in bare.split("-") if p
+        ):
             break
         found.append(bare)
     return list(reversed(found))

@@ -104,8 +104,9 @@ _FISCAL_YEAR = re.compile(r"\b" + _FISCAL + r"((?:19|20)\d\d|\d\d)\b(?!\s*-\s*\d
 _DAY = re.compile(r"\b" + _MONTH + r"\s+(\d{1,2}),?\s+" + _YEAR4 + r"\b", re.IGNORECASE)
 
 # Words only the numeric answer reads: a span without its end, which report, how recent.
-_HALF = re.compile(r"\b(first half|six months|6 months|h1)\b", re.IGNORECASE)
-_NINE = re.compile(r"\b(nine months|9 months|first three quarters)\b", re.IGNORECASE)
+# (hyphenated too, as analysts write them before a metric: "first-half revenue", "nine-month")
+_HALF = re.compile(r"\b(first[\s-]+half|(?:six|6)[\s-]+months?|h1)\b", re.IGNORECASE)
+_NINE = re.compile(r"\b((?:nine|9)[\s-]+months?|first[\s-]+three[\s-]+quarters)\b", re.IGNORECASE)
 _BARE_YEAR = re.compile(r"\b((?:19|20)\d\d)\b")
 _LATEST = re.compile(r"\b(latest|most recent|current(?:ly)?|last reported|newest)\b", re.I)
 _ANNUAL = re.compile(r"\b(annual|fiscal year|full[- ]year|year ended|10-?k)\b", re.IGNORECASE)
