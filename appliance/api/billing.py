@@ -165,7 +165,7 @@ def _echo_served(ctx: AppContext) -> None:
 
 @billable(
     "echo",
-    "Echo a text back (billable, cost_echo credits; served when echo_endpoint is on)",
+    "Echo a text back (billable; served when echo_endpoint is on)",
     body=EchoRequest,
     response=EchoOut,
     cost=lambda settings, _body: settings.cost_echo,

@@ -97,7 +97,7 @@ def _cost(settings: Settings, _query: object) -> int:
 
 @billable(
     "facts",
-    "Inline-XBRL facts of a company by concept, label and period (billable: cost_facts)",
+    "Inline-XBRL facts of a company by concept, label and period (billable)",
     query=FactsQuery,
     response=FactsOut,
     cost=_cost,
@@ -111,7 +111,7 @@ async def list_facts(call: Call[FactsQuery]) -> dict[str, Any]:
 
 @billable(
     "financials",
-    "Standard statement lines over time, as reported (billable: cost_facts)",
+    "Standard statement lines over time, as reported (billable)",
     query=FinancialsQuery,
     response=FinancialsOut,
     cost=_cost,

@@ -169,7 +169,7 @@ async def ask(ctx: AppContext, body: QARequest) -> dict[str, Any] | Unbilled:
 
 @billable(
     "qa",
-    "Answer a question from filings, with citations (billable: cost_qa credits)",
+    "Answer a question from filings, with citations (billable)",
     body=QARequest,
     response=Answer,
     cost=lambda settings, _body: settings.cost_qa,
