@@ -95,6 +95,33 @@ def test_a_how_much_question_is_answered_by_the_sentence_with_the_figure() -> No
     assert all(s.score < best[0].score for s in best[1:])
 
 
+def test_a_figure_answer_quotes_no_sentence_without_a_figure() -> None:
+    chunks = [
+        "As of September 27, 2025, the Company had approximately 166,000 full-time equivalent"
+        " employees. The Company believes that compensation should be competitive and offers"
+        " equity awards to enable employees to share in the Company's success.",
+        "As of September 28, 2024, the Company had approximately 164,000 full-time equivalent"
+        " employees.",
+    ]
+    text = compose("How many employees does Apple have?", chunks)
+    assert text.startswith("As of September 27, 2025") and "164,000" in text
+    assert "compensation" not in text
+    # A question that asks for no figure still gets the other sentence that matches.
+    text = compose("What does Apple say about employees and compensation?", chunks)
+    assert "compensation" in text
+    # A small count is a number too: "40 retail stores" stays, the sentence with none goes.
+    stores = [
+        "Retail stores had 166,000 employees. The Company operated retail stores in malls.",
+        "The Company operated 40 retail stores downtown.",
+    ]
+    text = compose("How many retail stores did the Company operate?", stores)
+    assert text.startswith("Retail stores had 166,000") and "40 retail stores" in text
+    assert "in malls" not in text
+    # With no sentence stating a figure, the best words-only sentence still answers.
+    words_only = ["Employees share in the Company's success through equity awards."]
+    assert compose("How many employees does Apple have?", words_only).startswith("Employees")
+
+
 def test_a_table_row_is_quoted_under_its_column_headers() -> None:
     table = (
         "The following table shows net sales by category for 2025, 2024 and 2023 (dollars in"

@@ -6,14 +6,16 @@ scores by the question's content words it contains (rarer words across the candi
 sentences count more), weighted down the further its chunk is in the ranking. A question
 asking for an amount, a count or a rate ("how much", "how many", "how fast", "what was the
 revenue") wants the sentence with the figure: sentences stating one (a year alone is not a
-figure) count more, sentences without one less. A table row is quoted under its column
-headers ("2025 | Change | 2024 / Total net sales | $416,161 | 6% | $391,035"), both lines
-taken verbatim from the cited passage.
+figure) count more, sentences without one less; and once the best sentence states one, a
+"how many" or "how much" answer quotes no sentence without a number. A table row is quoted
+under its column headers ("2025 | Change | 2024 / Total net sales | $416,161 | 6% |
+$391,035"), both lines taken verbatim from the cited passage.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +44,8 @@ __all__ = [
 
 _MAX_SENTENCE = 600  # characters: longer "sentences" are tables or lists
 _MIN_SENTENCE = 25
+_COUNT_QUESTION = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d")  # any number but a year ("40 stores", "27,")
 
 
 @dataclass(frozen=True)
@@ -125,12 +129,19 @@ def best_sentences(
         for s in _scored(question, chunks, context)
     ]
     scored.sort(key=lambda x: -x.score)
+    counting = bool(_COUNT_QUESTION.search(question))
     chosen: list[Sentence] = []
     seen: set[str] = set()
     per_chunk: Counter[int] = Counter()
     for sent in scored:
         key = sent.text.lower()
         if key in seen or per_chunk[sent.citation] >= 2:
+            continue
+        # "How many/much" answered by a figure is answered by figures: a sentence with no
+        # number at all only shares a word ("compensation ... to enable employees to share in
+        # the Company's success" after "166,000 employees"). The broader QUANTITY questions
+        # ("How did sales do?", "How was revenue booked?") keep their descriptive sentences.
+        if counting and chosen and FIGURE.search(chosen[0].text) and not _NUMBER.search(sent.text):
             continue
         if chosen and sent.score < 0.35 * chosen[0].score:
             break
