@@ -27,8 +27,8 @@ from appliance.db.postgres.connection import translate
 from appliance.db.queries import billing as bq
 from appliance.db.queries import filings as fq
 from appliance.db.queries import jobs as jq
+from appliance.db.queries import leases, meta, usage_summary
 from appliance.db.queries import licenses as lq
-from appliance.db.queries import meta, usage_summary
 from appliance.db.queries import payments as pq
 from appliance.db.queries import rag as rq
 from appliance.db.queries import sessions as sessq
@@ -218,17 +218,33 @@ def test_symbols_search_ignores_case(engine_conn: Connection) -> None:
     assert found is not None and found.exchange == "Nasdaq"  # a newer file without it keeps it
 
 
-def _filing(conn: Connection, accession: str = "0000000001-25-000001") -> None:
+def _save_filing(conn: Connection, accession: str = "0000000001-25-000001") -> None:
     row = fq.FilingRow(
         accession, 1, "ACME", "Acme Corp", "10-K", "2025-02-01", None, "2024-12-31", None,
         None, None, "html", "digest", 100,
     )  # fmt: skip
+    fq.save_filing(
+        conn,
+        row,
+        [("1", "Business", 1, "We make anvils.", "h1"), ("1A", "Risk", 2, "Coyotes.", "h2")],
+    )
+
+
+def _filing(conn: Connection, accession: str = "0000000001-25-000001") -> None:
     with transaction(conn):
-        fq.save_filing(
-            conn,
-            row,
-            [("1", "Business", 1, "We make anvils.", "h1"), ("1A", "Risk", 2, "Coyotes.", "h2")],
-        )
+        _save_filing(conn, accession)
+
+
+def _passages(conn: Connection, per_section: int) -> None:
+    """A filing of two sections, each chunked into ``per_section`` distinct passages (call
+    it in a transaction)."""
+    _save_filing(conn)
+    for t in rq.pending_sections(conn, "p1"):
+        chunks = [
+            rq.NewChunk(i, 0, 10, 5, "h", f"{t.item} passage {i}", bytes(384))
+            for i in range(per_section)
+        ]
+        rq.store_section(conn, t.section_id, t.accession, "p1", chunks)
 
 
 def test_filings_sections_chunks_vectors_and_keyword_search(engine_conn: Connection) -> None:
@@ -280,13 +296,8 @@ class _Session:
 
 def test_the_readers_passage_vectors_are_walked_stored_and_read(engine_conn: Connection) -> None:
     conn = engine_conn
-    _filing(conn)
     with transaction(conn):
-        for t in rq.pending_sections(conn, "p1"):
-            chunks = [
-                rq.NewChunk(i, 0, 10, 5, "h", f"{t.item} passage {i}", bytes(384)) for i in range(3)
-            ]
-            rq.store_section(conn, t.section_id, t.accession, "p1", chunks)
+        _passages(conn, 3)
     texts = [text for _, text in rq.chunk_texts_after(conn, 0, 100)]
     assert len(texts) == 6
     ids = [i for i, _ in rq.chunk_texts_after(conn, 0, 100)]
@@ -301,6 +312,53 @@ def test_the_readers_passage_vectors_are_walked_stored_and_read(engine_conn: Con
     for text, v in zip(texts, encoder.encode(texts), strict=True):
         assert float(stored[text] @ v) > 0.999  # 768 int8 bytes each, on both engines
     assert PassageVectors(encoder).fill_all(_Session(conn)) == 0
+
+
+def test_a_background_lease_has_one_holder_until_given_up_or_expired(
+    engine_conn: Connection,
+) -> None:
+    db = _Session(engine_conn)
+
+    def take(holder: str, seconds: float = 60) -> bool:
+        return bool(db.write(leases.take, "work", holder, seconds))
+
+    assert take("replica-a", 0.2) and take("replica-a", 0.2)  # taken, then renewed
+    assert not take("replica-b")  # a holds it
+    time.sleep(0.4)
+    assert take("replica-b")  # a stopped renewing (died): b takes over
+    assert not take("replica-a")
+    db.write(leases.release, "work", "replica-a")  # not a's to give up: nothing changes
+    assert not take("replica-a")
+    db.write(leases.release, "work", "replica-b")  # b is done: a may take it at once
+    assert take("replica-a") and db.write(leases.take, "other work", "replica-b", 60)
+
+
+class _SlowEncoder(CountingEncoder):
+    """Reads take a while, as the real reader's do (about 35 ms a passage): replicas walking
+    without the lease would both be mid-page on the same passages."""
+
+    def encode(self, passages: Any) -> Any:
+        time.sleep(0.01 * len(passages))
+        return super().encode(passages)
+
+
+def test_replicas_reading_ahead_together_read_each_passage_once(app_db: Any) -> None:
+    app_db.sync.write(_passages, 12)
+    texts = [text for _, text in app_db.sync.read(rq.chunk_texts_after, 0, 100)]
+    encoders = [_SlowEncoder(), _SlowEncoder()]
+    walkers = [PassageVectors(e, page=4) for e in encoders]
+    waited = [0, 0]
+
+    def replica(i: int) -> None:
+        while not walkers[i].caught_up:
+            if not walkers[i].fill(app_db.sync, f"replica-{i}") and walkers[i].elsewhere:
+                waited[i] += 1
+                time.sleep(0.02)  # the other replica reads: look again later
+
+    _threads(2, replica)
+    assert sorted(encoders[0].read + encoders[1].read) == sorted(texts)  # each passage once
+    assert sum(waited) > 0  # they did meet: one waited on the other's lease
+    assert set(app_db.sync.read(walkers[1].stored, texts)) == set(texts)
 
 
 def test_one_live_job_per_ticker_and_claims_with_a_lease(engine_conn: Connection) -> None:

@@ -120,3 +120,7 @@ def test_readyz_says_whether_the_reranking_stage_runs(tmp_path: Any, reader: Any
     assert rerank_line(on, reader) == "; reranking the top 8 with all-mpnet-base-v2@int8"
     assert rerank_line(on, None).startswith("; reranking off: the reader model is not loaded")
     assert rerank_line(on, reader, 40).endswith("@int8 (reading passages ahead: 40 read)")
+    # Replicas on PostgreSQL take turns: the one waiting says who reads.
+    assert rerank_line(on, reader, 0, elsewhere=True).endswith(
+        "@int8 (another replica is reading passages ahead)"
+    )

@@ -10,6 +10,11 @@ read once, and a rebuilt reader graph never reads an older graph's vectors). A s
 runs only the question through the reader. Indexing itself is not slowed: the worker fills
 the vectors after its jobs, a page at a time, and a passage not read yet is read at query
 time, as before.
+
+Replicas on one PostgreSQL share the stored vectors, and would each read the same passages at
+once (they start together and walk in the same order): the replica holding the
+``read_ahead`` lease (``background_leases``) reads, renewing it at each page, and the others
+wait, taking over when it gives the lease up (caught up) or stops renewing it (died).
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ import numpy.typing as npt
 
 from appliance.db.connection import Connection
 from appliance.db.database import SyncDatabase
+from appliance.db.queries import leases
 from appliance.db.queries import rag as q
 from appliance.rag.embedding import PassageEncoder, content_key
 from appliance.rag.vectors import dequantize, quantize
 
-__all__ = ["PassageVectors"]
+__all__ = ["READ_AHEAD", "PassageVectors"]
+
+READ_AHEAD = "read_ahead"  # the name of the replicas' lease on reading ahead
 
 F32 = npt.NDArray[np.float32]
 
@@ -42,9 +50,13 @@ class PassageVectors:
 
     # A page is one step of the worker's background work: a job queued meanwhile waits for
     # the step to end (8 passages: about a quarter of a second on 2 cores).
-    def __init__(self, encoder: PassageEncoder, *, page: int = 8) -> None:
+    def __init__(
+        self, encoder: PassageEncoder, *, page: int = 8, lease_seconds: float = 30.0
+    ) -> None:
         self.encoder = encoder
         self.page = page
+        self.lease_seconds = lease_seconds  # a holder that stops renewing loses it after this
+        self.elsewhere = False  # another replica holds the lease: it reads ahead, not this one
         self._after = 0  # the highest chunk id walked so far
         self.read = 0  # passages read by the model since start
         self.caught_up = False  # the walk reached the last chunk (until more are indexed)
@@ -64,16 +76,24 @@ class PassageVectors:
         codes = np.frombuffer(b"".join(code for _, code in have), np.int8).reshape(len(have), -1)
         return dict(zip((t for t, _ in have), dequantize(codes), strict=True))
 
-    def fill(self, db: SyncDatabase) -> int:
+    def fill(self, db: SyncDatabase, holder: str | None = None) -> int:
         """Walk the next page of chunks and store the vectors of those that have none yet.
 
-        Returns the number of chunks walked (0: every indexed passage has been walked, until
-        the next chunks are indexed).
+        ``holder``: this replica's id where replicas share the database (PostgreSQL); the page
+        is walked only under the ``read_ahead`` lease. Returns the number of chunks walked (0:
+        every indexed passage has been walked, until the next chunks are indexed, or another
+        replica is reading ahead).
         """
         with self._lock:
+            if holder is not None:
+                self.elsewhere = not db.write(leases.take, READ_AHEAD, holder, self.lease_seconds)
+                if self.elsewhere:
+                    return 0
             rows = db.read(q.chunk_texts_after, self._after, self.page)
             self.caught_up = not rows
             if not rows:
+                if holder is not None:
+                    db.write(leases.release, READ_AHEAD, holder)
                 return 0
             texts = list(dict.fromkeys(text for _, text in rows))
             keys = self.keys(texts)
@@ -89,10 +109,10 @@ class PassageVectors:
             self._after = rows[-1][0]
             return len(rows)
 
-    def fill_all(self, db: SyncDatabase) -> int:
+    def fill_all(self, db: SyncDatabase, holder: str | None = None) -> int:
         """Fill until every indexed passage has a vector (the benchmarks, the tests' template
-        index); returns the passages read by the model."""
+        index), or another replica holds the lease; returns the passages read by the model."""
         before = self.read
-        while self.fill(db):
+        while self.fill(db, holder):
             pass
         return self.read - before

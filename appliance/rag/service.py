@@ -74,7 +74,8 @@ class RagService:
             line += " (models not loaded: keyword search only, indexing paused)"
         passages = self.retriever.passages
         reading = passages.read if passages and self.indexer and not passages.caught_up else None
-        return line + rerank_line(self.settings, self.retriever.reranker, reading)
+        elsewhere = reading is not None and passages is not None and passages.elsewhere
+        return line + rerank_line(self.settings, self.retriever.reranker, reading, elsewhere)
 
     async def enqueue(self, ticker: str, requested_by: int | None) -> tuple[jq.Job, bool]:
         """Queue "get this ticker's filings and index them" (or find the live job for it) and
@@ -128,18 +129,23 @@ def load_reranker(settings: Settings) -> PassageScorer | None:
 
 
 def rerank_line(
-    settings: Settings, scorer: PassageScorer | None, reading: int | None = None
+    settings: Settings,
+    scorer: PassageScorer | None,
+    reading: int | None = None,
+    elsewhere: bool = False,
 ) -> str:
     """What ``/readyz`` adds about the reranking stage: nothing when it is off, a plain word
     when it was asked for but its model did not load (search keeps the fused order), and
     while the worker reads passages ahead (``reading``: how many so far), that it does
-    (answers are slower until it is done)."""
+    (answers are slower until it is done), or that another replica does (``elsewhere``)."""
     if settings.rerank_candidates <= 0:
         return ""
     if scorer is None:
         return f"; reranking off: the {settings.rerank_model} model is not loaded (see the log)"
     line = f"; reranking the top {settings.rerank_candidates} with {scorer.name}"
-    if reading is not None:
+    if elsewhere:
+        line += " (another replica is reading passages ahead)"
+    elif reading is not None:
         line += f" (reading passages ahead: {reading} read)"
     return line
 
@@ -185,7 +191,9 @@ def start_rag(
 
     # The reader's passage vectors are read ahead while the worker is idle (rag.reading).
     passages = retriever.passages
-    background = partial(passages.fill, db.sync) if passages and indexer else None
+    # Replicas on PostgreSQL take turns (the read_ahead lease); one SQLite process needs none.
+    holder = db.replica_id or None
+    background = partial(passages.fill, db.sync, holder) if passages and indexer else None
     worker = IndexWorker(
         db,
         retriever,

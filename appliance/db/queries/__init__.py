@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.db.connection import Connection, Params
+from appliance.db.connection import Connection, Params, Variants
+
+# "now + ?1 seconds" as a stored TEXT timestamp (it compares with the schema's others as text),
+# on the database's clock, one clock for every replica: the end of a lease (a claimed index
+# job, background work).
+LEASE_UNTIL = Variants(
+    sqlite="strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ?1 || ' seconds')",
+    postgresql="to_char((statement_timestamp() + make_interval(secs => ?1))"
+    " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+)
 
 
 def scalar(conn: Connection, sql: str, params: Params = ()) -> Any:

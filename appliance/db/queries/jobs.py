@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection, Variants
+from appliance.db.queries import LEASE_UNTIL
 
 __all__ = [
     "ALL",
@@ -109,13 +110,6 @@ def enqueue(
     return _job(row), True
 
 
-# "now + ?1 seconds" as a stored timestamp, on the database's clock (one clock for every
-# replica): the lease of a claimed job.
-_LEASE = Variants(
-    sqlite="strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ?1 || ' seconds')",
-    postgresql="to_char((statement_timestamp() + make_interval(secs => ?1))"
-    " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
-)
 # The oldest job that is queued, or running under a lease that has expired (its replica died
 # mid-job). PostgreSQL: replicas claim concurrently; SKIP LOCKED lets each take a different job
 # instead of waiting for the row another is claiming.
@@ -130,8 +124,8 @@ _CLAIM = (
     " WHERE id = ({next}) RETURNING " + _COLS
 )
 _CLAIM_SQL = Variants(
-    sqlite=_CLAIM.format(lease=_LEASE.sqlite, next=_NEXT),
-    postgresql=_CLAIM.format(lease=_LEASE.postgresql, next=_NEXT + " FOR UPDATE SKIP LOCKED"),
+    sqlite=_CLAIM.format(lease=LEASE_UNTIL.sqlite, next=_NEXT),
+    postgresql=_CLAIM.format(lease=LEASE_UNTIL.postgresql, next=_NEXT + " FOR UPDATE SKIP LOCKED"),
 )
 
 
@@ -144,7 +138,7 @@ def claim_next(conn: Connection, claimer: str = "", lease_seconds: float = 60.0)
 
 def renew_lease(conn: Connection, job_id: int, lease_seconds: float) -> None:
     conn.execute(
-        f"UPDATE index_jobs SET lease_expires_at = {_LEASE(conn)}"
+        f"UPDATE index_jobs SET lease_expires_at = {LEASE_UNTIL(conn)}"
         " WHERE id = ?2 AND status = 'running'",
         (float(lease_seconds), job_id),
     )
