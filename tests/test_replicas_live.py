@@ -8,6 +8,7 @@ rate limit is per API key, so the bursts spread over several keys of one user.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -67,7 +68,12 @@ def _http(
     )
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
-            raw = r.read()
+            try:
+                raw = r.read()
+            except http.client.IncompleteRead:
+                # Killed between the status line and the body: the server had answered (and
+                # may have kept the charge), the body never arrived.
+                return r.status, None
             return r.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:
         raw = exc.read()
@@ -195,8 +201,8 @@ def _burst(
                 return
             try:
                 status, _ = _http(base, "POST", "/v1/echo", {"text": "x"}, _bearer(key))
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                status = 0  # the replica is gone
+            except (OSError, http.client.HTTPException):
+                status = 0  # the replica is gone (URLError, resets, timeouts are OSErrors)
             with lock:
                 results.append((status, base))
 
@@ -369,7 +375,9 @@ def test_kill_9_during_a_burst_loses_no_credit_and_charges_nothing_twice(
     results = outcome[0]
     answered = Counter(base for status, base in results if status == 200)
     assert answered[victim.base] > 0, "the victim was killed during the burst"
-    assert all(s in (200, 0) for s, _ in results), Counter(s for s, _ in results)
+    # 429 is refused before anything is spent: how many depends on how fast the replicas
+    # answer (1,920 calls on 12 keys of 50/s), and the accounting below holds either way.
+    assert all(s in (200, 0, 429) for s, _ in results), Counter(s for s, _ in results)
     # The survivors' sweep (every second) refunds what the dead replica left unfinished.
     deadline = time.time() + 30
     while time.time() < deadline:
