@@ -32,9 +32,9 @@ from appliance.db.queries import rag as q
 from appliance.rag.embedding import PassageEncoder, content_key
 from appliance.rag.vectors import dequantize, quantize
 
-__all__ = ["READ_AHEAD", "PassageVectors"]
+__all__ = ["PassageVectors"]
 
-READ_AHEAD = "read_ahead"  # the name of the replicas' lease on reading ahead
+_LEASE = "read_ahead"  # the name of the replicas' lease on reading ahead
 
 F32 = npt.NDArray[np.float32]
 
@@ -85,16 +85,18 @@ class PassageVectors:
         replica is reading ahead).
         """
         with self._lock:
+            # Read first: an idle poll (nothing new) costs one read and no lease writes.
+            rows = db.read(q.chunk_texts_after, self._after, self.page)
+            if not rows:
+                if holder is not None and not self.caught_up:
+                    db.write(leases.release, _LEASE, holder)  # walked to the end under it
+                self.caught_up = True
+                return 0
+            self.caught_up = False
             if holder is not None:
-                self.elsewhere = not db.write(leases.take, READ_AHEAD, holder, self.lease_seconds)
+                self.elsewhere = not db.write(leases.take, _LEASE, holder, self.lease_seconds)
                 if self.elsewhere:
                     return 0
-            rows = db.read(q.chunk_texts_after, self._after, self.page)
-            self.caught_up = not rows
-            if not rows:
-                if holder is not None:
-                    db.write(leases.release, READ_AHEAD, holder)
-                return 0
             texts = list(dict.fromkeys(text for _, text in rows))
             keys = self.keys(texts)
             present = db.read(q.cached_embeddings, keys)
@@ -109,10 +111,10 @@ class PassageVectors:
             self._after = rows[-1][0]
             return len(rows)
 
-    def fill_all(self, db: SyncDatabase, holder: str | None = None) -> int:
+    def fill_all(self, db: SyncDatabase) -> int:
         """Fill until every indexed passage has a vector (the benchmarks, the tests' template
-        index), or another replica holds the lease; returns the passages read by the model."""
+        index); returns the passages read by the model."""
         before = self.read
-        while self.fill(db, holder):
+        while self.fill(db):
             pass
         return self.read - before

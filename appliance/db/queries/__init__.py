@@ -6,6 +6,8 @@ from typing import Any
 
 from appliance.db.connection import Connection, Params, Variants
 
+# Now as a stored TEXT timestamp (PostgreSQL has a strftime of the same format, migration 0001).
+NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
 # "now + ?1 seconds" as a stored TEXT timestamp (it compares with the schema's others as text),
 # on the database's clock, one clock for every replica: the end of a lease (a claimed index
 # job, background work).

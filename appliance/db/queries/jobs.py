@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection, Variants
-from appliance.db.queries import LEASE_UNTIL
+from appliance.db.queries import LEASE_UNTIL, NOW
 
 __all__ = [
     "ALL",
@@ -28,7 +28,6 @@ __all__ = [
 
 ALL = "*"  # the ticker of a job that indexes every imported filing not yet indexed
 CANCELLED = "cancelled by the operator"  # the error of a cancelled (failed) job
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
 _COLS = (
     "id, ticker, cik, status, source, phase, progress_done, progress_total, filings, chunks,"
     " attempts, error, requested_by, created_at, started_at, updated_at, finished_at,"
@@ -115,11 +114,11 @@ def enqueue(
 # instead of waiting for the row another is claiming.
 _NEXT = (
     "SELECT id FROM index_jobs WHERE status = 'queued'"
-    f" OR (status = 'running' AND lease_expires_at < {_NOW}) ORDER BY id LIMIT 1"
+    f" OR (status = 'running' AND lease_expires_at < {NOW}) ORDER BY id LIMIT 1"
 )
 _CLAIM = (
     "UPDATE index_jobs SET status = 'running', attempts = attempts + 1, error = NULL,"
-    f" started_at = coalesce(started_at, {_NOW}), updated_at = {_NOW},"
+    f" started_at = coalesce(started_at, {NOW}), updated_at = {NOW},"
     " claimed_by = ?2, lease_expires_at = {lease}"
     " WHERE id = ({next}) RETURNING " + _COLS
 )
@@ -148,18 +147,18 @@ def renew_lease(conn: Connection, job_id: int, lease_seconds: float) -> None:
 # on PostgreSQL only those of replicas no longer registered (appliance/replicas.py).
 _CANCEL_INTERRUPTED = Variants(
     sqlite=f"UPDATE index_jobs SET status = 'failed', error = ?, phase = NULL,"
-    f" finished_at = {_NOW}, updated_at = {_NOW}"
+    f" finished_at = {NOW}, updated_at = {NOW}"
     " WHERE status = 'running' AND cancel_requested_at IS NOT NULL",
     postgresql=f"UPDATE index_jobs SET status = 'failed', error = ?, phase = NULL,"
-    f" finished_at = {_NOW}, updated_at = {_NOW}"
+    f" finished_at = {NOW}, updated_at = {NOW}"
     " WHERE status = 'running' AND cancel_requested_at IS NOT NULL"
     " AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM replicas))",
 )
 
 _REQUEUE = Variants(
-    sqlite=f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {_NOW}"
+    sqlite=f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {NOW}"
     " WHERE status = 'running'",
-    postgresql=f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {_NOW}"
+    postgresql=f"UPDATE index_jobs SET status = 'queued', phase = 'resuming', updated_at = {NOW}"
     " WHERE status = 'running'"
     " AND (claimed_by IS NULL OR claimed_by NOT IN (SELECT id FROM replicas))",
 )
@@ -175,7 +174,7 @@ def requeue_interrupted(conn: Connection) -> int:
 def requeue(conn: Connection, job_id: int) -> None:
     """A running job stopped by shutdown goes back to the queue, to resume at next start."""
     conn.execute(
-        f"UPDATE index_jobs SET status = 'queued', phase = 'interrupted', updated_at = {_NOW}"
+        f"UPDATE index_jobs SET status = 'queued', phase = 'interrupted', updated_at = {NOW}"
         " WHERE id = ? AND status = 'running'",
         (job_id,),
     )
@@ -196,7 +195,7 @@ def progress(
         "UPDATE index_jobs SET phase = coalesce(?, phase), source = coalesce(?, source),"
         " progress_done = coalesce(?, progress_done), progress_total = coalesce(?, progress_total),"
         " filings = coalesce(?, filings), chunks = coalesce(?, chunks),"
-        f" updated_at = {_NOW} WHERE id = ?",
+        f" updated_at = {NOW} WHERE id = ?",
         (phase, source, done, total, filings, chunks, job_id),
     )
 
@@ -206,7 +205,7 @@ def finish(conn: Connection, job_id: int, status: str, error: str | None = None)
         raise ValueError(f"not a final status: {status}")
     conn.execute(
         f"UPDATE index_jobs SET status = ?, error = ?, phase = NULL,"
-        f" finished_at = {_NOW}, updated_at = {_NOW} WHERE id = ?",
+        f" finished_at = {NOW}, updated_at = {NOW} WHERE id = ?",
         (status, error, job_id),
     )
 
@@ -237,13 +236,13 @@ def cancel(conn: Connection, job_id: int) -> Job | None:
     returned unchanged. None when there is no such job."""
     conn.execute(
         f"UPDATE index_jobs SET status = 'failed', error = ?, phase = NULL,"
-        f" cancel_requested_at = {_NOW}, finished_at = {_NOW}, updated_at = {_NOW}"
+        f" cancel_requested_at = {NOW}, finished_at = {NOW}, updated_at = {NOW}"
         " WHERE id = ? AND status = 'queued'",
         (CANCELLED, job_id),
     )
     conn.execute(
-        f"UPDATE index_jobs SET cancel_requested_at = coalesce(cancel_requested_at, {_NOW}),"
-        f" updated_at = {_NOW} WHERE id = ? AND status = 'running'",
+        f"UPDATE index_jobs SET cancel_requested_at = coalesce(cancel_requested_at, {NOW}),"
+        f" updated_at = {NOW} WHERE id = ? AND status = 'running'",
         (job_id,),
     )
     return get(conn, job_id)

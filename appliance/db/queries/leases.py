@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from appliance.db.connection import Connection
-from appliance.db.queries import LEASE_UNTIL
+from appliance.db.queries import LEASE_UNTIL, NOW
 
 __all__ = ["release", "take"]
-
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
 
 
 def take(conn: Connection, name: str, holder: str, seconds: float) -> bool:
@@ -19,7 +17,7 @@ def take(conn: Connection, name: str, holder: str, seconds: float) -> bool:
         f" VALUES (?2, ?3, {LEASE_UNTIL(conn)})"
         " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder,"
         " expires_at = excluded.expires_at"
-        f" WHERE held.holder = excluded.holder OR held.expires_at < {_NOW}"
+        f" WHERE held.holder = excluded.holder OR held.expires_at < {NOW}"
         " RETURNING holder",
         (float(seconds), name, holder),
     ).fetchone()

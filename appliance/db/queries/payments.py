@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.db.connection import Connection
-from appliance.db.queries import row_fields
-
-_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ')"
+from appliance.db.queries import NOW, row_fields
 
 
 @dataclass(frozen=True)
@@ -77,8 +75,8 @@ def set_checkout_status(
     """Move a session to ``status``; a credited session never moves (it is final)."""
     conn.execute(
         f"UPDATE stripe_checkouts SET status = ?,"
-        f" payment_intent = coalesce(payment_intent, ?), updated_at = {_NOW},"
-        f" credited_at = CASE WHEN ? = 'credited' THEN {_NOW} ELSE credited_at END"
+        f" payment_intent = coalesce(payment_intent, ?), updated_at = {NOW},"
+        f" credited_at = CASE WHEN ? = 'credited' THEN {NOW} ELSE credited_at END"
         " WHERE session_id = ? AND status <> 'credited'",
         (status, payment_intent, status, session_id),
     )
@@ -86,7 +84,7 @@ def set_checkout_status(
 
 def set_clawed_back(conn: Connection, session_id: str, clawed_back: int) -> None:
     conn.execute(
-        f"UPDATE stripe_checkouts SET clawed_back = ?, updated_at = {_NOW} WHERE session_id = ?",
+        f"UPDATE stripe_checkouts SET clawed_back = ?, updated_at = {NOW} WHERE session_id = ?",
         (clawed_back, session_id),
     )
 
@@ -156,7 +154,7 @@ def record_refund(
         " ON CONFLICT (payment_intent) DO UPDATE SET"
         " refunded_cents = CASE WHEN excluded.refunded_cents > stripe_refunds.refunded_cents"
         "  THEN excluded.refunded_cents ELSE stripe_refunds.refunded_cents END,"
-        f" updated_at = {_NOW}"
+        f" updated_at = {NOW}"
         " RETURNING payment_intent, charge_id, amount_cents, refunded_cents",
         (payment_intent, charge_id, amount_cents, refunded_cents),
     ).fetchone()
