@@ -199,6 +199,13 @@ class Settings(BaseSettings):
         "model, search keeps the fused order); `cross-encoder`: the committed 2-layer reranker "
         "(no better than the fused order on the blind questions).",
     )
+    reader_dir: Path | None = Field(
+        None,
+        description="Filings Q&A: the directory of the reader's artifacts (`model.int8.onnx`, "
+        "`tokenizer.json`, `manifest.json`); default `<models_dir>/all-mpnet-base-v2`. The "
+        "executable leaves the reader out (113 MB): unpack a release's reader archive anywhere "
+        "and point this at it.",
+    )
     model_threads: int = Field(
         2, ge=1, le=64, description="onnxruntime intra-op threads per model (CPU cores to use)."
     )

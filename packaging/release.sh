@@ -3,6 +3,8 @@
 #   dist/release-<version>/
 #     appliance-<version>-<os>-<arch>.tar.gz   the onedir bundle (primary)
 #     appliance-<version>-<os>-<arch>          the onefile executable
+#     appliance-reader-<version>.tar.gz        the passage reader, which the executables
+#                                              leave out (when `make reader-model` built it)
 #     wheelhouse/                              appliance-<version>.tar.gz (the source, with
 #                                              the built models inside the package) and every
 #                                              wheel `pip install --no-index` needs
@@ -32,6 +34,18 @@ fi
 step "executables (onedir and onefile, from a clean venv)"
 packaging/build.sh all
 cp "dist/$name.tar.gz" "dist/$name" "$out/"
+
+# The executables leave the passage reader out (113 MB); a site that wants the reranking
+# stage unpacks this archive anywhere and sets reader_dir (README "One executable").
+reader=models/all-mpnet-base-v2
+if [ -e "$reader/model.int8.onnx" ]; then
+  step "the passage reader's archive"
+  tar -czf "$out/appliance-reader-$version.tar.gz" -C models \
+    all-mpnet-base-v2/model.int8.onnx all-mpnet-base-v2/tokenizer.json \
+    all-mpnet-base-v2/manifest.json all-mpnet-base-v2/MODEL_CARD.md
+else
+  step "no passage reader built (make reader-model): the release has no reader archive"
+fi
 
 step "source distribution with the built models"
 stage=build/release-src

@@ -4,11 +4,14 @@ ranking stage."""
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import pytest
 
 from appliance.db.connection import Connection
+from appliance.nlp.paths import ModelPaths
+from appliance.nlp.reader import PassageReader
 from appliance.rag.retrieve import (
     CROSS_ENCODER_PRIOR,
     READER_PRIOR,
@@ -111,6 +114,24 @@ def test_a_missing_reader_keeps_the_fused_order(tmp_path: Any) -> None:
         data_dir=tmp_path, models_dir=tmp_path / "models", rerank_candidates=8, access_log=False
     )
     assert load_reranker(settings) is None
+
+
+def test_reader_dir_loads_a_reader_kept_outside_the_models_dir(tmp_path: Any, reader: Any) -> None:
+    # The executable's bundle has no reader: a site unpacks the release's reader archive
+    # anywhere and points reader_dir at it; the bundled models stay where they are.
+    unpacked = tmp_path / "opt" / "all-mpnet-base-v2"
+    shutil.copytree(ModelPaths.locate().reader, unpacked)
+    bundle = tmp_path / "bundle-models"  # as in the executable: no all-mpnet-base-v2 inside
+    bundle.mkdir()
+    common = {"data_dir": tmp_path, "models_dir": bundle, "access_log": False}
+    loaded = load_reranker(load_settings(reader_dir=unpacked, **common))
+    assert isinstance(loaded, PassageReader)
+    assert loaded.fingerprint == reader.fingerprint  # the same model, so stored vectors hold
+    assert load_reranker(load_settings(**common)) is None
+    # A wrong path keeps the fused order (the server still starts) and /readyz says so.
+    wrong = load_settings(reader_dir=tmp_path / "nowhere", **common)
+    assert load_reranker(wrong) is None
+    assert rerank_line(wrong, None).startswith("; reranking off: the reader model is not loaded")
 
 
 def test_readyz_says_whether_the_reranking_stage_runs(tmp_path: Any, reader: Any) -> None:

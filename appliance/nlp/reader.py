@@ -18,7 +18,10 @@ import numpy as np
 
 from appliance.nlp.embedder import Embedder
 
-BUILD_HINT = "run `make reader-model` to build the passage reader"
+BUILD_HINT = (
+    "run `make reader-model` to build the passage reader, or set `reader_dir` to an unpacked"
+    " reader archive from a release"
+)
 
 # all-mpnet-base-v2 was trained with cosine x 20 as the logit of its contrastive loss
 # (sentence-transformers' MultipleNegativesRankingLoss): its scores in those units.

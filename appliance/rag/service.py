@@ -119,7 +119,9 @@ def load_reranker(settings: Settings) -> PassageScorer | None:
         if settings.rerank_model == "reader":
             from appliance.nlp.reader import PassageReader
 
-            return PassageReader(paths.reader, threads=settings.model_threads)
+            return PassageReader(
+                settings.reader_dir or paths.reader, threads=settings.model_threads
+            )
         from appliance.nlp.reranker import Reranker
 
         return Reranker(paths.reranker, threads=settings.model_threads)
