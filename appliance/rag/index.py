@@ -132,7 +132,7 @@ class Indexer:
     """
 
     PREVIOUS: dict[str, Any] = {
-        "policy": ChunkPolicy(table_rows=10**9),
+        "policy": ChunkPolicy(overlap=32, table_rows=10**9),
         "reuse": False,
         "short_header": False,
         "batch": 64,
