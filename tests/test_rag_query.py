@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from appliance.db.queries.rag import CompanyRow
 from appliance.rag.answer import best_sentences, compose, no_answer
 from appliance.rag.keyword import fts_query, terms
@@ -48,6 +50,27 @@ def test_plan_years_latest_form_and_items() -> None:
     assert p.years == (2023, 2024) and "1" in p.items and not p.latest
     p = analyze("Risk factors in the annual report", m)
     assert p.form_hint == "10-K" and "1A" in p.items and p.companies == frozenset()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is Apple's most recently reported employee count?",
+        "What has NVIDIA recently said about export rules?",
+        "How many people does Apple employ now?",
+        "Where does Tesla's Cybertruck stand today?",
+        "Apple's current share repurchase program",
+    ],
+)
+def test_words_of_recency_ask_for_the_newest_filing(question: str) -> None:
+    assert analyze(question, CompanyMatcher(COMPANIES)).latest
+
+
+@pytest.mark.parametrize(
+    "question", ["How many employees did Apple have?", "Nvidia's revenue in fiscal 2024"]
+)
+def test_no_word_of_recency_is_not_latest(question: str) -> None:
+    assert not analyze(question, CompanyMatcher(COMPANIES)).latest
 
 
 def test_keyword_query_is_quoted_and_expanded() -> None:

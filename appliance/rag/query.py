@@ -144,7 +144,9 @@ _TOPICS: list[tuple[re.Pattern[str], frozenset[str]]] = [
         ),
     ]
 ]
-_LATEST = re.compile(r"\b(latest|most recent|current(ly)?|newest|last)\b", re.IGNORECASE)
+_LATEST = re.compile(
+    r"\b(latest|most recent(ly)?|recent(ly)?|current(ly)?|newest|last|now|today)\b", re.IGNORECASE
+)
 _ANNUAL = re.compile(r"\b(10-?k|annual report|annual filing|fiscal year)\b", re.IGNORECASE)
 _QUARTERLY = re.compile(
     r"\b(10-?q|quarterly|quarter|q[1-4])\b|\b(first|second|third|fourth) quarter", re.IGNORECASE
