@@ -57,7 +57,9 @@ for f in models/*/model.int8.onnx models/*/tokenizer.json models/*/manifest.json
   mkdir -p "$models/$(dirname "${f#models/}")"
   cp "$f" "$models/${f#models/}"
 done
-"$PY" -c "import build" 2>/dev/null || "$PY" -m pip install --quiet "build>=1.2"
+# Asked of pip, not of `import build`: run from the repo root that finds this repo's build/
+# folder (a namespace package), skipped the install, and `python -m build` then failed.
+"$PY" -m pip show --quiet build >/dev/null 2>&1 || "$PY" -m pip install --quiet "build>=1.2"
 "$PY" -m build --sdist --outdir "$out/wheelhouse" "$stage" > build/release-sdist.log
 
 step "dependency wheels and the build backend"
