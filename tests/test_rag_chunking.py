@@ -138,7 +138,7 @@ def test_header_names_company_form_period_and_item() -> None:
         "2025-03-29",
         100,
     )
-    assert embed_header_for(todo) == "Apple Inc. (AAPL) 10-Q. Part II, Item 1A. Risk Factors."
+    assert embed_header_for(todo) == "Apple Inc. (AAPL) 10-Q. Risk Factors."
     header = header_for(todo)
     assert header == (
         "Apple Inc. (AAPL) 10-Q for the quarter ended 2025-03-29, filed 2025-05-02."
@@ -146,6 +146,31 @@ def test_header_names_company_form_period_and_item() -> None:
     )
     assert item_label("7A") == "Item 7A"
     assert re.fullmatch(r"Document", item_label("document"))
+
+
+def test_embedded_header_names_the_item_by_its_short_topic() -> None:
+    """The embedder reads what an Item is about in a few words, whatever the filing's own
+    spelling of its long title; a section outside the Item catalogs keeps its title's start."""
+
+    def todo(item: str, title: str, form: str) -> rq.SectionTodo:
+        return rq.SectionTodo(
+            1, "0001318605-25-000014", item, title, 1318605, "TSLA", "Tesla, Inc.", form,
+            "2025-01-29", "2024-12-31", 100,
+        )  # fmt: skip
+
+    long_title = "MANAGEMENT\u2019S DISCUSSION AND ANALYSIS OF FINANCIAL CONDITION AND RESULTS"
+    k = embed_header_for(todo("7", long_title, "10-K"))
+    assert k == "Tesla, Inc. (TSLA) 10-K. Management's Discussion and Analysis."
+    q = embed_header_for(todo("part1_item2", long_title, "10-Q"))
+    assert q == "Tesla, Inc. (TSLA) 10-Q. Management's Discussion and Analysis."
+    assert embed_header_for(todo("1A", "RISK FACTORS", "10-K405")).endswith(" Risk Factors.")
+    press = todo("document", "Tesla Releases Fourth Quarter and Full Year 2024 Results", "8-K")
+    assert embed_header_for(press) == (
+        "Tesla, Inc. (TSLA) 8-K. Tesla Releases Fourth Quarter and Full."
+    )
+    assert embed_header_for(todo("document", "", "8-K")).endswith(" 8-K. Document.")
+    # The stored, keyword-indexed header keeps the Item and the filing's own title.
+    assert "Item 7. MANAGEMENT\u2019S DISCUSSION" in header_for(todo("7", long_title, "10-K"))
 
 
 def _table_section() -> str:

@@ -26,6 +26,7 @@ class Item:
     part: int | None  # 1-4 for a 10-K's Parts I-IV; 1-2 for a 10-Q (where it is significant)
     title: str
     order: int
+    topic: str  # the subject in a few words (what the embedder reads with each chunk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +48,37 @@ class ItemCatalog:
         return next((i for i in self.items if i.code == code), None)
 
 
+# The subject of an Item in a few words, where its title is long. Every chunk is embedded
+# behind a line naming its company, form and Item (``rag.index.embed_header_for``); the full
+# titles ("Management's Discussion and Analysis of Financial Condition and Results of
+# Operations") cost up to 25 of the chunk's 256 tokens, and their boilerplate words weighed
+# in the vector of every passage of the Item.
+_TOPICS = {
+    "4": "Mine Safety",
+    "5": "Market for Common Equity",
+    "6": "Selected Financial Data",  # "[Reserved]" since 2021; older filings have the table
+    "7": "Management's Discussion and Analysis",
+    "7A": "Market Risk",
+    "8": "Financial Statements",
+    "9": "Changes in Accountants",
+    "9C": "Foreign Jurisdictions",
+    "10": "Directors and Officers",
+    "12": "Security Ownership",
+    "13": "Related Transactions",
+    "14": "Accountant Fees",
+    "15": "Exhibits and Schedules",
+    "16": "Summary",
+    "part1_item2": "Management's Discussion and Analysis",
+    "part1_item3": "Market Risk",
+    "part2_item2": "Unregistered Sales of Equity",
+    "part2_item3": "Defaults",
+    "part2_item4": "Mine Safety",
+}
+
+
 def _items(rows: list[tuple[str, str, int | None, str]]) -> tuple[Item, ...]:
     return tuple(
-        Item(code=code, number=number, part=part, title=title, order=n)
+        Item(code, number, part, title, n, _TOPICS.get(code, title))
         for n, (code, number, part, title) in enumerate(rows)
     )
 

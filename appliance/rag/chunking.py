@@ -3,7 +3,7 @@
 all-MiniLM-L6-v2 reads at most 256 tokens and silently drops the rest, so chunk sizes are
 counted in the embedder's own WordPiece tokens, never in characters (1,800 characters of
 filing prose is about 380 tokens: half of such a chunk was never embedded). Every chunk is
-embedded behind a short contextual header (company, form, period, Item), so the header's
+embedded behind a short contextual header (company, form, the Item's topic), so the header's
 tokens come out of the same budget.
 
 A chunk is a run of whole sentences from one section, never across sections. Paragraph
@@ -74,13 +74,16 @@ class ChunkPolicy:
     overlap: int = 16
     min_tokens: int = 12  # a lone fragment shorter than this joins its neighbour
     table_rows: int = 3  # a run of at least this many `` | `` lines is chunked as a table
+    # The scheme of the line embedded with each chunk (``rag.index.embed_header_for``): part
+    # of the version, so that a site re-indexes when it changes. 2: the Item's short topic.
+    header: int = 2
 
     @property
     def version(self) -> str:
         """Recorded with each indexed section: a changed policy means a re-index."""
         return (
             f"s2-m{self.max_tokens}-t{self.target}-o{self.overlap}-n{self.min_tokens}"
-            f"-r{self.table_rows}"
+            f"-r{self.table_rows}-h{self.header}"
         )
 
 

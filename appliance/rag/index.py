@@ -15,7 +15,7 @@ the more of them share a length and the fewer, fuller model calls it makes (the 
 sample: 171 chunks/s at 512 against 147 at 64, same run).
 
 Two things keep the model's work down. The embedder reads a chunk behind a *short* header
-(company, form, Item and title: :func:`embed_header_for`), while the full header with the
+(company, form and what the Item is about: :func:`embed_header_for`), while the full header with the
 fiscal period and filing date is stored and keyword-indexed (:func:`header_for`): the period
 is matched by the retriever's period resolution, not by the vector, so the embedded text of a
 passage repeated in a company's yearly filings is the same text every year. And every
@@ -37,6 +37,7 @@ import numpy as np
 from appliance.db.connection import Connection
 from appliance.db.database import SyncDatabase
 from appliance.db.queries import rag as q
+from appliance.edgar.items import catalog_for
 from appliance.edgar.vocabulary import form_family, item_label
 from appliance.rag.chunking import ChunkPolicy, chunk_text
 from appliance.rag.embedding import TextEmbedder, content_key
@@ -86,14 +87,30 @@ def header_for(s: q.SectionTodo) -> str:
 
 
 def embed_header_for(s: q.SectionTodo) -> str:
-    """The short line the embedder reads before each chunk: who, which form, which Item.
+    """The short line the embedder reads before each chunk: who, which form, what the Item
+    is about ("Apple Inc. (AAPL) 10-Q. Risk Factors.").
 
     No period or filing date, so that a passage repeated in later filings is the same text
     (one vector, computed once); the period is in the keyword-indexed header and the
-    retriever's period resolution.
+    retriever's period resolution. The Item's topic in a few words, not its SEC title nor its
+    number: the long titles cost up to a tenth of every chunk's tokens, and on the blind tune
+    split the short line found more evidence (fused hit@5 0.835 -> 0.871, with the reader
+    0.859 -> 0.871).
     """
-    who, section = _who_and_section(s)
-    return f"{who} {s.form}. {section}."
+    who, _ = _who_and_section(s)
+    return f"{who} {s.form}. {_topic(s)}."
+
+
+def _topic(s: q.SectionTodo) -> str:
+    catalog = catalog_for(s.form)
+    item = catalog.by_code(s.item) if catalog else None
+    if item is not None:
+        return item.topic
+    title = s.title.strip().rstrip(".") if s.title else ""
+    return " ".join((title or item_label(s.item)).split()[:_TOPIC_WORDS])
+
+
+_TOPIC_WORDS = 6  # of a section title outside the Item catalogs (an 8-K, a whole document)
 
 
 @dataclass
