@@ -167,6 +167,7 @@ async def _serving(
             ctx.components,
             ctx.models.embedder if ctx.models is not None else None,
             reranker=load_reranker(settings) if ctx.models is not None else None,
+            passage_encoder=ctx.models.passage_encoder if ctx.models is not None else None,
         )
         stops.append(ctx.rag.stop)
         for hook in hooks:

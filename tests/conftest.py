@@ -87,6 +87,17 @@ def embedder() -> Any:
 
 
 @pytest.fixture(scope="session")
+def passages() -> Any:
+    """The real int8 passage encoder (committed under models/passage-encoder): what the
+    indexer embeds chunks with under ``passage_encoder = "distilled"``; questions stay with
+    :func:`embedder`."""
+    from appliance.nlp.embedder import Embedder
+    from appliance.nlp.paths import ModelPaths
+
+    return Embedder(ModelPaths.locate().passage_encoder, threads=2)
+
+
+@pytest.fixture(scope="session")
 def reranker() -> Any:
     """The real int8 passage reranker (committed under models/reranker)."""
     from appliance.nlp.paths import ModelPaths

@@ -27,16 +27,20 @@ def rag_settings(rag_data: Path) -> Settings:
     return make_settings(rag_data)
 
 
-@pytest.fixture
-def admin(rag_settings: Settings) -> str:
+def admin_key_for(settings: Settings) -> str:
     # The template was initialised without printing its key: make a second admin.
     from appliance import accounts
     from appliance.cli.common import write
 
     created = write(
-        rag_settings, accounts.create_user, "ops@example.com", None, is_admin=True, credits=10_000
+        settings, accounts.create_user, "ops@example.com", None, is_admin=True, credits=10_000
     )
     return created.api_key
+
+
+@pytest.fixture
+def admin(rag_settings: Settings) -> str:
+    return admin_key_for(rag_settings)
 
 
 @pytest.fixture
@@ -354,3 +358,37 @@ def test_a_job_that_cannot_get_its_filings_fails_with_the_reason(rag_data: Path)
         # A failed job is not live: asking again queues a new one.
         again = c.post("/ops/index?ticker=MSFT", headers=auth(key)).json()
         assert again["job_id"] != job["job_id"]
+
+
+def test_the_distilled_passage_encoder_reindexes_and_answers(rag_data: Path) -> None:
+    # The template was indexed by MiniLM: a start with passage_encoder = "distilled" finds every
+    # section written by another encoder, indexes it again with the distilled one, and answers
+    # MiniLM-embedded questions from those vectors.
+    settings = make_settings(rag_data, passage_encoder="distilled", index_on_start=True)
+    conn = connect(settings.db_path, readonly=True)
+    sections = conn.execute("SELECT count(*) FROM indexed_sections").fetchone()[0]
+    key = admin_key_for(settings)
+    with TestClient(create_app(settings)) as c:
+        _wait_ready(c)
+        assert "minilm-l3-passages@int8" in c.get("/readyz").text
+
+        def rewritten() -> bool:
+            # Every section (the rest of the sample too, never indexed before), all by it.
+            done, other = conn.execute(
+                "SELECT count(*) FILTER (WHERE policy LIKE '%+minilm-l3-passages@%'),"
+                " count(*) FILTER (WHERE policy NOT LIKE '%+minilm-l3-passages@%')"
+                " FROM indexed_sections"
+            ).fetchone()
+            return bool(done > sections and other == 0)
+
+        wait_until(rewritten, timeout=180, message="the sections were not re-indexed")
+        r = c.post(
+            "/v1/qa/filings",
+            json={"query": "How many employees does Apple have?", "cutoff": "2025-06-01"},
+            headers=auth(key),
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["status"] == "answered" and "164,000" in body["answer"], body
+        assert body["citations"][0]["accession"] == AAPL_10K_2024
+    conn.close()

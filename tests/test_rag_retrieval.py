@@ -12,7 +12,7 @@ import pytest
 from appliance.db.connection import Connection
 from appliance.db.sqlite import SqliteSession
 from appliance.rag.answer import answer
-from appliance.rag.index import Indexer
+from appliance.rag.index import DEFAULT_POLICY, Indexer
 from appliance.rag.retrieve import Retriever, SearchRequest
 from appliance.rag.vectors import day_number
 from tests.support.rag import (
@@ -283,6 +283,25 @@ def test_reindexing_reuses_vectors_by_content_hash(conn: Connection, embedder: A
     assert 0 < again.chunks == len(counting.texts)
     headers = {t.split("\n", 1)[0] for t in counting.texts}
     assert headers and not any("filed " in h or "fiscal year" in h for h in headers)
+
+
+def test_another_passage_encoder_reindexes_every_section(
+    conn: Connection, passages: Any, embedder: Any
+) -> None:
+    # Vectors from two encoders do not share a space: the index records which one wrote it.
+    db = SqliteSession(conn)
+    current, other = Indexer(embedder), Indexer(_Counting(passages))
+    assert current.pending(db, None, ITEMS) == []
+    assert current.version != other.version and other.version.startswith(
+        DEFAULT_POLICY.version + "+minilm-l3-passages@int8:"
+    )
+    indexed = conn.execute("SELECT count(*) FROM indexed_sections").fetchone()[0]
+    assert len(other.pending(db, None, ITEMS)) == indexed
+    result = other.run(db, items=ITEMS)
+    assert result.sections == indexed and other.reused == 0  # no vector carried across models
+    assert other.pending(db, None, ITEMS) == []
+    assert len(current.pending(db, None, ITEMS)) == indexed  # switching back re-indexes too
+    _consistent(conn)
 
 
 def test_the_searched_company_names_words_for_focus_to_leave_out(retriever: Retriever) -> None:

@@ -65,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
             )
             if not accessions:
                 return EXIT_FAILED
-        from appliance.nlp.service import open_embedder
+        from appliance.nlp.service import open_passage_encoder
 
-        indexer = Indexer(open_embedder(settings))
+        indexer = Indexer(open_passage_encoder(settings))
         bar = _Bar(not args.json)
         result = indexer.run(db, accessions, on_progress=bar)
         bar.progress.finish()

@@ -11,6 +11,7 @@ from appliance.errors import NotReady
 from appliance.paths import default_models_dir
 
 EMBEDDER_DIR = "minilm-l6-v2"
+PASSAGE_ENCODER_DIR = "passage-encoder"
 SENTIMENT_DIR = "sentiment"
 RERANKER_DIR = "reranker"
 READER_DIR = "all-mpnet-base-v2"
@@ -35,6 +36,10 @@ class ModelPaths:
     @property
     def embedder(self) -> Path:
         return self.root / EMBEDDER_DIR
+
+    @property
+    def passage_encoder(self) -> Path:
+        return self.root / PASSAGE_ENCODER_DIR
 
     @property
     def sentiment(self) -> Path:

@@ -1,6 +1,6 @@
-"""The loaded models, started by the app lifespan: the embedder and the sentiment model.
+"""The loaded models, started by the app lifespan: the embedders and the sentiment model.
 
-Both load (and answer one warm-up call) before the ``models`` component is ready, so
+All load (and answer one warm-up call) before the ``models`` component is ready, so
 ``/readyz`` stays 503 until the first real request would be served at full speed. Concurrent
 sentiment requests are micro-batched: single texts arriving within a few milliseconds run as
 one model call on one inference thread, never on the event loop.
@@ -29,7 +29,8 @@ COMPONENT = "models"
 
 @dataclass
 class Models:
-    embedder: Embedder
+    embedder: Embedder  # questions (and, with ``passage_encoder = "embedder"``, passages)
+    passage_encoder: Embedder  # what the indexer embeds chunks with
     sentiment: SentimentModel
     sentiment_batcher: MicroBatcher[str, SentimentResult]
 
@@ -56,8 +57,22 @@ def open_embedder(settings: Settings) -> Embedder:
     return Embedder(ModelPaths.locate(settings.models_dir).embedder, threads=settings.model_threads)
 
 
+def open_passage_encoder(settings: Settings, embedder: Embedder | None = None) -> Embedder:
+    """What embeds passages at indexing (``settings.passage_encoder``): the distilled passage
+    encoder, or the question embedder itself (``embedder`` if given, else loaded here).
+    Raises ModelMissing."""
+    if settings.passage_encoder == "embedder":
+        return embedder or open_embedder(settings)
+    return Embedder(
+        ModelPaths.locate(settings.models_dir).passage_encoder,
+        threads=settings.model_threads,
+        hint="models/passage-encoder is committed: restore it from git, or set"
+        ' passage_encoder = "embedder"',
+    )
+
+
 def load_models(settings: Settings, components: Components) -> Models | None:
-    """Load both models and warm them up; None when ``load_models`` is off or they are
+    """Load the models and warm them up; None when ``load_models`` is off or they are
     missing (the ``models`` component then says why, and search runs keyword-only)."""
     if not settings.load_models:
         return None
@@ -65,8 +80,11 @@ def load_models(settings: Settings, components: Components) -> Models | None:
     try:
         paths = ModelPaths.locate(settings.models_dir)
         embedder = open_embedder(settings)
+        passage_encoder = open_passage_encoder(settings, embedder)
         sentiment = SentimentModel(paths.sentiment, threads=settings.model_threads)
         embedder.embed(["Warm-up: revenue increased."])
+        if passage_encoder is not embedder:
+            passage_encoder.embed(["Warm-up: revenue increased."])
         sentiment.score(["Warm-up: revenue increased."])
     except ModelMissing as exc:
         components.failed(COMPONENT, exc.message)
@@ -78,5 +96,8 @@ def load_models(settings: Settings, components: Components) -> Models | None:
         max_wait=settings.sentiment_batch_wait_ms / 1000,
         name="sentiment",
     )
-    components.ready(COMPONENT, f"{embedder.name}, {sentiment.name}")
-    return Models(embedder, sentiment, batcher)
+    names = [embedder.name, sentiment.name]
+    if passage_encoder is not embedder:
+        names.insert(1, passage_encoder.name)
+    components.ready(COMPONENT, ", ".join(names))
+    return Models(embedder, passage_encoder, sentiment, batcher)

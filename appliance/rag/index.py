@@ -181,6 +181,18 @@ class Indexer:
         self._identity = str(getattr(embedder, "fingerprint", type(embedder).__name__))
         self.reused = 0  # vectors taken from the cache instead of the model (last run)
 
+    @property
+    def version(self) -> str:
+        """Recorded with each indexed section: the chunking policy and which model embedded
+        the chunks (vectors from two encoders do not share a space, so a change of either
+        means a re-index)."""
+        name, _, graph = self._identity.partition(":")
+        return (
+            f"{self.policy.version}+{name}:{graph[:8]}"
+            if graph
+            else f"{self.policy.version}+{name}"
+        )
+
     def count(self, text: str) -> int:
         """Tokens of ``text`` without the special tokens (additive over words)."""
         return self.embedder.count_tokens(text) - self._specials
@@ -191,7 +203,7 @@ class Indexer:
         accessions: Sequence[str] | None,
         items: Sequence[str] | None = None,
     ) -> list[q.SectionTodo]:
-        return db.read(q.pending_sections, self.policy.version, accessions, items)
+        return db.read(q.pending_sections, self.version, accessions, items)
 
     def run(
         self,
@@ -292,7 +304,7 @@ class Indexer:
             ]
             at += len(p.pieces)
             rows.append((p.todo, chunks))
-        removed, new = db.write(_store_batch, rows, self.policy.version, cache_rows)
+        removed, new = db.write(_store_batch, rows, self.version, cache_rows)
         result.sections += len(batch)
         result.chunks += len(new)
         result.removed += len(removed)

@@ -135,7 +135,9 @@ class StateBook:
     are recomputed when the worker reports a change or the imported filings change; the live
     jobs are read fresh each time (one indexed query)."""
 
-    def __init__(self, policy: str, chunks: Callable[[], int], will_index: Callable[[], bool]):
+    def __init__(
+        self, policy: str | None, chunks: Callable[[], int], will_index: Callable[[], bool]
+    ):
         self.policy = policy
         self.chunks = chunks
         self.will_index = will_index

@@ -22,7 +22,7 @@ from appliance.rag.companies import CompanyBook, Lexicon
 from appliance.rag.confidence import Judge
 from appliance.rag.embedding import PassageScorer, TextEmbedder
 from appliance.rag.feed import ChunkFeed
-from appliance.rag.index import DEFAULT_POLICY, Indexer
+from appliance.rag.index import Indexer
 from appliance.rag.progress import StateBook
 from appliance.rag.qa import Reply, answer_question
 from appliance.rag.retrieve import (
@@ -167,10 +167,12 @@ def start_rag(
     acquire: Acquire | None = None,
     *,
     reranker: PassageScorer | None = None,
+    passage_encoder: TextEmbedder | None = None,
 ) -> RagService:
     """Create the service and start its indexer thread (``acquire``: how a job gets filings,
     by default EDGAR or the inbox as the settings say; ``reranker``: the optional
-    reranking stage, used when ``rerank_candidates`` > 0).
+    reranking stage, used when ``rerank_candidates`` > 0; ``passage_encoder``: what the indexer
+    embeds chunks with, by default ``embedder``, which embeds the questions).
 
     Without an embedder the service still answers (keyword search over what is indexed)
     and accepts jobs, which wait in the queue for a start with the models loaded.
@@ -179,7 +181,7 @@ def start_rag(
         log.info("models not loaded: filings search is keyword-only and indexing is paused")
     components.starting(COMPONENT, "loading the vector index")
     retriever = Retriever(embedder, rerank_tuning(settings), reranker)
-    indexer = Indexer(embedder) if embedder is not None else None
+    indexer = Indexer(passage_encoder or embedder) if embedder is not None else None
 
     def report() -> None:
         # /readyz shows the index as it is now, not as it was at start-up.
@@ -210,7 +212,9 @@ def start_rag(
         on_change=report,
         background=background,
     )
-    policy = (indexer.policy if indexer else DEFAULT_POLICY).version
+    # Without an indexer nothing gets indexed, so "pending" means never indexed: which
+    # encoder wrote a section is only known once the models are loaded.
+    policy = indexer.version if indexer else None
     service = RagService(
         embedder,
         retriever,

@@ -391,7 +391,7 @@ def _chunk_count(conn: Connection) -> int:
 def _pending_count(conn: Connection, indexer: Indexer) -> int:
     from appliance.db.queries import rag as rq
 
-    return len(rq.pending_sections(conn, indexer.policy.version))
+    return len(rq.pending_sections(conn, indexer.version))
 
 
 def _progress(

@@ -142,7 +142,7 @@ def bench_qa() -> None:
     from appliance.rag.retrieve import Retriever, SearchRequest
 
     embedder = Embedder(ModelPaths.locate().embedder, threads=2)
-    cache = cached_corpus(embedder)
+    cache = cached_corpus()
     questions = load_numeric()
     general = qa_eval.load_questions()
     with tempfile.TemporaryDirectory() as tmp:

@@ -310,6 +310,12 @@ def main() -> None:
         action="store_true",
         help="without the reranking stage (as `rerank_candidates = 0` configures it)",
     )
+    parser.add_argument(
+        "--passage-encoder",
+        choices=("embedder", "distilled"),
+        default="embedder",
+        help="what embedded the passages (the setting of that name)",
+    )
     args = parser.parse_args()
     from appliance.nlp.embedder import Embedder
     from appliance.nlp.paths import ModelPaths
@@ -319,7 +325,10 @@ def main() -> None:
     # `rerank_candidates = 0`.
     site = load_settings(access_log=False, **({"rerank_candidates": 0} if args.no_rerank else {}))
     reranker = load_reranker(site)
-    cache = bench_retrieval.cached_corpus(embedder)
+    paths = ModelPaths.locate()
+    cache = bench_retrieval.cached_corpus(
+        paths.passage_encoder if args.passage_encoder == "distilled" else paths.embedder
+    )
     if reranker is not None:
         bench_retrieval.read_ahead(cache, reranker)  # as the server's worker leaves the index
     work = Path(tempfile.mkdtemp(prefix="bench-qa-"))

@@ -12,13 +12,17 @@ sets:
 - tests/data/qa_dev.jsonl: the older regression set.
 
 Then the misses of the default run on the blind test split by kind, and indexing time old vs
-new (:func:`compare_indexing`; ``--no-index`` skips it).
+new, and new with the distilled passage encoder (:func:`compare_indexing`; ``--no-index``
+skips it).
 
 The corpus (all of shared/data/edgar) is imported and indexed with the real int8 embedder
-once, then cached under ``.bench-cache/`` keyed by the chunking policy, the embedder graph, the
-code that builds the index and the corpus's files (:func:`index_key`).
+(``--passage-encoder distilled``: the passages with the distilled encoder, questions still
+with MiniLM) once, then cached under ``.bench-cache/`` keyed by the chunking policy, the
+passage encoder's graph, the code that builds the index and the corpus's files
+(:func:`index_key`).
 
-Run: ``python tests/bench/bench_retrieval.py [--rebuild] [--verbose] [--no-index]``
+Run: ``python tests/bench/bench_retrieval.py [--rebuild] [--verbose] [--no-index]
+[--passage-encoder distilled]``
 """
 
 from __future__ import annotations
@@ -114,16 +118,16 @@ def index_corpus(conn: Any, indexer: Indexer) -> tuple[float, int]:
     return time.perf_counter() - started, result.chunks
 
 
-def build(data_dir: Path, embedder: Any) -> None:
+def build(data_dir: Path, passages: Any) -> None:
     conn = import_corpus(data_dir)
     try:
         seeded = seed_vectors(conn, data_dir.parent)
-        indexer = Indexer(embedder)
+        indexer = Indexer(passages)
         secs, chunks = index_corpus(conn, indexer)
         reused = f", {indexer.reused} vectors reused from {seeded}" if seeded else ""
         print(
             f"indexed: {chunks} chunks in {secs:.0f}s ({chunks / secs:.1f} chunks/s,"
-            f" policy {DEFAULT_POLICY.version}{reused})"
+            f" version {indexer.version}{reused})"
         )
     finally:
         conn.close()
@@ -190,13 +194,12 @@ INDEX_CODE = (
 )
 
 
-def index_key() -> str:
-    """What a cached index is valid for: the chunking policy, the embedder graph, the code
-    that builds the index and the shared corpus's file list (a cache keyed on the policy and
-    graph alone silently outlived importer changes, and its figures drifted from a fresh build)."""
-    from appliance.nlp.paths import ModelPaths
-
-    h = hashlib.sha256((ModelPaths.locate().embedder / "model.int8.onnx").read_bytes())
+def index_key(passages: Path) -> str:
+    """What a cached index is valid for: the chunking policy, the passage encoder's graph, the
+    code that builds the index and the shared corpus's file list (a cache keyed on the policy
+    and graph alone silently outlived importer changes, and its figures drifted from a fresh
+    build)."""
+    h = hashlib.sha256((passages / "model.int8.onnx").read_bytes())
     for entry in INDEX_CODE:
         path = ROOT / entry
         for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
@@ -208,15 +211,21 @@ def index_key() -> str:
     return f"{DEFAULT_POLICY.version}-{h.hexdigest()[:12]}"
 
 
-def cached_corpus(embedder: Any, *, rebuild: bool = False) -> Path:
-    """The data dir holding the whole shared corpus indexed, built once and cached."""
-    cache = ROOT / ".bench-cache" / index_key()
+def cached_corpus(passages: Path | None = None, *, rebuild: bool = False) -> Path:
+    """The data dir holding the whole shared corpus indexed (its passages embedded by the
+    model in the directory ``passages``, by default MiniLM as the questions), built once and
+    cached."""
+    from appliance.nlp.embedder import Embedder
+    from appliance.nlp.paths import ModelPaths
+
+    passages = passages or ModelPaths.locate().embedder
+    cache = ROOT / ".bench-cache" / index_key(passages)
     if rebuild and cache.exists():
         shutil.rmtree(cache)
     if not (cache / "appliance.sqlite3").exists():
         tmp = cache.with_name(cache.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        build(tmp, embedder)
+        build(tmp, Embedder(passages, threads=2))
         tmp.rename(cache)
     return cache
 
@@ -235,10 +244,12 @@ def read_ahead(cache: Path, reader: Any) -> None:
         conn.close()
 
 
-def compare_indexing(embedder: Any, sample: bool) -> None:
-    """Index the whole shared corpus (or the bundled sample) twice in this run: with the
-    previous indexer settings, then the current ones, each into a fresh data dir, and print
-    both times and ratios: indexing alone (chunk, embed, write) and end to end (import too)."""
+def compare_indexing(embedder: Any, distilled: Any, sample: bool) -> None:
+    """Index the whole shared corpus (or the bundled sample) three times in this run: with
+    the previous indexer settings, then the current ones, then the current ones with the
+    distilled passage encoder (``passage_encoder = "distilled"``), each into a fresh data
+    dir, and print the times and ratios to the previous: indexing alone (chunk, embed, write)
+    and end to end (import too)."""
     import tempfile
 
     corpus = "the bundled Apple sample" if sample else "the shared corpus"
@@ -248,6 +259,7 @@ def compare_indexing(embedder: Any, sample: bool) -> None:
         for name, indexer in (
             ("old", Indexer(embedder, **Indexer.PREVIOUS)),
             ("new", Indexer(embedder)),
+            ("distilled", Indexer(distilled)),
         ):
             started = time.perf_counter()
             conn = import_corpus(Path(tmp) / name, sample)
@@ -261,11 +273,13 @@ def compare_indexing(embedder: Any, sample: bool) -> None:
                 f"  indexing {name}: {chunks} chunks in {secs:.0f}s ({chunks / secs:.1f}/s,"
                 f" {indexer.reused} vectors reused)"
             )
-        (old, old_total), (new, new_total) = timings["old"], timings["new"]
-        print(
-            f"  speed-up new vs old: indexing {old / new:.2f}x,"
-            f" end to end (import {old_total - old:.0f}s + indexing) {old_total / new_total:.2f}x"
-        )
+        old, old_total = timings["old"]
+        for name in ("new", "distilled"):
+            new, new_total = timings[name]
+            print(
+                f"  speed-up {name} vs old: indexing {old / new:.2f}x, end to end"
+                f" (import {new_total - new:.0f}s + indexing) {old_total / new_total:.2f}x"
+            )
 
 
 def main() -> None:
@@ -277,6 +291,13 @@ def main() -> None:
         "--index-sample", action="store_true", help="time indexing on the bundled sample only"
     )
     parser.add_argument("--runs", nargs="*", default=list(RUNS))
+    parser.add_argument(
+        "--passage-encoder",
+        choices=("distilled", "embedder"),
+        default="embedder",
+        help="what embeds the passages (the setting of that name): MiniLM as the questions,"
+        " or the distilled passage encoder",
+    )
     parser.add_argument(
         "--reader-cache",
         type=int,
@@ -297,6 +318,7 @@ def main() -> None:
 
     paths = ModelPaths.locate()
     embedder = Embedder(paths.embedder, threads=2)
+    passages_dir = paths.passage_encoder if args.passage_encoder == "distilled" else paths.embedder
     reranking = {name for name in args.runs if RUNS[name].rerank_candidates}
     cross = Reranker(paths.reranker, threads=2) if reranking & CROSS_ENCODER_RUNS else None
     reader = (
@@ -304,7 +326,7 @@ def main() -> None:
         if reranking - CROSS_ENCODER_RUNS
         else None
     )
-    cache = cached_corpus(embedder, rebuild=args.rebuild)
+    cache = cached_corpus(passages_dir, rebuild=args.rebuild)
     if reader is not None:
         read_ahead(cache, reader)
     conn = connect(cache / "appliance.sqlite3", readonly=True)
@@ -353,7 +375,7 @@ def main() -> None:
                     print(f"    {tag} {o.id} [{kinds[o.id]}]: first {o.first}")
     conn.close()
     if not args.no_index:
-        compare_indexing(embedder, args.index_sample)
+        compare_indexing(embedder, Embedder(paths.passage_encoder, threads=2), args.index_sample)
 
 
 if __name__ == "__main__":

@@ -31,14 +31,13 @@ AAPL_10Q_2025_08 = "0000320193-25-000073"
 
 
 def make_settings(data_dir: Path, **extra: Any) -> Settings:
-    return load_settings(
-        data_dir=data_dir,
-        access_log=False,
-        edgar_sample_on_first_start=False,
-        index_on_start=False,
-        index_new_imports=False,
-        **extra,
-    )
+    quiet = {
+        "access_log": False,
+        "edgar_sample_on_first_start": False,
+        "index_on_start": False,
+        "index_new_imports": False,
+    }
+    return load_settings(data_dir=data_dir, **{**quiet, **extra})
 
 
 def build_index(

@@ -25,13 +25,15 @@ class Pending:
         return sum(self.sections.get(c, 0) for c in ciks)
 
 
-def pending(conn: Connection, policy: str) -> Pending:
+def pending(conn: Connection, policy: str | None) -> Pending:
+    """Sections per company not indexed under ``policy`` (None: not indexed at all)."""
+    stale = " OR i.policy != ?" if policy is not None else ""
     rows = conn.execute(
         "SELECT f.cik, count(*), count(DISTINCT s.accession)"
         " FROM sections s JOIN filings f ON f.accession = s.accession"
         " LEFT JOIN indexed_sections i ON i.section_id = s.id"
-        " WHERE i.section_id IS NULL OR i.policy != ? GROUP BY f.cik",
-        (policy,),
+        f" WHERE i.section_id IS NULL{stale} GROUP BY f.cik",
+        (policy,) if policy is not None else (),
     ).fetchall()
     return Pending(
         {r[0]: int(r[1]) for r in rows},
