@@ -34,7 +34,6 @@ import argparse
 import json
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,8 +63,9 @@ from build_embedder import (  # noqa: E402
 from reranker_data import TUNE_CIKS, Group, build_groups, kind_counts, passages  # noqa: E402
 from sums import pin_artifacts  # noqa: E402
 from torch_bert import BertClassifier  # noqa: E402
-from train_reranker import shared_edgar  # noqa: E402
+from train_reranker import tune_filings  # noqa: E402
 
+from appliance.nlp.tokens import padded  # noqa: E402
 from appliance.rag.chunking import chunk_text, split_units  # noqa: E402
 from appliance.rag.index import DEFAULT_POLICY, embed_header_for  # noqa: E402
 
@@ -89,33 +89,19 @@ MSE_WEIGHT = 10.0
 def tune_corpus(count: Callable[[str], int]) -> tuple[list[str], list[tuple[str, str, str]]]:
     """The tune companies' chunks as the indexer embeds them (header + chunk), and their
     sections as ``(accession, item, text)`` for the query groups."""
-    from appliance.bootstrap import initialize
-    from appliance.db.connection import connect
     from appliance.db.queries import rag as q
-    from appliance.db.sqlite import SqliteSession
-    from appliance.edgar.importer import import_paths
-    from appliance.settings import load_settings
 
     texts: list[str] = []
     sections: list[tuple[str, str, str]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(data_dir=Path(tmp) / "data", load_models=False, access_log=False)
-        initialize(settings)
-        conn = connect(settings.db_path)
-        try:
-            report = import_paths(SqliteSession(conn), [shared_edgar() / "filings"])
-            if report.failed:
-                raise SystemExit(f"importing the tune filings failed: {report.counts()}")
-            for s in q.pending_sections(conn, "none"):
-                if s.cik not in TUNE_CIKS:
-                    continue
-                header = embed_header_for(s)
-                body = q.section_text(conn, s.section_id)
-                sections.append((s.accession, s.item, body))
-                for c in chunk_text(body, count, DEFAULT_POLICY, header_tokens=count(header) + 2):
-                    texts.append(header + "\n" + c.text)
-        finally:
-            conn.close()
+    with tune_filings() as conn:
+        for s in q.pending_sections(conn, "none"):
+            if s.cik not in TUNE_CIKS:
+                continue
+            header = embed_header_for(s)
+            body = q.section_text(conn, s.section_id)
+            sections.append((s.accession, s.item, body))
+            for c in chunk_text(body, count, DEFAULT_POLICY, header_tokens=count(header) + 2):
+                texts.append(header + "\n" + c.text)
     return texts, sections
 
 
@@ -134,19 +120,14 @@ def sentences(chunks: list[str], rng: random.Random, limit: int) -> list[str]:
 
 
 class Batches:
-    """Token ids of a fixed text list, padded per batch."""
+    """A fixed text list, tokenized once, fed to the model a few rows at a time."""
 
     def __init__(self, tok: Tokenizer, texts: list[str]) -> None:
-        self.ids = [e.ids for e in tok.encode_batch(texts)]
+        self.encodings = tok.encode_batch(texts)
 
     def feeds(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(len(self.ids[i]) for i in idx)
-        x = np.zeros((len(idx), width), np.int64)
-        m = np.zeros_like(x)
-        for r, i in enumerate(idx):
-            x[r, : len(self.ids[i])] = self.ids[i]
-            m[r, : len(self.ids[i])] = 1
-        return torch.from_numpy(x), torch.from_numpy(m)
+        f = padded([self.encodings[i] for i in idx])
+        return torch.from_numpy(f["input_ids"]), torch.from_numpy(f["attention_mask"])
 
     def encode(self, model: BertClassifier, idx: list[int]) -> torch.Tensor:
         return torch.cat(
@@ -202,7 +183,9 @@ def mean_cosine(model: BertClassifier, data: Batches, target: np.ndarray, idx: l
 def distill(model: BertClassifier, data: Batches, target: np.ndarray, log: list[str]) -> None:
     rng = random.Random(SEED)
     held = list(range(0, len(target), 50))
-    train = sorted((i for i in range(len(target)) if i % 50), key=lambda i: len(data.ids[i]))
+    train = sorted(
+        (i for i in range(len(target)) if i % 50), key=lambda i: len(data.encodings[i].ids)
+    )
     batches = [train[k : k + DISTILL_BATCH] for k in range(0, len(train), DISTILL_BATCH)]
     params = [p for n, p in model.named_parameters() if not n.startswith("classifier")]
     opt = torch.optim.AdamW(params, lr=DISTILL_LR, weight_decay=0.01)

@@ -33,6 +33,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,7 @@ from reranker_data import (  # noqa: E402
 from sums import pin_artifacts  # noqa: E402
 from torch_bert import BertClassifier  # noqa: E402
 
+from appliance.db.connection import Connection  # noqa: E402
 from appliance.nlp.reranker import window  # noqa: E402
 from appliance.nlp.tokens import padded  # noqa: E402
 from appliance.rag.index import DEFAULT_POLICY  # noqa: E402
@@ -92,9 +95,10 @@ def shared_edgar() -> Path:
     raise SystemExit("shared/data/edgar not found; set APPLIANCE_SHARED_EDGAR")
 
 
-def tune_sections() -> tuple[list[tuple[str, str, str]], dict[str, int]]:
-    """(accession, item, text) of every section of the tune companies' shared filings, and
-    each of those filings' CIK."""
+@contextmanager
+def tune_filings() -> Iterator[Connection]:
+    """A throwaway database with every shared filing imported (the tune companies' and the
+    others': callers select by CIK), open for the duration of the block."""
     from appliance.bootstrap import initialize
     from appliance.db.connection import connect
     from appliance.db.sqlite import SqliteSession
@@ -110,20 +114,27 @@ def tune_sections() -> tuple[list[tuple[str, str, str]], dict[str, int]]:
             report = import_paths(SqliteSession(conn), [edgar / "filings"])
             if report.failed:
                 raise SystemExit(f"importing the tune filings failed: {report.counts()}")
-            marks = ",".join("?" * len(TUNE_CIKS))
-            rows = conn.execute(
-                "SELECT s.accession, s.item, s.text FROM sections s"
-                " JOIN filings f ON f.accession = s.accession"
-                f" WHERE f.cik IN ({marks}) ORDER BY s.accession, s.ordinal",
-                list(TUNE_CIKS),
-            ).fetchall()
-            ciks = dict(
-                conn.execute(
-                    f"SELECT accession, cik FROM filings WHERE cik IN ({marks})", list(TUNE_CIKS)
-                ).fetchall()
-            )
+            yield conn
         finally:
             conn.close()
+
+
+def tune_sections() -> tuple[list[tuple[str, str, str]], dict[str, int]]:
+    """(accession, item, text) of every section of the tune companies' shared filings, and
+    each of those filings' CIK."""
+    marks = ",".join("?" * len(TUNE_CIKS))
+    with tune_filings() as conn:
+        rows = conn.execute(
+            "SELECT s.accession, s.item, s.text FROM sections s"
+            " JOIN filings f ON f.accession = s.accession"
+            f" WHERE f.cik IN ({marks}) ORDER BY s.accession, s.ordinal",
+            list(TUNE_CIKS),
+        ).fetchall()
+        ciks = dict(
+            conn.execute(
+                f"SELECT accession, cik FROM filings WHERE cik IN ({marks})", list(TUNE_CIKS)
+            ).fetchall()
+        )
     return [(str(a), str(i), str(t)) for a, i, t in rows], ciks
 
 

@@ -179,19 +179,12 @@ class Indexer:
         self.short_header = short_header
         self._specials = embedder.count_tokens("")
         self._identity = str(getattr(embedder, "fingerprint", type(embedder).__name__))
-        self.reused = 0  # vectors taken from the cache instead of the model (last run)
-
-    @property
-    def version(self) -> str:
-        """Recorded with each indexed section: the chunking policy and which model embedded
-        the chunks (vectors from two encoders do not share a space, so a change of either
-        means a re-index)."""
+        # Recorded with each indexed section: the chunking policy and which model embedded the
+        # chunks (vectors from two encoders do not share a space, so a change of either means
+        # a re-index). "name:graph digest" keeps the digest's first 8 hex digits.
         name, _, graph = self._identity.partition(":")
-        return (
-            f"{self.policy.version}+{name}:{graph[:8]}"
-            if graph
-            else f"{self.policy.version}+{name}"
-        )
+        self.version = f"{policy.version}+{name}" + (f":{graph[:8]}" if graph else "")
+        self.reused = 0  # vectors taken from the cache instead of the model (last run)
 
     def count(self, text: str) -> int:
         """Tokens of ``text`` without the special tokens (additive over words)."""
