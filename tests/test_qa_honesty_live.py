@@ -85,6 +85,16 @@ def _ask(srv: LiveServer, key: str, body: dict[str, Any], **headers: str) -> Any
     return status, reply, {k.lower(): v for k, v in got.items()}
 
 
+def test_the_answer_quotes_the_sentence_that_answers_in_other_words(server: LiveServer) -> None:
+    # "workforce" is in no sentence of Apple's Item 1: by shared words alone the answer
+    # quoted sentences about people programs; scored by their meaning too, the headcount.
+    key = _user(server, "workforce@example.com", 5)
+    status, body, _ = _ask(server, key, {"query": "How big is Apple's workforce?"})
+    assert status == 200 and body["status"] == "answered", body
+    first = body["answer"].split(" [")[0]
+    assert "full-time equivalent employees" in first, body["answer"]
+
+
 def test_statuses_and_what_they_cost(server: LiveServer) -> None:
     key = _user(server, "asker@example.com", 20)
     start = _remaining(server, key)  # 10 monthly + 20 purchased

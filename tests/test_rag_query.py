@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from appliance.db.queries.rag import CompanyRow
-from appliance.rag.answer import best_sentences, compose, no_answer
+from appliance.rag.answer import (
+    Similarity,
+    best_sentences,
+    compose,
+    no_answer,
+    sentence_similarity,
+)
 from appliance.rag.keyword import fts_query, terms
 from appliance.rag.query import CompanyMatcher, analyze, normalize_name
 
@@ -81,44 +89,77 @@ def test_keyword_query_is_quoted_and_expanded() -> None:
     assert fts_query("what is the") is None
 
 
-def test_extractive_answer_marks_citations() -> None:
+@pytest.fixture(params=["words", "words + meaning"])
+def similarity(request: pytest.FixtureRequest) -> Similarity | None:
+    """The extractive answer's rules hold with sentences scored by shared words alone and
+    with their meaning by the real embedder (what the server does)."""
+    if request.param == "words":
+        return None
+    return sentence_similarity(request.getfixturevalue("embedder"))
+
+
+def test_meaning_finds_the_answer_that_shares_no_word_with_the_question(embedder: Any) -> None:
+    chunks = [
+        "The Company's people programs, funded with $25 million in 2025, help people thrive in"
+        " their professional and personal lives. At the end of the fiscal year the Company had"
+        " approximately 58,000 full-time equivalent employees."
+    ]
+    question = "How big was the workforce?"
+    # No word of the question is in the passage: by words alone the answer falls back to the
+    # passage's first sentence.
+    assert best_sentences(question, chunks) == []
+    assert compose(question, chunks).startswith("The Company's people programs")
+    similarity = sentence_similarity(embedder)
+    best = best_sentences(question, chunks, similarity=similarity)
+    assert "58,000 full-time equivalent employees" in best[0].text
+    assert compose(question, chunks, similarity=similarity).startswith("At the end of the fiscal")
+    assert sentence_similarity(None) is None
+
+
+def test_extractive_answer_marks_citations(similarity: Similarity | None) -> None:
     chunks = [
         "The Company designs smartphones. As of September 27, 2025, the Company had "
         "approximately 166,000 full-time equivalent employees.",
         "Employees may participate in the stock plan. The weather was fine.",
     ]
-    best = best_sentences("How many employees does Apple have?", chunks)
+    best = best_sentences("How many employees does Apple have?", chunks, similarity=similarity)
     assert best[0].citation == 1 and "166,000" in best[0].text
-    text = compose("How many employees does Apple have?", chunks)
+    text = compose("How many employees does Apple have?", chunks, similarity=similarity)
     assert "166,000 full-time equivalent employees. [1]" in text
     assert "weather" not in text
     assert "2024-01-01" in no_answer(ticker="AAPL", cutoff="2024-01-01", company_named=False)
 
 
-def test_context_words_do_not_pick_the_answer() -> None:
+def test_context_words_do_not_pick_the_answer(similarity: Similarity | None) -> None:
     chunks = [
         "As of September 27, 2025, the Company had approximately 166,000 full-time "
         "equivalent employees.",
         "The Company offers programs through Apple University on leadership and Apple culture.",
     ]
     header = "Apple Inc. (AAPL) 10-K for fiscal year 2025. Item 1. Business."
-    text = compose("How many employees does Apple have?", chunks, context=header)
+    text = compose(
+        "How many employees does Apple have?", chunks, context=header, similarity=similarity
+    )
     assert text.startswith("As of September 27, 2025") and "Apple University" not in text
 
 
-def test_a_how_much_question_is_answered_by_the_sentence_with_the_figure() -> None:
+def test_a_how_much_question_is_answered_by_the_sentence_with_the_figure(
+    similarity: Similarity | None,
+) -> None:
     chunks = [
         "Gaming demand weakened during the year as channel inventory was reduced. Gaming "
         "revenue for fiscal year 2023 was $9.07 billion, down 27% from fiscal year 2022.",
         "Gaming revenue depends on the launch of new GPU architectures in fiscal year 2023.",
     ]
-    best = best_sentences("How much did NVIDIA's gaming revenue fall in fiscal 2023?", chunks)
+    best = best_sentences(
+        "How much did NVIDIA's gaming revenue fall in fiscal 2023?", chunks, similarity=similarity
+    )
     assert best[0].citation == 1 and "$9.07 billion" in best[0].text
     # The sentence without a figure counts less, even with the same words.
     assert all(s.score < best[0].score for s in best[1:])
 
 
-def test_a_figure_answer_quotes_no_sentence_without_a_figure() -> None:
+def test_a_figure_answer_quotes_no_sentence_without_a_figure(similarity: Similarity | None) -> None:
     chunks = [
         "As of September 27, 2025, the Company had approximately 166,000 full-time equivalent"
         " employees. The Company believes that compensation should be competitive and offers"
@@ -126,26 +167,30 @@ def test_a_figure_answer_quotes_no_sentence_without_a_figure() -> None:
         "As of September 28, 2024, the Company had approximately 164,000 full-time equivalent"
         " employees.",
     ]
-    text = compose("How many employees does Apple have?", chunks)
+    text = compose("How many employees does Apple have?", chunks, similarity=similarity)
     assert text.startswith("As of September 27, 2025") and "164,000" in text
     assert "compensation" not in text
     # A question that asks for no figure still gets the other sentence that matches.
-    text = compose("What does Apple say about employees and compensation?", chunks)
+    text = compose(
+        "What does Apple say about employees and compensation?", chunks, similarity=similarity
+    )
     assert "compensation" in text
     # A small count is a number too: "40 retail stores" stays, the sentence with none goes.
     stores = [
         "Retail stores had 166,000 employees. The Company operated retail stores in malls.",
         "The Company operated 40 retail stores downtown.",
     ]
-    text = compose("How many retail stores did the Company operate?", stores)
+    text = compose("How many retail stores did the Company operate?", stores, similarity=similarity)
     assert text.startswith("Retail stores had 166,000") and "40 retail stores" in text
     assert "in malls" not in text
     # With no sentence stating a figure, the best words-only sentence still answers.
     words_only = ["Employees share in the Company's success through equity awards."]
-    assert compose("How many employees does Apple have?", words_only).startswith("Employees")
+    assert compose(
+        "How many employees does Apple have?", words_only, similarity=similarity
+    ).startswith("Employees")
 
 
-def test_a_table_row_is_quoted_under_its_column_headers() -> None:
+def test_a_table_row_is_quoted_under_its_column_headers(similarity: Similarity | None) -> None:
     table = (
         "The following table shows net sales by category for 2025, 2024 and 2023 (dollars in"
         " millions):\n2025 | Change | 2024 | Change | 2023\n"
@@ -153,7 +198,11 @@ def test_a_table_row_is_quoted_under_its_column_headers() -> None:
         "Mac | 33,708 | 12% | 29,984 | 2% | 29,357"
     )
     prose = "iPhone net sales increased during 2025 due to higher net sales of Pro models."
-    text = compose("How much iPhone revenue did Apple book in fiscal 2025?", [table, prose])
+    text = compose(
+        "How much iPhone revenue did Apple book in fiscal 2025?",
+        [table, prose],
+        similarity=similarity,
+    )
     first = text.split(" [")[0]
     header, row = first.split(" / ")
     assert header == "2025 | Change | 2024 | Change | 2023"

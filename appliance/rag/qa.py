@@ -17,7 +17,7 @@ from typing import Any
 from appliance.db.connection import Connection
 from appliance.db.queries import evidence as eq
 from appliance.errors import UnknownTicker
-from appliance.rag.answer import citation, compose
+from appliance.rag.answer import answer_text, citation
 from appliance.rag.companies import Company, CompanyBook, CompanyDirectory
 from appliance.rag.confidence import Features, Judge, refusal_rule
 from appliance.rag.numeric import with_facts
@@ -106,11 +106,9 @@ def answer_question(
     features = _features(conn, judge, req, named, result)
     confidence = judge.confidence(features) if result.hits else 0.0
     cites = [citation(h.citation, h.score) for h in result.hits]
-    headers = " ".join(h.citation.header for h in result.hits)
-    text = compose(req.query, [c["text"] for c in cites], context=headers) if cites else None
     # A numeric question about one company that inline-XBRL facts answer exactly is answered
     # from them, whatever the passages' confidence (rag.numeric).
-    found = with_facts(conn, search, frozenset(keys), {"answer": text, "citations": cites})
+    found = with_facts(conn, search, frozenset(keys), {"answer": None, "citations": cites})
     if found["facts"]:
         return _reply(
             ANSWERED,
@@ -136,6 +134,8 @@ def answer_question(
             reason=reason,
             features=features,
         )
+    # Composed only for an answer: the sentences' meaning costs an embedder call.
+    text = answer_text(req.query, result.hits, retriever.embedder)
     return _reply(
         ANSWERED, named, req, answer=text, citations=cites, confidence=confidence, features=features
     )

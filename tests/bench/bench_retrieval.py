@@ -11,7 +11,9 @@ sets:
 - the blind ``tune`` split (Apple, NVIDIA): what the knobs were chosen on;
 - tests/data/qa_dev.jsonl: the older regression set.
 
-Then the misses of the default run on the blind test split by kind, and indexing time old vs
+Then the misses of the default run on the blind test split by kind; what the answer text
+quotes (:func:`evaluate_answers`: sentences scored by shared words alone, and with their
+meaning, the default); and indexing time old vs
 new, and new with the distilled passage encoder (:func:`compare_indexing`; ``--no-index``
 skips it).
 
@@ -49,6 +51,7 @@ from appliance.db.connection import connect, transaction  # noqa: E402
 from appliance.db.sqlite import SqliteSession  # noqa: E402
 from appliance.edgar.importer import import_paths  # noqa: E402
 from appliance.edgar.symbols import parse_ticker_file, store_symbols  # noqa: E402
+from appliance.rag.answer import best_sentences, sentence_similarity  # noqa: E402
 from appliance.rag.index import DEFAULT_POLICY, Indexer  # noqa: E402
 from appliance.rag.reading import PassageVectors  # noqa: E402
 from appliance.rag.retrieve import (  # noqa: E402
@@ -182,6 +185,48 @@ def evaluate(conn: Any, retriever: Retriever, questions: list[dict[str, Any]]) -
         ]
 
     return qa_eval.score(questions, ask)
+
+
+def evaluate_answers(
+    conn: Any, retriever: Retriever, questions: list[dict[str, Any]], similarity: Any
+) -> dict[str, float]:
+    """What the reply's answer text quotes (the search's top 5 composed by
+    ``appliance.rag.answer``, ``similarity`` None for shared words alone): the share of
+    questions whose answer quotes an evidence phrase in a sentence cited to an expected
+    filing, and whose first sentence does; sentences per answer; the composing's p50 in ms."""
+    quoted = first = sentences = 0
+    seconds: list[float] = []
+    asked = [q for q in questions if q.get("evidence") and q.get("expect")]
+    for q in asked:
+        phrases = [qa_eval.normalize(e) for e in qa_eval.evidence_phrases(q)]
+        expected = {e["accession"] for e in q["expect"]}
+        req = SearchRequest(query=q["query"], ticker=q.get("ticker"), cutoff=q.get("cutoff"))
+        hits = retriever.search(conn, req).hits
+        started = time.perf_counter()
+        chosen = best_sentences(
+            q["query"],
+            [h.citation.text for h in hits],
+            context=" ".join(h.citation.header for h in hits),
+            similarity=similarity,
+        )
+        seconds.append(time.perf_counter() - started)
+        ok = [
+            hits[s.citation - 1].citation.accession in expected
+            and any(p in qa_eval.normalize(s.text) for p in phrases)
+            for s in chosen
+        ]
+        quoted += any(ok)
+        first += bool(ok and ok[0])
+        sentences += len(chosen)
+    n = max(len(asked), 1)
+    seconds.sort()
+    return {
+        "n": len(asked),
+        "quoted": quoted / n,
+        "first": first / n,
+        "sentences": sentences / n,
+        "p50_ms": 1000 * seconds[len(seconds) // 2] if seconds else 0.0,
+    }
 
 
 # The code an index's content follows from: filing parsing and sectioning, the schema and its
@@ -373,6 +418,23 @@ def main() -> None:
                 if not (o.hit and o.section_ok):
                     tag = "MISS" if not o.hit else "SECTION"
                     print(f"    {tag} {o.id} [{kinds[o.id]}]: first {o.first}")
+    answered = "fused + rerank" if "fused + rerank" in args.runs else args.runs[0]
+    print(f"answers ({answered}, top 5): the answer quotes evidence from an expected filing")
+    print(f"  {'sentences scored by':20s} {'set':11s} quoted  first  sentences  p50 ms")
+    retriever = Retriever(
+        embedder, RUNS[answered], reader if RUNS[answered].rerank_candidates else None
+    )
+    retriever.load(conn)
+    for label, similarity in (
+        ("words", None),
+        ("words + meaning", sentence_similarity(embedder)),
+    ):
+        for set_name, questions in sets.items():
+            a = evaluate_answers(conn, retriever, questions, similarity)
+            print(
+                f"  {label:20s} {set_name:11s} {a['quoted']:.3f}   {a['first']:.3f}"
+                f"  {a['sentences']:9.2f}  {a['p50_ms']:6.1f}"
+            )
     conn.close()
     if not args.no_index:
         compare_indexing(embedder, Embedder(paths.passage_encoder, threads=2), args.index_sample)
