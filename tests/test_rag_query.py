@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from appliance.db.queries.rag import CompanyRow
 from appliance.rag.answer import (
+    STALE_WEIGHT,
     Similarity,
+    answer_text,
     best_sentences,
     compose,
+    newest_first,
     no_answer,
     sentence_similarity,
 )
@@ -100,20 +104,57 @@ def similarity(request: pytest.FixtureRequest) -> Similarity | None:
 
 def test_meaning_finds_the_answer_that_shares_no_word_with_the_question(embedder: Any) -> None:
     chunks = [
-        "The Company's people programs, funded with $25 million in 2025, help people thrive in"
-        " their professional and personal lives. At the end of the fiscal year the Company had"
+        "The Company's programs, funded with $25 million in 2025, help workers thrive in their"
+        " professional and personal lives. At the end of the fiscal year the Company had"
         " approximately 58,000 full-time equivalent employees."
     ]
-    question = "How big was the workforce?"
+    question = "How large is the company's labor force?"
     # No word of the question is in the passage: by words alone the answer falls back to the
     # passage's first sentence.
     assert best_sentences(question, chunks) == []
-    assert compose(question, chunks).startswith("The Company's people programs")
+    assert compose(question, chunks).startswith("The Company's programs")
     similarity = sentence_similarity(embedder)
     best = best_sentences(question, chunks, similarity=similarity)
     assert "58,000 full-time equivalent employees" in best[0].text
     assert compose(question, chunks, similarity=similarity).startswith("At the end of the fiscal")
     assert sentence_similarity(None) is None
+
+
+def test_analyst_words_meet_the_filing_words_in_the_answer(
+    similarity: Similarity | None,
+) -> None:
+    chunks = [
+        "Operating expenses rose with headcount. Research and development expense was $31.4"
+        " billion, up 5%. Selling, general and administrative expense was $26.1 billion."
+    ]
+    best = best_sentences(
+        "What was the company's R&D spend last year?", chunks, similarity=similarity
+    )
+    assert best[0].text.startswith("Research and development expense was $31.4 billion")
+
+
+def _hit(filed: str, text: str) -> Any:
+    """The parts of a search hit the answer reads."""
+    return SimpleNamespace(
+        citation=SimpleNamespace(filing_date=filed, text=text, header=f"Acme 10-K filed {filed}.")
+    )
+
+
+def test_a_question_asking_for_the_latest_is_answered_from_the_newest_filing_first(
+    embedder: Any,
+) -> None:
+    hits = [
+        _hit("2002-12-19", "As of September 28, 2002, the Company had 10,211 employees."),
+        _hit("2025-10-31", "As of September 27, 2025, the Company had 166,000 employees."),
+    ]
+    question = "How many employees does the Company have now?"
+    for by in (None, embedder):
+        # The search's order first, unless the question asks for the latest.
+        assert answer_text(question, hits, by).startswith("As of September 28, 2002")
+        latest = answer_text(question, hits, by, latest=True)
+        assert latest.startswith("As of September 27, 2025") and "10,211" in latest
+    assert newest_first(hits, latest=False) is None
+    assert newest_first(hits, latest=True) == [STALE_WEIGHT, 1.0]
 
 
 def test_extractive_answer_marks_citations(similarity: Similarity | None) -> None:
@@ -188,6 +229,27 @@ def test_a_figure_answer_quotes_no_sentence_without_a_figure(similarity: Similar
     assert compose(
         "How many employees does Apple have?", words_only, similarity=similarity
     ).startswith("Employees")
+
+
+def test_a_line_of_dates_is_never_quoted(similarity: Similarity | None) -> None:
+    # An old plain-text filing's table heads, flattened into a line of their own.
+    chunks = [
+        "Three Months Ended April 1, 2000 March 27, 1999\nThe Company is subject to legal"
+        " proceedings and claims discussed in the 1999 Form 10-K."
+    ]
+    text = compose(
+        "What legal proceedings did the Company disclose in April 2000?",
+        chunks,
+        similarity=similarity,
+    )
+    assert text.startswith("The Company is subject to legal proceedings")
+    assert "March 27, 1999" not in text
+    # A dated row with figures is an answer.
+    rows = [
+        "Shares repurchased by period (in thousands)\nJune 29 - July 26, 2025 | 12,500 | $210.12"
+    ]
+    text = compose("How many shares were repurchased in July 2025?", rows, similarity=similarity)
+    assert "June 29 - July 26, 2025 | 12,500" in text
 
 
 def test_a_table_row_is_quoted_under_its_column_headers(similarity: Similarity | None) -> None:

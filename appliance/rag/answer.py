@@ -4,9 +4,10 @@ No language model writes it: every sentence of the answer is quoted from a cited
 marked with that citation's number, so each claim can be checked against its filing. A
 sentence scores by the question's content words it contains (rarer words across the
 candidate sentences count more) and, when the index's embedder is at hand, by how close its
-meaning is to the question's (MiniLM cosine: "how big is the workforce" meets "166,000
+meaning is to the question's (MiniLM cosine: "how large is the labor force" meets "58,000
 full-time equivalent employees", which shares no word with it); weighted down the further
-its chunk is in the ranking. A question asking for an amount, a count or a rate ("how
+its chunk is in the ranking, and, for a question asking for the latest, when its filing is
+older than the newest one cited. A question asking for an amount, a count or a rate ("how
 much", "how many", "how fast", "what was the revenue") wants the sentence with the figure:
 sentences stating one (a year alone is not a figure) count more, sentences without one
 less; and once the best sentence states one, a "how many" or "how much" answer quotes no
@@ -32,13 +33,14 @@ from appliance.errors import UnknownTicker
 from appliance.rag.chunking import split_units
 from appliance.rag.embedding import TextEmbedder
 from appliance.rag.focus import FIGURE, QUANTITY, stem
-from appliance.rag.keyword import terms
+from appliance.rag.keyword import SYNONYMS, terms, word_set
 from appliance.rag.numeric import with_facts
 from appliance.rag.retrieve import Hit, Retriever, SearchRequest
 
 __all__ = [
     "Sentence",
     "answer",
+    "answer_sentences",
     "answer_text",
     "citation",
     "compose",
@@ -50,6 +52,16 @@ __all__ = [
 
 _MAX_SENTENCE = 600  # characters: longer "sentences" are tables or lists
 _MIN_SENTENCE = 25
+# Words that only date a line: a line holding nothing else and no figure ("April 1, 2000
+# March 27, 1999", a flattened table's column heads) is no answer, however close its
+# meaning. A dated row with figures ("June 29 - July 26, 2025 | 12,500 | $210.12") stays.
+_DATING = word_set(
+    """
+    january february march april may june july august september october november december
+    ended ending months weeks three six nine twelve fiscal year years quarter
+    """
+)
+_LETTERS = re.compile(r"[A-Za-z][A-Za-z'&-]+")
 _COUNT_QUESTION = re.compile(r"\bhow (?:many|much)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d")  # any number but a year ("40 stores", "27,")
 # A sentence's score: its shared words' weight relative to the best sentence's (0..1), plus
@@ -57,6 +69,10 @@ _NUMBER = re.compile(r"\b(?!(?:19|20)\d\d\b)\d")  # any number but a year ("40 s
 # evidence phrase from an expected filing: 0.576 with words alone, 0.624 at 0.5 and 1, 0.659
 # at 2, 0.635 at 3, 0.624 at 5; see README "Retrieval quality").
 SEMANTIC_WEIGHT = 2.0
+# For a question asking for the latest, the factor of sentences from older cited filings
+# than the newest: on the tune split 0.7, 0.5 and 0.3 each quote one more evidence phrase
+# than 1 (of the 15 such questions, 9 against 8), 0.5 the middle of that range.
+STALE_WEIGHT = 0.5
 
 # The question and candidate sentences -> each sentence's cosine to the question.
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
@@ -90,11 +106,18 @@ def _sentences(text: str) -> list[tuple[str, str]]:
         s = " ".join(text[start:end].split())
         if not _MIN_SENTENCE <= len(s) <= _MAX_SENTENCE or s == header:
             continue
+        if all(w.lower() in _DATING for w in _LETTERS.findall(s)) and not FIGURE.search(s):
+            continue
         if header and "|" in s and s.count("|") == header.count("|") + 1:
             out.append((f"{header} / {s}", s))
         else:
             out.append((s, s))
     return out
+
+
+def _alternatives(term: str) -> frozenset[str]:
+    """The stems that meet a question word: its own and its synonyms' (``SYNONYMS``)."""
+    return frozenset(stem(w) for s in (term, *SYNONYMS.get(term, ())) for w in s.split())
 
 
 def sentence_similarity(embedder: TextEmbedder | None) -> Similarity | None:
@@ -120,10 +143,13 @@ def _scored(
     Words of the question that only set its context (the company, the form, the Item: the
     words of the cited chunks' headers) do not score: every cited sentence is already about
     Apple's 10-K, and "Apple University" is no answer to "How many employees does Apple have".
+    A word of the question is met by its own stem or by the filing words the retriever's
+    analyst vocabulary gives for it ("R&D": research, development; "headcount": employees).
     """
-    q_terms = {stem(t) for t in terms(question)}
-    focus = q_terms - {stem(t) for t in terms(context)}
-    q_terms = focus or q_terms
+    context_stems = {stem(t) for t in terms(context)}
+    asked = [(stem(t), _alternatives(t)) for t in terms(question)]
+    focus = [alts for own, alts in asked if own not in context_stems]
+    q_words = list(dict.fromkeys(focus or [alts for _, alts in asked]))
     wants_figure = bool(QUANTITY.search(question))
     candidates: list[tuple[int, str, str, set[str]]] = []
     for n, chunk in enumerate(chunks):
@@ -131,9 +157,12 @@ def _scored(
             candidates.append((n, shown, words, {stem(t) for t in terms(words)}))
     if not candidates:
         return []
-    df = Counter(t for *_, ts in candidates for t in ts & q_terms)
+    df = Counter(alts for *_, ts in candidates for alts in q_words if alts & ts)
     total = len(candidates)
-    scores = [sum(math.log(1 + total / df[t]) for t in ts & q_terms) for *_, ts in candidates]
+    scores = [
+        sum(math.log(1 + total / df[alts]) for alts in q_words if alts & ts)
+        for *_, ts in candidates
+    ]
     if similarity is not None:
         # Words relative to the best sentence's, so that meaning weighs the same whatever
         # the question's length; a sentence far from the question gains nothing.
@@ -169,9 +198,18 @@ def best_sentences(
     limit: int = 3,
     context: str = "",
     similarity: Similarity | None = None,
+    weights: Sequence[float] | None = None,
 ) -> list[Sentence]:
+    """The answer's sentences, best first. ``weights``: one factor per chunk (the rank decay
+    applies as well)."""
     scored = [
-        Sentence(s.text, s.citation, s.score / (1.0 + 0.15 * (s.citation - 1)))
+        Sentence(
+            s.text,
+            s.citation,
+            s.score
+            * (weights[s.citation - 1] if weights else 1.0)
+            / (1.0 + 0.15 * (s.citation - 1)),
+        )
         for s in _scored(question, chunks, context, similarity)
     ]
     scored.sort(key=lambda x: -x.score)
@@ -205,29 +243,57 @@ def compose(
     limit: int = 3,
     context: str = "",
     similarity: Similarity | None = None,
+    weights: Sequence[float] | None = None,
 ) -> str:
     """The answer text: best sentences, each followed by its citation number ``[n]``.
 
     ``context``: text whose words set the question's context rather than its subject (the
     cited chunks' headers). ``similarity``: sentence meaning (:func:`sentence_similarity`);
-    without it, shared words alone.
+    without it, shared words alone. ``weights``: a factor per chunk.
     """
-    chosen = best_sentences(question, chunks, limit, context, similarity)
+    return _render(best_sentences(question, chunks, limit, context, similarity, weights), chunks)
+
+
+def _render(chosen: Sequence[Sentence], chunks: Sequence[str]) -> str:
+    """The chosen sentences, each followed by ``[n]``; with none, the first chunk's first."""
     if not chosen and chunks:
         first = [shown for shown, _ in _sentences(chunks[0])]
         chosen = [Sentence((first or [" ".join(chunks[0].split())[:_MAX_SENTENCE]])[0], 1, 0.0)]
     return " ".join(f"{s.text} [{s.citation}]" for s in chosen)
 
 
-def answer_text(question: str, hits: Sequence[Hit], embedder: TextEmbedder | None) -> str:
-    """The reply's answer from a search's hits: their sentences scored by words and meaning,
-    the hits' headers as the question's context."""
-    return compose(
+def newest_first(hits: Sequence[Hit], latest: bool) -> list[float] | None:
+    """Chunk weights for a question asking for the latest ("most recently", "now"): the
+    sentences of filings older than the newest one cited count ``STALE_WEIGHT``, so the
+    answer does not open with a 2002 headcount the 2025 10-K has replaced (the retriever
+    prefers the newest filing too, but the reader can still rank an old passage first)."""
+    if not latest or not hits:
+        return None
+    newest = max(h.citation.filing_date for h in hits)
+    return [1.0 if h.citation.filing_date == newest else STALE_WEIGHT for h in hits]
+
+
+def answer_sentences(
+    question: str, hits: Sequence[Hit], embedder: TextEmbedder | None, *, latest: bool = False
+) -> list[Sentence]:
+    """The reply's answer sentences from a search's hits (what :func:`answer_text` quotes)."""
+    return best_sentences(
         question,
         [h.citation.text for h in hits],
         context=" ".join(h.citation.header for h in hits),
         similarity=sentence_similarity(embedder),
+        weights=newest_first(hits, latest),
     )
+
+
+def answer_text(
+    question: str, hits: Sequence[Hit], embedder: TextEmbedder | None, *, latest: bool = False
+) -> str:
+    """The reply's answer from a search's hits: their sentences scored by words and meaning,
+    the hits' headers as the question's context, the newest filing first when the question
+    asks for the latest (``SearchResult.plan.latest``)."""
+    chosen = answer_sentences(question, hits, embedder, latest=latest)
+    return _render(chosen, [h.citation.text for h in hits])
 
 
 def no_answer(*, ticker: str | None, cutoff: str | None, company_named: bool) -> str:
@@ -271,7 +337,7 @@ def answer(conn: Connection, retriever: Retriever, req: SearchRequest) -> dict[s
         raise UnknownTicker(f"unknown ticker {req.ticker!r}: not in the symbol map")
     cites = [citation(h.citation, h.score) for h in result.hits]
     if cites:
-        text = answer_text(req.query, result.hits, retriever.embedder)
+        text = answer_text(req.query, result.hits, retriever.embedder, latest=result.plan.latest)
     else:
         text = no_answer(
             ticker=req.ticker, cutoff=req.cutoff, company_named=bool(result.plan.companies)

@@ -135,7 +135,7 @@ def answer_question(
             features=features,
         )
     # Composed only for an answer: the sentences' meaning costs an embedder call.
-    text = answer_text(req.query, result.hits, retriever.embedder)
+    text = answer_text(req.query, result.hits, retriever.embedder, latest=result.plan.latest)
     return _reply(
         ANSWERED, named, req, answer=text, citations=cites, confidence=confidence, features=features
     )

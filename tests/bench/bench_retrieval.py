@@ -51,7 +51,7 @@ from appliance.db.connection import connect, transaction  # noqa: E402
 from appliance.db.sqlite import SqliteSession  # noqa: E402
 from appliance.edgar.importer import import_paths  # noqa: E402
 from appliance.edgar.symbols import parse_ticker_file, store_symbols  # noqa: E402
-from appliance.rag.answer import best_sentences, sentence_similarity  # noqa: E402
+from appliance.rag.answer import answer_sentences  # noqa: E402
 from appliance.rag.index import DEFAULT_POLICY, Indexer  # noqa: E402
 from appliance.rag.reading import PassageVectors  # noqa: E402
 from appliance.rag.retrieve import (  # noqa: E402
@@ -188,10 +188,10 @@ def evaluate(conn: Any, retriever: Retriever, questions: list[dict[str, Any]]) -
 
 
 def evaluate_answers(
-    conn: Any, retriever: Retriever, questions: list[dict[str, Any]], similarity: Any
+    conn: Any, retriever: Retriever, questions: list[dict[str, Any]], embedder: Any
 ) -> dict[str, float]:
     """What the reply's answer text quotes (the search's top 5 composed by
-    ``appliance.rag.answer``, ``similarity`` None for shared words alone): the share of
+    ``appliance.rag.answer``; ``embedder`` None for shared words alone): the share of
     questions whose answer quotes an evidence phrase in a sentence cited to an expected
     filing, and whose first sentence does; sentences per answer; the composing's p50 in ms."""
     quoted = first = sentences = 0
@@ -201,14 +201,10 @@ def evaluate_answers(
         phrases = [qa_eval.normalize(e) for e in qa_eval.evidence_phrases(q)]
         expected = {e["accession"] for e in q["expect"]}
         req = SearchRequest(query=q["query"], ticker=q.get("ticker"), cutoff=q.get("cutoff"))
-        hits = retriever.search(conn, req).hits
+        result = retriever.search(conn, req)
+        hits = result.hits
         started = time.perf_counter()
-        chosen = best_sentences(
-            q["query"],
-            [h.citation.text for h in hits],
-            context=" ".join(h.citation.header for h in hits),
-            similarity=similarity,
-        )
+        chosen = answer_sentences(q["query"], hits, embedder, latest=result.plan.latest)
         seconds.append(time.perf_counter() - started)
         ok = [
             hits[s.citation - 1].citation.accession in expected
@@ -425,12 +421,9 @@ def main() -> None:
         embedder, RUNS[answered], reader if RUNS[answered].rerank_candidates else None
     )
     retriever.load(conn)
-    for label, similarity in (
-        ("words", None),
-        ("words + meaning", sentence_similarity(embedder)),
-    ):
+    for label, sentences_by in (("words", None), ("words + meaning", embedder)):
         for set_name, questions in sets.items():
-            a = evaluate_answers(conn, retriever, questions, similarity)
+            a = evaluate_answers(conn, retriever, questions, sentences_by)
             print(
                 f"  {label:20s} {set_name:11s} {a['quoted']:.3f}   {a['first']:.3f}"
                 f"  {a['sentences']:9.2f}  {a['p50_ms']:6.1f}"
