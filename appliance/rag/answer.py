@@ -44,7 +44,6 @@ __all__ = [
     "answer_text",
     "citation",
     "compose",
-    "evidence_scores",
     "filing_url",
     "no_answer",
     "sentence_similarity",
@@ -183,16 +182,6 @@ def _scored(
     return out
 
 
-def evidence_scores(
-    question: str, chunks: Sequence[str], context: str = "", similarity: Similarity | None = None
-) -> list[float]:
-    """Per chunk, the score of its best sentence for the question (0 when none matches)."""
-    best = [0.0] * len(chunks)
-    for s in _scored(question, chunks, context, similarity):
-        best[s.citation - 1] = max(best[s.citation - 1], s.score)
-    return best
-
-
 def best_sentences(
     question: str,
     chunks: Sequence[str],
@@ -244,15 +233,14 @@ def compose(
     limit: int = 3,
     context: str = "",
     similarity: Similarity | None = None,
-    weights: Sequence[float] | None = None,
 ) -> str:
     """The answer text: best sentences, each followed by its citation number ``[n]``.
 
     ``context``: text whose words set the question's context rather than its subject (the
     cited chunks' headers). ``similarity``: sentence meaning (:func:`sentence_similarity`);
-    without it, shared words alone. ``weights``: a factor per chunk.
+    without it, shared words alone. A reply's answer is :func:`answer_text`.
     """
-    return _render(best_sentences(question, chunks, limit, context, similarity, weights), chunks)
+    return _render(best_sentences(question, chunks, limit, context, similarity), chunks)
 
 
 def _render(chosen: Sequence[Sentence], chunks: Sequence[str]) -> str:
